@@ -1,0 +1,290 @@
+"""uv.lock -> :class:`Lock`: validated, frozen, and free of any target knowledge.
+
+The schema is uv's wire format (``uv-resolver/src/lock/mod.rs``): version 1,
+any additive ``revision``.  Every value is checked here, once, with its key path
+in the message; nothing past this module sees raw TOML.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from packaging.markers import InvalidMarker, Marker
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import (
+    BuildTag,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_wheel_filename,
+)
+
+from ._toml import read_toml
+from .errors import LockError
+
+SUPPORTED_VERSION = 1
+SourceKind = Literal["registry", "url", "path", "directory", "editable", "virtual", "git"]
+_SOURCE_KINDS: tuple[SourceKind, ...] = ("registry", "url", "path", "directory", "editable", "virtual", "git")
+_HINT = 're-run "uv lock" with a current uv'
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where uv found a package: ``registry``, ``url``, ``git``, a local path..."""
+
+    kind: SourceKind
+    value: str
+    subdirectory: str | None = None
+
+    @property
+    def is_local(self) -> bool:
+        """True for sources that must be built from a tree (not prebuilt wheels)."""
+        return self.kind in ("directory", "editable", "virtual", "git")
+
+    def __str__(self) -> str:
+        return f"{self.kind}+{self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class PackageId:
+    """The key of a locked package: one name may be locked at several versions (forks)."""
+
+    name: NormalizedName
+    version: str | None
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    """An edge of the lock graph; the marker is evaluated for the target."""
+
+    name: NormalizedName
+    extras: frozenset[str] = frozenset()
+    marker: Marker | None = None
+    version: str | None = None
+    source: Source | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LockedWheel:
+    """One wheel file uv recorded for a package."""
+
+    filename: str
+    url: str | None
+    """A URL, or for a local registry / path source an absolute file path."""
+    sha256: str | None
+    size: int | None
+    tags: frozenset[Tag]
+    build: BuildTag
+
+
+@dataclass(frozen=True, slots=True)
+class LockedPackage:
+    """One ``[[package]]`` of the lock."""
+
+    id: PackageId
+    dependencies: tuple[Dependency, ...] = ()
+    optional_dependencies: Mapping[str, tuple[Dependency, ...]] = field(default_factory=dict)
+    dependency_groups: Mapping[str, tuple[Dependency, ...]] = field(default_factory=dict)
+    wheels: tuple[LockedWheel, ...] = ()
+    has_sdist: bool = False
+
+    @property
+    def name(self) -> NormalizedName:
+        """The package's normalized name."""
+        return self.id.name
+
+    @property
+    def label(self) -> str:
+        """``name==version`` for messages."""
+        return f"{self.id.name}=={self.id.version}" if self.id.version else self.id.name
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    """A whole uv.lock."""
+
+    path: Path
+    revision: int
+    requires_python: SpecifierSet | None
+    packages: tuple[LockedPackage, ...]
+    members: tuple[NormalizedName, ...] = ()
+
+    def by_name(self, name: str) -> list[LockedPackage]:
+        """Every locked package of that name (several when the lock forks)."""
+        wanted = canonicalize_name(name)
+        return [package for package in self.packages if package.name == wanted]
+
+    def resolve(self, dependency: Dependency, parent: LockedPackage) -> LockedPackage:
+        """The package an edge points to; version/source pick among forks."""
+        candidates = [
+            package
+            for package in self.by_name(dependency.name)
+            if dependency.version in (None, package.id.version)
+            and dependency.source in (None, package.id.source)
+        ]
+        if len(candidates) != 1:
+            found = "no" if not candidates else "several"
+            msg = f"{self.path}: {parent.label} depends on {dependency.name}, which matches {found} locked packages"
+            raise LockError(msg, hint=_HINT)
+        return candidates[0]
+
+
+def load_lock(path: Path) -> Lock:
+    """Read and validate ``path`` (a uv.lock)."""
+    data = read_toml(path, LockError, hint='run "uv lock" in the project first')
+    version = _get(data, "version", int, str(path))
+    if version != SUPPORTED_VERSION:
+        msg = f"{path} has lock version {version}; uvroot reads version {SUPPORTED_VERSION}"
+        raise LockError(msg, hint="use a uvroot release that matches your uv, or re-lock with a matching uv")
+    where = str(path)
+    raw_packages = data.get("package", data.get("distribution", []))
+    if not isinstance(raw_packages, list):
+        raise LockError(f"{where}: 'package' must be an array of tables", hint=_HINT)
+    packages = tuple(_package(raw, f"package[{index}]", path.parent) for index, raw in enumerate(raw_packages))
+    manifest = data.get("manifest", {})
+    members = tuple(canonicalize_name(m) for m in _list_of(manifest, "members", str, "manifest"))
+    return Lock(
+        path=path,
+        revision=_opt(data, "revision", int, where) or 0,
+        requires_python=_specifier(data.get("requires-python"), "requires-python"),
+        packages=packages,
+        members=members,
+    )
+
+
+def _package(raw: object, where: str, base: Path) -> LockedPackage:
+    table = _table(raw, where)
+    name = canonicalize_name(_get(table, "name", str, where))
+    source = _source(_get(table, "source", dict, where), f"{where}.source", base)
+    package_id = PackageId(name, _opt(table, "version", str, where), source)
+    wheels = tuple(
+        _wheel(w, f"{where}.wheels[{i}]", source, base) for i, w in enumerate(_list_of(table, "wheels", dict, where))
+    )
+    return LockedPackage(
+        id=package_id,
+        dependencies=_dependencies(table.get("dependencies", []), f"{where}.dependencies", base),
+        optional_dependencies=_dependency_tables(table, "optional-dependencies", where, base),
+        dependency_groups=_dependency_tables(table, "dev-dependencies", where, base)
+        or _dependency_tables(table, "dependency-groups", where, base),
+        wheels=wheels,
+        has_sdist="sdist" in table,
+    )
+
+
+def _source(table: Mapping[str, Any], where: str, base: Path) -> Source:
+    kinds = [kind for kind in _SOURCE_KINDS if kind in table]
+    if len(kinds) != 1 or not isinstance(table[kinds[0]], str):
+        raise LockError(f"uv.lock: {where} must name exactly one of {', '.join(_SOURCE_KINDS)}", hint=_HINT)
+    kind = kinds[0]
+    value: str = table[kind]
+    if kind == "registry" and "://" not in value:
+        value = str((base / value).resolve())  # a --find-links directory, relative to the lock
+    return Source(kind, value, _opt(table, "subdirectory", str, where))
+
+
+def _wheel(raw: Mapping[str, Any], where: str, source: Source, base: Path) -> LockedWheel:
+    url = _opt(raw, "url", str, where)
+    path = _opt(raw, "path", str, where)
+    filename = _opt(raw, "filename", str, where)
+    if url is not None:
+        filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    elif path is not None:
+        root = Path(source.value) if source.kind == "registry" else base
+        url = str((root / path).resolve())
+        filename = Path(path).name
+    elif source.kind == "url":
+        url = source.value
+    elif source.kind == "path":
+        url = str((base / source.value).resolve())
+    if filename is None or url is None:
+        raise LockError(f"uv.lock: {where} has neither url, path nor filename", hint=_HINT)
+    try:
+        _name, _version, build, tags = parse_wheel_filename(filename)
+    except InvalidWheelFilename:
+        raise LockError(f"uv.lock: {where} does not name a wheel: {filename}", hint=_HINT) from None
+    return LockedWheel(filename, url, _sha256(raw.get("hash"), where), _opt(raw, "size", int, where), tags, build)
+
+
+def _sha256(value: object, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"sha256:[0-9a-f]{64}", value):
+        raise LockError(f'uv.lock: {where}.hash must look like "sha256:<64 hex digits>"', hint=_HINT)
+    return value.removeprefix("sha256:")
+
+
+def _dependency_tables(
+    table: Mapping[str, Any], key: str, where: str, base: Path
+) -> dict[str, tuple[Dependency, ...]]:
+    groups = _opt(table, key, dict, where) or {}
+    return {
+        str(canonicalize_name(name)): _dependencies(deps, f"{where}.{key}.{name}", base)
+        for name, deps in groups.items()
+    }
+
+
+def _dependencies(raw: object, where: str, base: Path) -> tuple[Dependency, ...]:
+    if not isinstance(raw, list):
+        raise LockError(f"uv.lock: {where} must be an array", hint=_HINT)
+    return tuple(_dependency(item, f"{where}[{i}]", base) for i, item in enumerate(raw))
+
+
+def _dependency(raw: object, where: str, base: Path) -> Dependency:
+    table = _table(raw, where)
+    marker_text = _opt(table, "marker", str, where)
+    try:
+        marker = Marker(marker_text) if marker_text else None
+    except InvalidMarker as exc:
+        raise LockError(f"uv.lock: {where}.marker is not a valid marker: {exc}", hint=_HINT) from None
+    source = table.get("source")
+    return Dependency(
+        name=canonicalize_name(_get(table, "name", str, where)),
+        extras=frozenset(_list_of(table, "extra", str, where)),
+        marker=marker,
+        version=_opt(table, "version", str, where),
+        source=_source(source, f"{where}.source", base) if isinstance(source, dict) else None,
+    )
+
+
+def _specifier(value: object, where: str) -> SpecifierSet | None:
+    if value is None:
+        return None
+    try:
+        return SpecifierSet(str(value))
+    except InvalidSpecifier:
+        raise LockError(f"uv.lock: {where} is not a version specifier: {value!r}", hint=_HINT) from None
+
+
+def _table(raw: object, where: str) -> Mapping[str, Any]:
+    if not isinstance(raw, dict):
+        raise LockError(f"uv.lock: {where} must be a table", hint=_HINT)
+    return raw
+
+
+def _get(table: Mapping[str, Any], key: str, kind: type[T], where: str) -> T:
+    value = _opt(table, key, kind, where)
+    if value is None:
+        raise LockError(f"uv.lock: {where}.{key} is missing", hint=_HINT)
+    return value
+
+
+def _opt(table: Mapping[str, Any], key: str, kind: type[T], where: str) -> T | None:
+    value = table.get(key)
+    if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+        raise LockError(f"uv.lock: {where}.{key} must be a {kind.__name__}", hint=_HINT)
+    return value
+
+
+def _list_of(table: Mapping[str, Any], key: str, kind: type[T], where: str) -> list[T]:
+    value = _opt(table, key, list, where) or []
+    if not all(isinstance(item, kind) for item in value):
+        raise LockError(f"uv.lock: every item of {where}.{key} must be a {kind.__name__}", hint=_HINT)
+    return value

@@ -1,0 +1,101 @@
+"""Turning sync events and results into text for people: the CLI's side of :class:`Reporter`."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from .fetch import CachedWheel
+from .plan import InstallPlan, PlannedWheel
+from .state import Changes, InstalledDist
+from .sync import SyncReport
+
+
+class LineReporter:
+    """Plain lines: one per package with ``-v``, nothing otherwise (CI logs stay short)."""
+
+    def __init__(self, verbose: bool, stream: TextIO = sys.stderr) -> None:
+        self.verbose = verbose
+        self.stream = stream
+
+    def planned(self, plan: InstallPlan, changes: Changes) -> None:  # noqa: D102
+        if self.verbose:
+            self._say(f"target {plan.target}: {len(changes.install)} to install, "
+                      f"{len(changes.keep)} unchanged, {len(changes.remove)} to remove")
+
+    def fetched(self, planned: PlannedWheel, cached: CachedWheel) -> None:  # noqa: D102
+        if self.verbose:
+            self._say(f"verified {cached.path.name}")
+
+    def installed(self, planned: PlannedWheel, files: int) -> None:  # noqa: D102
+        if self.verbose:
+            self._say(f" + {planned.name}=={planned.version} ({files} files)")
+
+    def removed(self, dist: InstalledDist) -> None:  # noqa: D102
+        if self.verbose:
+            self._say(f" - {dist.name}=={dist.version}")
+
+    def _say(self, line: str) -> None:
+        print(line, file=self.stream, flush=True)
+
+
+class BarReporter(LineReporter):
+    """A rich progress bar on a terminal, over the per-package lines of ``-v``."""
+
+    def __init__(self, verbose: bool) -> None:
+        super().__init__(verbose)
+        from rich.progress import Progress  # only terminals pay for importing rich
+
+        self.progress = Progress(transient=True)
+        self.task = self.progress.add_task("staging", total=None)
+
+    def planned(self, plan: InstallPlan, changes: Changes) -> None:  # noqa: D102
+        super().planned(plan, changes)
+        self.progress.update(self.task, total=2 * len(changes.install))
+        self.progress.start()
+
+    def fetched(self, planned: PlannedWheel, cached: CachedWheel) -> None:  # noqa: D102
+        super().fetched(planned, cached)
+        self.progress.update(self.task, advance=1, description=f"fetched {planned.name}")
+
+    def installed(self, planned: PlannedWheel, files: int) -> None:  # noqa: D102
+        super().installed(planned, files)
+        self.progress.update(self.task, advance=1, description=f"installed {planned.name}")
+
+    def close(self) -> None:
+        """Remove the bar from the terminal."""
+        self.progress.stop()
+
+    def _say(self, line: str) -> None:
+        self.progress.console.print(line, highlight=False, markup=False)
+
+
+def plan_table(report: SyncReport) -> str:
+    """The dry-run listing: one line per package with the wheel chosen for the target."""
+    install = {planned.name for planned in report.changes.install}
+    lines = [f"plan for {report.plan.target}:"]
+    for planned in report.plan.wheels:
+        action = "install" if planned.name in install else "keep"
+        lines.append(f"  {action:8} {planned.name}=={planned.version}  {planned.wheel.filename}")
+    lines += [f"  remove   {dist.name}=={dist.version}" for dist in report.changes.remove]
+    lines += [f"  skip     {skipped.label} ({skipped.reason})" for skipped in report.plan.skipped]
+    return "\n".join(lines)
+
+
+def summary(report: SyncReport, where: str) -> str:
+    """The one-line result of a sync."""
+    changes = report.changes
+    if not changes.install and not changes.remove:
+        return f"{where} is up to date ({len(changes.keep)} packages for {report.plan.target})"
+    removed = f", removed {len(changes.remove)}" if changes.remove else ""
+    return (f"staged {len(changes.install)} packages ({report.files} files, {_size(report.bytes)}) "
+            f"into {where} for {report.plan.target}{removed}, kept {len(changes.keep)}, in {report.seconds:.2f}s")
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}" if unit != "B" else f"{count} B"
+        value /= 1024
+    return f"{value:.1f} GiB"

@@ -1,0 +1,159 @@
+"""Spread one verified wheel into a :class:`Layout` with pypa/installer.
+
+installer does the work (RECORD, entry points, ``.data`` sections, path
+traversal checks); uvroot configures its destination for the TARGET system:
+runtime paths re-rooted under ``--root``, shebangs for the target interpreter,
+``+x`` on every script, a clean RECORD, and a journal so a failed sync can
+remove everything it wrote.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import posixpath
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from installer import install
+from installer.exceptions import InstallerError
+from installer.records import RecordEntry
+from installer.scripts import Script
+from installer.sources import WheelFile
+from installer.utils import Scheme, construct_record_file
+
+if TYPE_CHECKING:
+    from installer.scripts import ScriptSection
+
+from installer.destinations import SchemeDictionaryDestination
+
+from .errors import FileConflict, InstallError, redact
+from .fetch import CachedWheel
+from .layout import Layout
+from .plan import PlannedWheel
+
+INSTALLER_NAME = b"uvroot\n"
+STATE_FILE = "uvroot.json"
+_MAX_SHEBANG = 127
+
+
+@dataclass
+class Journal:
+    """Every file a sync wrote, so a failure can take them all back."""
+
+    top: Path
+    written: list[Path] = field(default_factory=list)
+
+    def rollback(self) -> None:
+        """Delete what was written, then any directory left empty by that."""
+        parents: set[Path] = set()
+        for path in reversed(self.written):
+            path.unlink(missing_ok=True)
+            parents.update(p for p in path.parents if p.is_relative_to(self.top) and p != self.top)
+        prune_empty(parents)
+        self.written.clear()
+
+
+def prune_empty(directories: Iterable[Path]) -> None:
+    """Remove the directories that are empty, deepest first."""
+    for directory in sorted(directories, key=lambda p: len(p.parts), reverse=True):
+        try:
+            directory.rmdir()
+        except OSError:
+            pass  # not empty, or already gone
+
+
+def shebang(interpreter: str) -> bytes:
+    """A shebang that runs ``interpreter`` on the target, however long or spaced its path."""
+    if " " not in interpreter and len(interpreter) + 3 <= _MAX_SHEBANG:
+        return f"#!{interpreter}".encode()
+    command, _, argument = interpreter.partition(" ")
+    if command == "/usr/bin/env" and " " not in argument and len(interpreter) + 3 <= _MAX_SHEBANG:
+        return f"#!{interpreter}".encode()
+    # The /bin/sh polyglot: sh execs the interpreter; Python reads a string literal.
+    return b"#!/bin/sh\n'''exec' " + shlex.quote(interpreter).encode() + b' "$0" "$@"\n' + b"' '''"
+
+
+@dataclass
+class _Destination(SchemeDictionaryDestination):
+    """installer's destination, journalled and with target-correct scripts."""
+
+    journal: Journal | None = None
+
+    def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool) -> RecordEntry:
+        target_path = self._path_with_destdir(scheme, path)
+        if os.path.lexists(target_path):
+            raise FileConflict(f"{target_path} already exists and uvroot did not install it",
+                               hint="stage into an empty directory, or remove the file that is in the way")
+        assert self.journal is not None
+        self.journal.written.append(target_path)
+        return super().write_to_fs(scheme, path, stream, is_executable)
+
+    def write_file(self, scheme: Scheme, path: str | os.PathLike[str], stream: BinaryIO,
+                   is_executable: bool) -> RecordEntry:
+        if scheme != "scripts":
+            return self.write_to_fs(scheme, os.fspath(path), stream, is_executable)
+        # Scripts get +x whatever mode the zip stored, and `#!python`/`#!pythonw`
+        # the target's interpreter (with the sh polyglot where a plain one would break).
+        data = stream.read()
+        if data.startswith(b"#!python"):
+            data = shebang(self.interpreter) + b"\n" + data.split(b"\n", 1)[-1]
+        return self.write_to_fs(scheme, os.fspath(path), io.BytesIO(data), True)
+
+    def write_script(self, name: str, module: str, attr: str, section: ScriptSection) -> RecordEntry:
+        _, generated = Script(name, module, attr, section).generate("python", "posix")
+        body = generated.split(b"\n", 1)[1]
+        return self.write_to_fs(Scheme("scripts"), name, io.BytesIO(shebang(self.interpreter) + b"\n" + body), True)
+
+    def finalize_installation(self, scheme: Scheme, record_file_path: str,
+                              records: Iterable[tuple[Scheme, RecordEntry]]) -> None:
+        base = self.scheme_dict[scheme]
+
+        def prefix(file_scheme: Scheme) -> str | None:
+            # Paths relative to site-packages; installer would write "./x" when
+            # purelib == platlib, which some tools mis-read.
+            relative = posixpath.relpath(self.scheme_dict[file_scheme], base)
+            return None if relative == "." else relative + "/"
+
+        with construct_record_file(records, prefix) as record:
+            self.write_to_fs(scheme, record_file_path, record, is_executable=False)
+
+
+def spread_wheel(planned: PlannedWheel, cached: CachedWheel, layout: Layout, target: str, journal: Journal) -> int:
+    """Install one verified wheel into ``layout``; returns the number of files written."""
+    before = len(journal.written)
+    try:
+        with WheelFile.open(cached.path) as source:
+            destination = _Destination(
+                scheme_dict=layout.scheme_dict(source.distribution),
+                interpreter=layout.interpreter,
+                script_kind="posix",
+                destdir=str(layout.destdir) if layout.destdir is not None else None,
+                journal=journal,
+            )
+            install(source, destination, _metadata(planned, cached, target))
+    except (InstallerError, ValueError, OSError) as exc:
+        # ValueError: installer refuses a path that escapes its scheme directory.
+        raise InstallError(f"cannot install {cached.path.name}: {exc}",
+                           hint="the wheel is malformed or the destination is not writable") from exc
+    return len(journal.written) - before
+
+
+def _metadata(planned: PlannedWheel, cached: CachedWheel, target: str) -> dict[str, bytes]:
+    state = {"sha256": cached.sha256, "target": target, "wheel": planned.wheel.filename}
+    metadata = {"INSTALLER": INSTALLER_NAME, STATE_FILE: (json.dumps(state, sort_keys=True) + "\n").encode()}
+    if planned.requested:
+        metadata["REQUESTED"] = b""
+    source = planned.package.id.source
+    if source.kind in ("url", "path"):
+        # PEP 610: direct URL installs record where they came from (never credentials).
+        url = redact(source.value) if source.kind == "url" else Path(planned.wheel.url or "").as_uri()
+        info = {"url": url, "archive_info": {"hash": f"sha256={cached.sha256}", "hashes": {"sha256": cached.sha256}}}
+        if cached.sha256 is None:
+            info["archive_info"] = {}
+        metadata["direct_url.json"] = json.dumps(info, sort_keys=True).encode()
+    return metadata

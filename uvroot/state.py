@@ -1,0 +1,111 @@
+"""What a layout holds now: the dist-infos uvroot installed there (the dist-info is the state).
+
+Re-sync keeps a distribution whose name, version and wheel hash match the plan,
+and removes one of its own by following its RECORD.  Distributions that another
+installer wrote are never touched.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from .errors import InstallError, UsageError
+from .layout import Layout
+from .plan import InstallPlan, PlannedWheel
+from .spread import INSTALLER_NAME, STATE_FILE, prune_empty
+
+
+@dataclass(frozen=True, slots=True)
+class InstalledDist:
+    """One ``*.dist-info`` found in the layout's site-packages."""
+
+    name: str
+    version: str
+    dist_info: Path
+    ours: bool
+    sha256: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """The difference between a plan and a layout."""
+
+    install: tuple[PlannedWheel, ...]
+    keep: tuple[PlannedWheel, ...]
+    remove: tuple[InstalledDist, ...]
+
+
+def scan(layout: Layout) -> list[InstalledDist]:
+    """Every distribution installed in the layout's site-packages."""
+    site = layout.site_packages
+    if not site.is_dir():
+        return []
+    return [_read(info) for info in sorted(site.glob("*.dist-info")) if info.is_dir()]
+
+
+def check_target_dir(layout: Layout, installed: list[InstalledDist]) -> None:
+    """``--target`` must be empty, missing, or a directory uvroot staged before."""
+    top = layout.top
+    if layout.kind != "target" or not top.exists():
+        return
+    if not top.is_dir():
+        raise UsageError(f"--target {top} exists and is not a directory", hint="choose a directory path")
+    if any(top.iterdir()) and not any(dist.ours for dist in installed):
+        raise UsageError(f"--target {top} is not empty and was not created by uvroot",
+                         hint="pick an empty or new directory; uvroot never mixes into foreign trees")
+
+
+def diff(plan: InstallPlan, installed: list[InstalledDist]) -> Changes:
+    """Keep what matches, install what is missing or changed, remove the rest of ours."""
+    ours = {dist.name: dist for dist in installed if dist.ours}
+    keep, install = [], []
+    for planned in plan.wheels:
+        dist = ours.get(planned.name)
+        if dist and dist.version == planned.version and dist.sha256 == planned.wheel.sha256:
+            keep.append(planned)
+        else:
+            install.append(planned)
+    kept = {planned.name for planned in keep}
+    remove = tuple(dist for dist in ours.values() if dist.name not in kept)
+    return Changes(install=tuple(install), keep=tuple(keep), remove=remove)
+
+
+def remove_dist(dist: InstalledDist, layout: Layout) -> int:
+    """Delete one of our distributions by its RECORD; returns the files removed."""
+    top = layout.top.resolve()
+    site = dist.dist_info.parent
+    paths = [(site / row).resolve() for row in _record_paths(dist)]
+    outside = [p for p in paths if not p.is_relative_to(top)]
+    if outside:
+        raise InstallError(f"RECORD of {dist.dist_info.name} lists {outside[0]}, outside {top}",
+                           hint="uvroot removes only files inside the tree it manages")
+    for path in paths:
+        path.unlink(missing_ok=True)
+        if path.suffix == ".py":
+            for compiled in path.parent.glob(f"__pycache__/{path.stem}.*.pyc"):
+                compiled.unlink()
+    parents = {p for path in paths for p in path.parents if p.is_relative_to(top) and p != top}
+    prune_empty(parents | {d / "__pycache__" for d in parents})
+    return len(paths)
+
+
+def _record_paths(dist: InstalledDist) -> list[str]:
+    record = dist.dist_info / "RECORD"
+    with record.open(newline="", encoding="utf-8") as stream:
+        return [row[0] for row in csv.reader(stream) if row]
+
+
+def _read(info: Path) -> InstalledDist:
+    stem = info.name.removesuffix(".dist-info")
+    name, _, version = stem.partition("-")
+    installer = info / "INSTALLER"
+    ours = installer.is_file() and installer.read_bytes() == INSTALLER_NAME
+    sha256 = None
+    if ours and (info / STATE_FILE).is_file():
+        sha256 = json.loads((info / STATE_FILE).read_text(encoding="utf-8")).get("sha256")
+    return InstalledDist(str(canonicalize_name(name)), version, info, ours, sha256)
