@@ -23,7 +23,7 @@ from .target import Target
 # uv writes conflict markers as `extra == 'extra-<len>-<package>-<extra>'` (and
 # `group-...`); rewritten to PEP 751's `'...' in extras` they can be evaluated
 # against the whole set of active items at once.
-_CONFLICT_MARKER = re.compile(r"\bextra\s*(==|!=)\s*'((?:extra|group)-\d+-[^']+)'")
+_CONFLICT_MARKER = re.compile(r"""\bextra\s*(==|!=)\s*(['"])((?:extra|group)-\d+-[^'"]+)\2""")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +69,7 @@ def plan_install(lock: Lock, project: Project, target: Target, selection: Select
     root = _project_package(lock, project)
     env: dict[str, str | frozenset[str]] = {**target.environment(), "extras": _active(project, selection)}
     env["dependency_groups"] = frozenset()
+    env["extra"] = ""  # a plain `extra == ...` edge marker (not uv's conflict spelling) is never active
     needed, direct = _walk(lock, root, env, selection)
     skipped: list[Skipped] = []
     if not selection.install_project or root.id.source.kind == "virtual":
@@ -130,7 +131,7 @@ def _holds(dependency: Dependency, env: dict[str, str | frozenset[str]]) -> bool
     text = str(dependency.marker)
     if "extra" not in text:
         return dependency.marker.evaluate(env, context="lock_file")
-    rewritten = _CONFLICT_MARKER.sub(lambda m: f"'{m[2]}' {'in' if m[1] == '==' else 'not in'} extras", text)
+    rewritten = _CONFLICT_MARKER.sub(lambda m: f"'{m[3]}' {'in' if m[1] == '==' else 'not in'} extras", text)
     return Marker(rewritten).evaluate(env, context="lock_file")
 
 
