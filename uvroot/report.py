@@ -14,9 +14,9 @@ from .sync import SyncReport
 class LineReporter:
     """Plain lines: one per package with ``-v``, nothing otherwise (CI logs stay short)."""
 
-    def __init__(self, verbose: bool, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, verbose: bool, stream: TextIO | None = None) -> None:
         self.verbose = verbose
-        self.stream = stream
+        self.stream = stream or sys.stderr  # looked up per instance: tests and tools swap sys.stderr
 
     def planned(self, plan: InstallPlan, changes: Changes) -> None:  # noqa: D102
         if self.verbose:

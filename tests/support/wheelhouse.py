@@ -10,7 +10,7 @@ build_standard_wheelhouse(Path('wh'))"``.
 * ``native 1.0``: platform wheels only (see ``NATIVE_TAGS``) plus a
   ``py3-none-any`` fallback; ``native.TAG`` names the variant.
 * ``gadgets 1.0``: ``.data`` scripts/headers/data and console script ``gadget``.
-* ``linuxbin 1.0``: x86_64 Linux cp312 wheels only (no fallback), for "no wheel fits".
+* ``linuxbin 1.0``: x86_64 Linux wheels only (no fallback), for "no wheel fits".
 * ``buildy 1.0``: two ``py3-none-any`` wheels, build tags 1 and 2 (the higher one wins).
 * ``fancy-dep``, ``winonly``, ``linuxonly``, ``oldpy``, ``devtool``,
   ``linttool``, ``docstool``: plain pure 1.0 wheels.
@@ -104,7 +104,7 @@ def build_standard_wheelhouse(out: Path) -> Path:
     build_wheel(out, "beta", "1.0", requires_python=">=3.8")
     build_wheel(out, "beta", "2.0", requires_python=">=3.12")
     _build_native(out)
-    for tag in ("cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64", "cp312-cp312-musllinux_1_2_x86_64"):
+    for tag in ("py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64", "py3-none-musllinux_1_2_x86_64"):
         build_wheel(out, "linuxbin", "1.0", tag=tag)
     for build in ("1", "2"):
         build_wheel(out, "buildy", "1.0", build=build, files={"buildy.py": f"BUILD = {build}\n"})
