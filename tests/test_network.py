@@ -1,0 +1,50 @@
+"""Real projects from the public PyPI (opt-in: `make test-network`, or UVROOT_NETWORK=1).
+
+The lock in tests/data/realworld was written by uv against pypi.org; uvroot's
+`--target` must give the same distributions, wheels and files as uv's own
+`uv pip install --target --python-platform` for each target.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import tree, uvroot
+from tests.support.uvproject import uv_oracle_target
+from tests.test_oracle import _normalise, _record_paths
+
+pytestmark = pytest.mark.network
+
+REALWORLD = Path(__file__).parent / "data" / "realworld"
+PYPI = "https://pypi.org/simple"
+
+
+@pytest.fixture(scope="module")
+def network_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("network-cache")
+
+
+@pytest.mark.parametrize(
+    ("platform", "version"),
+    [("x86_64-manylinux_2_28", "3.12"), ("aarch64-unknown-linux-musl", "3.12"), ("windows", "3.11")],
+)
+def test_realworld_lock_matches_uv(tmp_path: Path, network_cache: Path, uv_cache: Path,
+                                   platform: str, version: str) -> None:
+    project = tmp_path / "realworld"
+    shutil.copytree(REALWORLD, project)
+    ours, theirs = tmp_path / "uvroot", tmp_path / "uv"
+    result = uvroot("sync", "--project", project, "--target", ours, "--python-platform", platform,
+                    "--python-version", version, cache=network_cache)
+    assert result.exit_code == 0, result.output
+    uv_oracle_target(project, theirs, python_platform=platform, python_version=version, index_url=PYPI,
+                     cache_dir=uv_cache)
+    dists = sorted(p.name for p in ours.glob("*.dist-info"))
+    assert dists == sorted(p.name for p in theirs.glob("*.dist-info"))
+    assert len(dists) >= 20
+    assert _normalise(tree(ours)) == _normalise(tree(theirs))
+    assert _record_paths(ours) == _record_paths(theirs)
+    if platform.startswith("aarch64"):
+        assert list(ours.glob("pydantic_core/_pydantic_core.cpython-312-aarch64-linux-musl.so"))
