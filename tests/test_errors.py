@@ -36,13 +36,29 @@ def test_hash_mismatch_installs_nothing(project: Path, index: LocalIndex, tmp_pa
     assert not list(cache.glob("wheels-v1/*/*/gadgets-*"))  # nothing unverified enters the cache
 
 
-def test_no_compatible_wheel_names_package_tags_and_wheels(make_locked_project: Callable[..., Path],
-                                                           tmp_path: Path) -> None:
+def test_no_compatible_wheel_names_package_tags_and_wheels(
+    make_locked_project: Callable[..., Path], tmp_path: Path
+) -> None:
     project = make_locked_project(dependencies=["alpha", "linuxbin"], requires_python=">=3.10")
-    result = uvroot("sync", "--project", project, "--root", tmp_path / "root", "--python-version", "3.12",
-                    "--python-platform", "aarch64-unknown-linux-musl", cache=tmp_path / "cache")
-    _fails(result, 4, "linuxbin==1.0 has no wheel for cp312-aarch64-musllinux_1_2",
-           "cp312-cp312-musllinux_1_2_aarch64", "linuxbin-1.0-py3-none-musllinux_1_2_x86_64.whl")
+    result = uvroot(
+        "sync",
+        "--project",
+        project,
+        "--root",
+        tmp_path / "root",
+        "--python-version",
+        "3.12",
+        "--python-platform",
+        "aarch64-unknown-linux-musl",
+        cache=tmp_path / "cache",
+    )
+    _fails(
+        result,
+        4,
+        "linuxbin==1.0 has no wheel for cp312-aarch64-musllinux_1_2",
+        "cp312-cp312-musllinux_1_2_aarch64",
+        "linuxbin-1.0-py3-none-musllinux_1_2_x86_64.whl",
+    )
     assert not (tmp_path / "root").exists()
 
 
@@ -52,7 +68,10 @@ def test_no_compatible_wheel_names_package_tags_and_wheels(make_locked_project: 
         (lambda text: text.replace("[[package]]", "[[package]", 1), ["uv.lock is not valid TOML", "line"]),
         (lambda text: text.replace("version = 1", "version = 2", 1), ["lock version 2", "uvroot reads version 1"]),
         (lambda text: text.replace('hash = "sha256:', 'hash = "md5:', 1), ['must look like "sha256:']),
-        (lambda text: text.replace('name = "beta"', 'name = "betta"', 1), ["alpha==1.0 depends on betta", "matches no locked packages"]),
+        (
+            lambda text: text.replace('name = "beta"', 'name = "betta"', 1),
+            ["alpha==1.0 depends on betta", "matches no locked packages"],
+        ),
         (lambda text: text.replace("source = { registry", "source = { nowhere", 1), ["source must name exactly"]),
     ],
     ids=["toml", "future-version", "hash", "dangling", "source"],
@@ -67,10 +86,14 @@ def test_malformed_lock(project: Path, tmp_path: Path, mutate: Callable[[str], s
 
 def test_missing_lock_and_project(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "1"\n')
-    _fails(uvroot("sync", "--project", tmp_path, "--root", tmp_path / "root"), 3, "uv.lock does not exist",
-           'run "uv lock"')
-    _fails(uvroot("sync", "--project", tmp_path / "nowhere", "--root", tmp_path / "root"), 3,
-           "pyproject.toml does not exist")
+    _fails(
+        uvroot("sync", "--project", tmp_path, "--root", tmp_path / "root"), 3, "uv.lock does not exist", 'run "uv lock"'
+    )
+    _fails(
+        uvroot("sync", "--project", tmp_path / "nowhere", "--root", tmp_path / "root"),
+        3,
+        "pyproject.toml does not exist",
+    )
 
 
 @pytest.mark.parametrize(
@@ -96,20 +119,29 @@ def test_unknown_flag_is_a_usage_error(project: Path) -> None:
     assert result.exit_code == 2 and "No such option" in result.output
 
 
-def test_local_sources_are_refused_until_supported(make_locked_project: Callable[..., Path],
-                                                   tmp_path: Path) -> None:
+def test_local_sources_are_refused_until_supported(make_locked_project: Callable[..., Path], tmp_path: Path) -> None:
     project = make_locked_project(dependencies=["alpha"], package=True, requires_python=">=3.10")
-    _fails(uvroot("sync", "--project", project, "--root", tmp_path / "root"), 4,
-           "app==0.1.0 (editable source)", "not supported yet", "--no-install-project")
-    ok = uvroot("sync", "--project", project, "--root", tmp_path / "root", "--no-install-project",
-                cache=tmp_path / "cache")
+    _fails(
+        uvroot("sync", "--project", project, "--root", tmp_path / "root"),
+        4,
+        "app==0.1.0 (editable source)",
+        "not supported yet",
+        "--no-install-project",
+    )
+    ok = uvroot(
+        "sync", "--project", project, "--root", tmp_path / "root", "--no-install-project", cache=tmp_path / "cache"
+    )
     assert ok.exit_code == 0, ok.output
 
 
 def test_offline_names_the_missing_file_then_works_from_cache(project: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    _fails(uvroot("sync", "--project", project, "--root", tmp_path / "a", "--offline", cache=cache), 5,
-           "alpha-1.0-py3-none-any.whl is not in the cache", "--offline")
+    _fails(
+        uvroot("sync", "--project", project, "--root", tmp_path / "a", "--offline", cache=cache),
+        5,
+        "alpha-1.0-py3-none-any.whl is not in the cache",
+        "--offline",
+    )
     assert uvroot("sync", "--project", project, "--root", tmp_path / "b", cache=cache).exit_code == 0
     warm = uvroot("sync", "--project", project, "--root", tmp_path / "c", "--offline", cache=cache)
     assert warm.exit_code == 0 and tree(tmp_path / "b") == tree(tmp_path / "c")
@@ -123,8 +155,12 @@ def test_conflict_with_a_foreign_file_rolls_back_the_whole_sync(project: Path, t
     result = uvroot("sync", "--project", project, "--root", root, cache=tmp_path / "cache")
     _fails(result, 6, "usr/local/bin/gadget already exists and uvroot did not install it")
     assert tree(root) == {"usr/local/bin/gadget": b"#!/bin/sh\necho not yours\n"}
-    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == ["usr", "usr/local", "usr/local/bin",
-                                                                                "usr/local/bin/gadget"]
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == [
+        "usr",
+        "usr/local",
+        "usr/local/bin",
+        "usr/local/bin/gadget",
+    ]
 
 
 def test_verbose_shows_the_traceback(project: Path, tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -21,8 +20,17 @@ def project(make_locked_project: Callable[..., Path]) -> Path:
 
 
 def _sync(project: Path, cache: Path, *layout: str | Path, version: str = "3.12") -> None:
-    result = uvroot("sync", "--project", project, *layout, "--python-version", version,
-                    "--python-platform", "x86_64-manylinux_2_28", cache=cache)
+    result = uvroot(
+        "sync",
+        "--project",
+        project,
+        *layout,
+        "--python-version",
+        version,
+        "--python-platform",
+        "x86_64-manylinux_2_28",
+        cache=cache,
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -101,8 +109,20 @@ def test_target_refuses_a_foreign_non_empty_directory(project: Path, tmp_path: P
 
 def test_user_layout_under_root(project: Path, tmp_path: Path, uvroot_cache: Path) -> None:
     root = tmp_path / "root"
-    result = uvroot("sync", "--project", project, "--user", "--root", root, "--python-version", "3.12",
-                    "--python-platform", "linux", cache=uvroot_cache, env={"PYTHONUSERBASE": "/home/app/.local"})
+    result = uvroot(
+        "sync",
+        "--project",
+        project,
+        "--user",
+        "--root",
+        root,
+        "--python-version",
+        "3.12",
+        "--python-platform",
+        "linux",
+        cache=uvroot_cache,
+        env={"PYTHONUSERBASE": "/home/app/.local"},
+    )
     assert result.exit_code == 0, result.output
     base = root / "home/app/.local"
     assert (base / "lib/python3.12/site-packages/alpha/__init__.py").is_file()
@@ -117,13 +137,23 @@ def test_resync_keeps_replaces_and_removes_only_its_own(
     first = make_locked_project(dependencies=["alpha", "gadgets"], requires_python=">=3.10")
     _sync(first, uvroot_cache, "--root", root)
     (site / "foreign.py").write_text("# installed by someone else\n")
-    mtime = os.stat(site / "alpha/__init__.py").st_mtime_ns
+    mtime = (site / "alpha/__init__.py").stat().st_mtime_ns
     second = make_locked_project(dependencies=["alpha", "docstool"], requires_python=">=3.10")
     _sync(second, uvroot_cache, "--root", root)
-    assert os.stat(site / "alpha/__init__.py").st_mtime_ns == mtime  # kept, not rewritten
+    assert (site / "alpha/__init__.py").stat().st_mtime_ns == mtime  # kept, not rewritten
     assert not (site / "gadgets").exists() and not (root / "usr/local/bin/gadget").exists()
     assert not (root / "usr/local/share").exists()  # emptied directories are pruned
     assert (site / "docstool-1.0.dist-info").is_dir() and (site / "foreign.py").is_file()
-    again = uvroot("sync", "--project", second, "--root", root, "--python-version", "3.12",
-                   "--python-platform", "x86_64-manylinux_2_28", cache=uvroot_cache)
+    again = uvroot(
+        "sync",
+        "--project",
+        second,
+        "--root",
+        root,
+        "--python-version",
+        "3.12",
+        "--python-platform",
+        "x86_64-manylinux_2_28",
+        cache=uvroot_cache,
+    )
     assert "is up to date (3 packages" in again.output

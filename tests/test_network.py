@@ -31,16 +31,28 @@ def network_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ("platform", "version"),
     [("x86_64-manylinux_2_28", "3.12"), ("aarch64-unknown-linux-musl", "3.12"), ("windows", "3.11")],
 )
-def test_realworld_lock_matches_uv(tmp_path: Path, network_cache: Path, uv_cache: Path,
-                                   platform: str, version: str) -> None:
+def test_realworld_lock_matches_uv(
+    tmp_path: Path, network_cache: Path, uv_cache: Path, platform: str, version: str
+) -> None:
     project = tmp_path / "realworld"
     shutil.copytree(REALWORLD, project)
     ours, theirs = tmp_path / "uvroot", tmp_path / "uv"
-    result = uvroot("sync", "--project", project, "--target", ours, "--python-platform", platform,
-                    "--python-version", version, cache=network_cache)
+    result = uvroot(
+        "sync",
+        "--project",
+        project,
+        "--target",
+        ours,
+        "--python-platform",
+        platform,
+        "--python-version",
+        version,
+        cache=network_cache,
+    )
     assert result.exit_code == 0, result.output
-    uv_oracle_target(project, theirs, python_platform=platform, python_version=version, index_url=PYPI,
-                     cache_dir=uv_cache)
+    uv_oracle_target(
+        project, theirs, python_platform=platform, python_version=version, index_url=PYPI, cache_dir=uv_cache
+    )
     dists = sorted(p.name for p in ours.glob("*.dist-info"))
     assert dists == sorted(p.name for p in theirs.glob("*.dist-info"))
     assert len(dists) >= 20

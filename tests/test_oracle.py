@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -94,11 +93,22 @@ def test_same_distributions_wheels_and_files_as_uv(
     locked: Path, index: LocalIndex, uv_cache: Path, uvroot_cache: Path, tmp_path: Path, platform: str, version: str
 ) -> None:
     ours, theirs = tmp_path / "uvroot", tmp_path / "uv"
-    result = uvroot("sync", "--project", locked, "--target", ours, "--python-platform", platform,
-                    "--python-version", version, cache=uvroot_cache)
+    result = uvroot(
+        "sync",
+        "--project",
+        locked,
+        "--target",
+        ours,
+        "--python-platform",
+        platform,
+        "--python-version",
+        version,
+        cache=uvroot_cache,
+    )
     assert result.exit_code == 0, result.output
-    uv_oracle_target(locked, theirs, python_platform=platform, python_version=version,
-                     index_url=index.url, cache_dir=uv_cache)
+    uv_oracle_target(
+        locked, theirs, python_platform=platform, python_version=version, index_url=index.url, cache_dir=uv_cache
+    )
     assert sorted(p.name for p in ours.glob("*.dist-info")) == sorted(p.name for p in theirs.glob("*.dist-info"))
     assert (ours / "native/__init__.py").read_text() == (theirs / "native/__init__.py").read_text()
     assert _normalise(tree(ours)) == _normalise(tree(theirs))
@@ -110,10 +120,26 @@ def test_the_oracle_comparison_sees_a_different_wheel(
 ) -> None:
     # Guard against a comparison that cannot fail: different targets must differ.
     ours, theirs = tmp_path / "uvroot", tmp_path / "uv"
-    uvroot("sync", "--project", locked, "--target", ours, "--python-platform", "aarch64-unknown-linux-musl",
-           "--python-version", "3.12", cache=uvroot_cache)
-    uv_oracle_target(locked, theirs, python_platform="x86_64-manylinux_2_28", python_version="3.12",
-                     index_url=index.url, cache_dir=uv_cache)
+    uvroot(
+        "sync",
+        "--project",
+        locked,
+        "--target",
+        ours,
+        "--python-platform",
+        "aarch64-unknown-linux-musl",
+        "--python-version",
+        "3.12",
+        cache=uvroot_cache,
+    )
+    uv_oracle_target(
+        locked,
+        theirs,
+        python_platform="x86_64-manylinux_2_28",
+        python_version="3.12",
+        index_url=index.url,
+        cache_dir=uv_cache,
+    )
     assert _normalise(tree(ours)) != _normalise(tree(theirs))
 
 
@@ -127,10 +153,21 @@ def test_the_oracle_comparison_sees_a_different_wheel(
         ("aarch64-manylinux_2_17", "3.11", "py3-none-any"),
     ],
 )
-def test_dry_run_names_the_chosen_wheel(locked: Path, tmp_path: Path, platform: str, version: str,
-                                        expected: str) -> None:
-    result = uvroot("sync", "--project", locked, "--root", tmp_path / "root", "--python-platform", platform,
-                    "--python-version", version, "--dry-run")
+def test_dry_run_names_the_chosen_wheel(
+    locked: Path, tmp_path: Path, platform: str, version: str, expected: str
+) -> None:
+    result = uvroot(
+        "sync",
+        "--project",
+        locked,
+        "--root",
+        tmp_path / "root",
+        "--python-platform",
+        platform,
+        "--python-version",
+        version,
+        "--dry-run",
+    )
     assert result.exit_code == 0, result.output
     assert f"native==1.0  native-1.0-{expected}.whl" in result.output
     assert "buildy==1.0  buildy-1.0-2-py3-none-any.whl" in result.output  # the higher build tag wins

@@ -42,14 +42,40 @@ def _dists(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.glob("*.dist-info"))
 
 
-def _compare(project: Path, flags: list[str], tmp_path: Path, index: LocalIndex, uv_cache: Path,
-             cache: Path, platform: str = "x86_64-manylinux_2_28", version: str = "3.12") -> list[str]:
+def _compare(
+    project: Path,
+    flags: list[str],
+    tmp_path: Path,
+    index: LocalIndex,
+    uv_cache: Path,
+    cache: Path,
+    platform: str = "x86_64-manylinux_2_28",
+    version: str = "3.12",
+) -> list[str]:
     ours, theirs = tmp_path / "uvroot", tmp_path / "uv"
-    result = uvroot("sync", "--project", project, "--target", ours, "--python-platform", platform,
-                    "--python-version", version, *flags, cache=cache)
+    result = uvroot(
+        "sync",
+        "--project",
+        project,
+        "--target",
+        ours,
+        "--python-platform",
+        platform,
+        "--python-version",
+        version,
+        *flags,
+        cache=cache,
+    )
     assert result.exit_code == 0, result.output
-    uv_oracle_target(project, theirs, python_platform=platform, python_version=version,
-                     index_url=index.url, cache_dir=uv_cache, extra_args=flags)
+    uv_oracle_target(
+        project,
+        theirs,
+        python_platform=platform,
+        python_version=version,
+        index_url=index.url,
+        cache_dir=uv_cache,
+        extra_args=flags,
+    )
     assert _dists(ours) == _dists(theirs)
     return _dists(ours)
 
@@ -59,41 +85,68 @@ def grouped(tmp_path_factory: pytest.TempPathFactory, index: LocalIndex, uv_cach
     from tests.support.uvproject import uv_lock, write_project
 
     project = tmp_path_factory.mktemp("grouped")
-    write_project(project, dependencies=["gadgets"], optional=OPTIONAL, groups=GROUPS,
-                  tool_uv='default-groups = ["dev", "lint"]', requires_python=">=3.10")
+    write_project(
+        project,
+        dependencies=["gadgets"],
+        optional=OPTIONAL,
+        groups=GROUPS,
+        tool_uv='default-groups = ["dev", "lint"]',
+        requires_python=">=3.10",
+    )
     uv_lock(project, index.url, cache_dir=uv_cache)
     return project
 
 
 @pytest.mark.parametrize("flags", FLAG_SETS, ids=lambda flags: " ".join(flags) or "defaults")
-def test_selection_matches_uv(grouped: Path, flags: list[str], tmp_path: Path, index: LocalIndex,
-                              uv_cache: Path, uvroot_cache: Path) -> None:
+def test_selection_matches_uv(
+    grouped: Path, flags: list[str], tmp_path: Path, index: LocalIndex, uv_cache: Path, uvroot_cache: Path
+) -> None:
     _compare(grouped, flags, tmp_path, index, uv_cache, uvroot_cache)
 
 
-def test_selection_really_selects(grouped: Path, tmp_path: Path, index: LocalIndex, uv_cache: Path,
-                                  uvroot_cache: Path) -> None:
+def test_selection_really_selects(
+    grouped: Path, tmp_path: Path, index: LocalIndex, uv_cache: Path, uvroot_cache: Path
+) -> None:
     assert _compare(grouped, [], tmp_path / "a", index, uv_cache, uvroot_cache) == [
-        "devtool-1.0.dist-info", "gadgets-1.0.dist-info", "linttool-1.0.dist-info"]
+        "devtool-1.0.dist-info",
+        "gadgets-1.0.dist-info",
+        "linttool-1.0.dist-info",
+    ]
     assert _compare(grouped, ["--only-group", "docs"], tmp_path / "b", index, uv_cache, uvroot_cache) == [
-        "docstool-1.0.dist-info"]
-    extras = _compare(grouped, ["--all-extras", "--no-default-groups"], tmp_path / "c", index, uv_cache,
-                      uvroot_cache, platform="windows")
+        "docstool-1.0.dist-info"
+    ]
+    extras = _compare(
+        grouped,
+        ["--all-extras", "--no-default-groups"],
+        tmp_path / "c",
+        index,
+        uv_cache,
+        uvroot_cache,
+        platform="windows",
+    )
     assert "winonly-1.0.dist-info" in extras and "fancy_dep-1.0.dist-info" in extras
 
 
-def test_legacy_dev_dependencies(make_locked_project: Callable[..., Path], tmp_path: Path, index: LocalIndex,
-                                 uv_cache: Path, uvroot_cache: Path) -> None:
-    project = make_locked_project(dependencies=["alpha"], tool_uv='dev-dependencies = ["devtool"]',
-                                  requires_python=">=3.10")
+def test_legacy_dev_dependencies(
+    make_locked_project: Callable[..., Path], tmp_path: Path, index: LocalIndex, uv_cache: Path, uvroot_cache: Path
+) -> None:
+    project = make_locked_project(
+        dependencies=["alpha"], tool_uv='dev-dependencies = ["devtool"]', requires_python=">=3.10"
+    )
     assert "devtool-1.0.dist-info" in _compare(project, [], tmp_path / "a", index, uv_cache, uvroot_cache)
-    assert "devtool-1.0.dist-info" not in _compare(project, ["--no-dev"], tmp_path / "b", index, uv_cache,
-                                                   uvroot_cache)
+    assert "devtool-1.0.dist-info" not in _compare(project, ["--no-dev"], tmp_path / "b", index, uv_cache, uvroot_cache)
 
 
 @pytest.mark.parametrize(("version", "beta"), [("3.9", "beta-1.0"), ("3.11", "beta-1.0"), ("3.12", "beta-2.0")])
-def test_python_version_forks(make_locked_project: Callable[..., Path], tmp_path: Path, index: LocalIndex,
-                              uv_cache: Path, uvroot_cache: Path, version: str, beta: str) -> None:
+def test_python_version_forks(
+    make_locked_project: Callable[..., Path],
+    tmp_path: Path,
+    index: LocalIndex,
+    uv_cache: Path,
+    uvroot_cache: Path,
+    version: str,
+    beta: str,
+) -> None:
     project = make_locked_project(dependencies=["alpha", "oldpy; python_version < '3.11'"], requires_python=">=3.8")
     assert "resolution-markers" in (project / "uv.lock").read_text()
     dists = _compare(project, [], tmp_path, index, uv_cache, uvroot_cache, version=version)
@@ -101,12 +154,15 @@ def test_python_version_forks(make_locked_project: Callable[..., Path], tmp_path
     assert ("oldpy-1.0.dist-info" in dists) is (version == "3.9")
 
 
-@pytest.mark.parametrize(("flags", "message"), [
-    (["--extra", "nope"], "extra `nope` is not defined"),
-    (["--group", "nope"], "group `nope` is not defined"),
-    (["--only-dev", "--no-dev"], "--only-dev cannot be used with --no-dev"),
-    (["--extra", "fancy", "--all-extras"], "--extra cannot be used with --all-extras"),
-])
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--extra", "nope"], "extra `nope` is not defined"),
+        (["--group", "nope"], "group `nope` is not defined"),
+        (["--only-dev", "--no-dev"], "--only-dev cannot be used with --no-dev"),
+        (["--extra", "fancy", "--all-extras"], "--extra cannot be used with --all-extras"),
+    ],
+)
 def test_bad_selection_is_a_clear_error(grouped: Path, tmp_path: Path, flags: list[str], message: str) -> None:
     result = uvroot("sync", "--project", grouped, "--root", tmp_path / "root", *flags)
     assert result.exit_code in (2, 3)

@@ -62,5 +62,5 @@ def test_markers_are_the_targets(platform: str, marker: str, expected: bool) -> 
 
 @pytest.mark.parametrize(("version", "platform"), [("2.7", "linux"), ("3.x", "linux"), ("3.12", "sparc-sun-solaris")])
 def test_bad_targets_name_the_flag(version: str, platform: str) -> None:
-    with pytest.raises(TargetError, match="--python-(version|platform)"):
+    with pytest.raises(TargetError, match=r"--python-(version|platform)"):
         Target.parse(version, platform)

@@ -53,12 +53,13 @@ class WheelCache:
             final.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=self.root / "tmp", suffix=".part")
         except OSError as exc:
-            raise FetchError(f"cannot write to the cache at {self.root}: {exc}",
-                             hint="pass a writable --cache-dir, or --no-cache") from None
+            raise FetchError(
+                f"cannot write to the cache at {self.root}: {exc}", hint="pass a writable --cache-dir, or --no-cache"
+            ) from None
         try:
             with os.fdopen(handle, "wb") as sink:
                 yield sink
-            os.replace(temporary, final)
+            Path(temporary).replace(final)
         finally:
             Path(temporary).unlink(missing_ok=True)
 

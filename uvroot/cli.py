@@ -11,12 +11,15 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from . import __version__
 from .errors import UvrootError
+
+if TYPE_CHECKING:
+    from .sync import Reporter
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -29,7 +32,7 @@ _LAYOUT = "Layout (choose one)"
 _TARGET = "Target"
 _SELECT = "Selection (as uv sync)"
 _CACHE = "Cache and network"
-Names = Annotated[Optional[list[str]], typer.Option(rich_help_panel=_SELECT)]  # noqa: UP045 (typer needs Optional)
+Names = Annotated[Optional[list[str]], typer.Option(rich_help_panel=_SELECT)]
 
 
 def _version(value: bool) -> None:
@@ -40,49 +43,90 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Show the version and exit.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
 ) -> None:
     """Stage a uv.lock into a system-like tree, with no virtual environment."""
 
 
 @app.command()
-def sync(  # noqa: PLR0913 - typer's signature is the parser
-    root: Annotated[Optional[Path], typer.Option(help="Staging root: the tree `COPY --from=build ROOT /` copies.",
-                                                 rich_help_panel=_LAYOUT)] = None,
-    prefix: Annotated[Optional[str], typer.Option(help="Install prefix; with --root, a path in the final image "
-                                                  "(default with --root: /usr/local).", rich_help_panel=_LAYOUT)] = None,
-    target: Annotated[Optional[Path], typer.Option("--target", "-t", help="A flat import directory (Lambda, "
-                                                   "zipapps, vendoring).", rich_help_panel=_LAYOUT)] = None,
-    user: Annotated[bool, typer.Option("--user", help="The posix_user scheme (~/.local), under --root if given.",
-                                       rich_help_panel=_LAYOUT)] = False,
-    shebang: Annotated[Optional[str], typer.Option(help="Interpreter written into scripts (default "
-                                                   "PREFIX/bin/pythonX.Y; --target: /usr/bin/env pythonX.Y).",
-                                                   rich_help_panel=_LAYOUT)] = None,
-    python_version: Annotated[Optional[str], typer.Option(help="Target Python, X.Y or X.Y.Z "
-                                                          "(default: this interpreter's).", rich_help_panel=_TARGET)] = None,
-    python_platform: Annotated[Optional[str], typer.Option(help="Target platform, as uv's --python-platform "
-                                                           "(default: this machine).", rich_help_panel=_TARGET)] = None,
+def sync(
+    root: Annotated[
+        Optional[Path],
+        typer.Option(help="Staging root: the tree `COPY --from=build ROOT /` copies.", rich_help_panel=_LAYOUT),
+    ] = None,
+    prefix: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Install prefix; with --root, a path in the final image (default with --root: /usr/local).",
+            rich_help_panel=_LAYOUT,
+        ),
+    ] = None,
+    target: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--target", "-t", help="A flat import directory (Lambda, zipapps, vendoring).", rich_help_panel=_LAYOUT
+        ),
+    ] = None,
+    user: Annotated[
+        bool,
+        typer.Option(
+            "--user", help="The posix_user scheme (~/.local), under --root if given.", rich_help_panel=_LAYOUT
+        ),
+    ] = False,
+    shebang: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Interpreter written into scripts (default PREFIX/bin/pythonX.Y; --target: /usr/bin/env pythonX.Y).",
+            rich_help_panel=_LAYOUT,
+        ),
+    ] = None,
+    python_version: Annotated[
+        Optional[str],
+        typer.Option(help="Target Python, X.Y or X.Y.Z (default: this interpreter's).", rich_help_panel=_TARGET),
+    ] = None,
+    python_platform: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Target platform, as uv's --python-platform (default: this machine).", rich_help_panel=_TARGET
+        ),
+    ] = None,
     project: Annotated[Path, typer.Option(help="Directory with pyproject.toml and uv.lock.")] = Path(),
     extra: Names = None,
     all_extras: Annotated[bool, typer.Option("--all-extras", rich_help_panel=_SELECT)] = False,
     no_extra: Names = None,
-    dev: Annotated[Optional[bool], typer.Option("--dev/--no-dev", show_default=False,
-                                                help="Include (or drop) the dev group.",
-                                                rich_help_panel=_SELECT)] = None,
+    dev: Annotated[
+        Optional[bool],
+        typer.Option(
+            "--dev/--no-dev", show_default=False, help="Include (or drop) the dev group.", rich_help_panel=_SELECT
+        ),
+    ] = None,
     only_dev: Annotated[bool, typer.Option("--only-dev", rich_help_panel=_SELECT)] = False,
     group: Names = None,
     no_group: Names = None,
     only_group: Names = None,
     all_groups: Annotated[bool, typer.Option("--all-groups", rich_help_panel=_SELECT)] = False,
     no_default_groups: Annotated[bool, typer.Option("--no-default-groups", rich_help_panel=_SELECT)] = False,
-    no_install_project: Annotated[bool, typer.Option("--no-install-project", help="Install the dependencies but not the project itself.",
-                                                     rich_help_panel=_SELECT)] = False,
-    frozen: Annotated[bool, typer.Option("--frozen", help="Accepted for uv compatibility: uvroot never re-locks.")] = False,
-    cache_dir: Annotated[Optional[Path], typer.Option(envvar="UVROOT_CACHE_DIR", rich_help_panel=_CACHE,
-                                                      help="Wheel cache (default ~/.cache/uvroot).")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Use a temporary cache for this run.", rich_help_panel=_CACHE)] = False,
-    offline: Annotated[bool, typer.Option("--offline", help="Use only the cache; never download.", rich_help_panel=_CACHE)] = False,
+    no_install_project: Annotated[
+        bool,
+        typer.Option(
+            "--no-install-project", help="Install the dependencies but not the project itself.", rich_help_panel=_SELECT
+        ),
+    ] = False,
+    frozen: Annotated[
+        bool, typer.Option("--frozen", help="Accepted for uv compatibility: uvroot never re-locks.")
+    ] = False,
+    cache_dir: Annotated[
+        Optional[Path],
+        typer.Option(envvar="UVROOT_CACHE_DIR", rich_help_panel=_CACHE, help="Wheel cache (default ~/.cache/uvroot)."),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Use a temporary cache for this run.", rich_help_panel=_CACHE)
+    ] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Use only the cache; never download.", rich_help_panel=_CACHE)
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and write nothing.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="One line per package; tracebacks.")] = False,
@@ -100,13 +144,28 @@ def sync(  # noqa: PLR0913 - typer's signature is the parser
         the_target = Target.parse(python_version, python_platform)
         layout = make_layout(the_target, root=root, prefix=prefix, target_dir=target, user=user, shebang=shebang)
         flags = SelectionFlags(
-            extra=tuple(extra or ()), all_extras=all_extras, no_extra=tuple(no_extra or ()), dev=dev,
-            only_dev=only_dev, group=tuple(group or ()), no_group=tuple(no_group or ()),
-            only_group=tuple(only_group or ()), all_groups=all_groups, no_default_groups=no_default_groups,
+            extra=tuple(extra or ()),
+            all_extras=all_extras,
+            no_extra=tuple(no_extra or ()),
+            dev=dev,
+            only_dev=only_dev,
+            group=tuple(group or ()),
+            no_group=tuple(no_group or ()),
+            only_group=tuple(only_group or ()),
+            all_groups=all_groups,
+            no_default_groups=no_default_groups,
             no_install_project=no_install_project,
         )
-        options = SyncOptions(project_dir=project.resolve(), target=the_target, layout=layout, selection=flags,
-                              cache_dir=cache_dir, no_cache=no_cache, offline=offline, dry_run=dry_run)
+        options = SyncOptions(
+            project_dir=project.resolve(),
+            target=the_target,
+            layout=layout,
+            selection=flags,
+            cache_dir=cache_dir,
+            no_cache=no_cache,
+            offline=offline,
+            dry_run=dry_run,
+        )
         with _reporter(quiet, verbose) as reporter:
             report = run_sync(options, downloader=RequestsDownloader(), reporter=reporter)
         if dry_run:
@@ -116,7 +175,7 @@ def sync(  # noqa: PLR0913 - typer's signature is the parser
 
 
 @contextmanager
-def _reporter(quiet: bool, verbose: bool) -> Iterator[object]:
+def _reporter(quiet: bool, verbose: bool) -> Iterator[Reporter]:
     from .report import BarReporter, LineReporter
 
     if quiet or not sys.stderr.isatty() or os.environ.get("CI"):

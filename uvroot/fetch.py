@@ -49,8 +49,10 @@ class RequestsDownloader:
         except self._requests.RequestException as exc:
             status = getattr(exc.response, "status_code", None)
             why = f"HTTP {status}" if status else type(exc).__name__
-            raise FetchError(f"cannot download {redact(url)}: {why}",
-                             hint="check the index is reachable, or use --offline with a warm cache") from None
+            raise FetchError(
+                f"cannot download {redact(url)}: {why}",
+                hint="check the index is reachable, or use --offline with a warm cache",
+            ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +70,17 @@ def fetch_wheel(wheel: LockedWheel, cache: WheelCache, downloader: Downloader, *
     if "://" not in url:
         return _local(wheel, Path(url))
     if wheel.sha256 is None:
-        raise FetchError(f"uv.lock has no hash for {wheel.filename} from {redact(url)}",
-                         hint="uvroot installs remote files only when uv.lock pins their sha256")
+        raise FetchError(
+            f"uv.lock has no hash for {wheel.filename} from {redact(url)}",
+            hint="uvroot installs remote files only when uv.lock pins their sha256",
+        )
     if (hit := cache.get(wheel)) is not None:
         return CachedWheel(hit, wheel.sha256, hit.stat().st_size)
     if offline:
-        raise FetchError(f"{wheel.filename} is not in the cache at {cache.root} and --offline forbids downloading it",
-                         hint="run once without --offline (or with the same --cache-dir) to fill the cache")
+        raise FetchError(
+            f"{wheel.filename} is not in the cache at {cache.root} and --offline forbids downloading it",
+            hint="run once without --offline (or with the same --cache-dir) to fill the cache",
+        )
     with cache.new_entry(wheel) as sink:
         digest, size = hashlib.sha256(), 0
         for chunk in downloader.chunks(url):
@@ -90,7 +96,9 @@ def _local(wheel: LockedWheel, path: Path) -> CachedWheel:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise FetchError(f"cannot read {path}: {exc.strerror}", hint="the lock points at a local file that moved") from None
+        raise FetchError(
+            f"cannot read {path}: {exc.strerror}", hint="the lock points at a local file that moved"
+        ) from None
     if wheel.sha256 is not None:
         _verify(wheel, hashlib.sha256(data).hexdigest(), len(data), str(path))
     return CachedWheel(path, wheel.sha256, len(data))
@@ -99,4 +107,6 @@ def _local(wheel: LockedWheel, path: Path) -> CachedWheel:
 def _verify(wheel: LockedWheel, digest: str, size: int, origin: str) -> None:
     if digest != wheel.sha256 or (wheel.size is not None and size != wheel.size):
         msg = f"{wheel.filename} from {origin} does not match uv.lock"
-        raise HashMismatch(msg, hint=f"expected sha256 {wheel.sha256}, got {digest} ({size} bytes); nothing was installed")
+        raise HashMismatch(
+            msg, hint=f"expected sha256 {wheel.sha256}, got {digest} ({size} bytes); nothing was installed"
+        )

@@ -77,16 +77,20 @@ def make_layout(
     """Build the layout the flags ask for (exactly one of root, prefix, target, user)."""
     if target_dir is not None:
         if root is not None or prefix is not None or user:
-            raise UsageError("--target cannot be combined with --root, --prefix or --user",
-                             hint="--target is a flat import directory of its own")
+            raise UsageError(
+                "--target cannot be combined with --root, --prefix or --user",
+                hint="--target is a flat import directory of its own",
+            )
         return _flat(target_dir.resolve(), target, shebang)
     if user:
         if prefix is not None and root is None:
             raise UsageError("--user cannot be combined with --prefix", hint="use --user alone or with --root")
         return _user(root, target, prefix or DEFAULT_PREFIX, shebang)
     if root is None and prefix is None:
-        raise UsageError("choose where to install: --root DIR, --prefix DIR, --target DIR or --user",
-                         hint="for a Docker staging tree use --root /root-dir")
+        raise UsageError(
+            "choose where to install: --root DIR, --prefix DIR, --target DIR or --user",
+            hint="for a Docker staging tree use --root /root-dir",
+        )
     if root is None:
         absolute = str(Path(prefix or "").resolve())
         return _prefix(None, absolute, target, shebang)
@@ -138,6 +142,8 @@ def _flat(directory: Path, target: Target, shebang: str | None) -> Layout:
 
 def _absolute_posix(prefix: str) -> str:
     if not prefix.startswith("/"):
-        raise UsageError(f"--prefix {prefix!r} must be an absolute path in the target system",
-                         hint="with --root, --prefix names a directory of the final image, e.g. /usr/local")
+        raise UsageError(
+            f"--prefix {prefix!r} must be an absolute path in the target system",
+            hint="with --root, --prefix names a directory of the final image, e.g. /usr/local",
+        )
     return posixpath.normpath(prefix)

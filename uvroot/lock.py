@@ -127,8 +127,7 @@ class Lock:
         candidates = [
             package
             for package in self.by_name(dependency.name)
-            if dependency.version in (None, package.id.version)
-            and dependency.source in (None, package.id.source)
+            if dependency.version in (None, package.id.version) and dependency.source in (None, package.id.source)
         ]
         if len(candidates) != 1:
             found = "no" if not candidates else "several"
@@ -221,9 +220,7 @@ def _sha256(value: object, where: str) -> str | None:
     return value.removeprefix("sha256:")
 
 
-def _dependency_tables(
-    table: Mapping[str, Any], key: str, where: str, base: Path
-) -> dict[str, tuple[Dependency, ...]]:
+def _dependency_tables(table: Mapping[str, Any], key: str, where: str, base: Path) -> dict[str, tuple[Dependency, ...]]:
     groups = _opt(table, key, dict, where) or {}
     return {
         str(canonicalize_name(name)): _dependencies(deps, f"{where}.{key}.{name}", base)

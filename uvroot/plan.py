@@ -67,9 +67,12 @@ def plan_install(lock: Lock, project: Project, target: Target, selection: Select
     """Choose one wheel for every package the target needs."""
     _check_python(lock, target)
     root = _project_package(lock, project)
-    env: dict[str, str | frozenset[str]] = {**target.environment(), "extras": _active(project, selection)}
-    env["dependency_groups"] = frozenset()
-    env["extra"] = ""  # a plain `extra == ...` edge marker (not uv's conflict spelling) is never active
+    env: dict[str, str | frozenset[str]] = {
+        **target.environment(),
+        "extras": _active(project, selection),
+        "dependency_groups": frozenset(),
+        "extra": "",  # a plain `extra == ...` edge marker (not uv's conflict spelling) is never active
+    }
     needed, direct = _walk(lock, root, env, selection)
     skipped: list[Skipped] = []
     if not selection.install_project or root.id.source.kind == "virtual":
@@ -164,5 +167,8 @@ def _refuse_unsupported(packages: Iterable[LockedPackage], target: Target) -> No
     problems = [*local, *(f"{label} (sdist only)" for label in sdist_only)]
     if problems:
         msg = f"cannot stage {', '.join(problems)} for {target}: building from source is not supported yet"
-        raise UnsupportedSource(msg, hint="use --no-install-project to skip the project itself; other local or "
-                                "sdist-only packages need a prebuilt wheel in the lock")
+        raise UnsupportedSource(
+            msg,
+            hint="use --no-install-project to skip the project itself; other local or "
+            "sdist-only packages need a prebuilt wheel in the lock",
+        )

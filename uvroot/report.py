@@ -20,8 +20,10 @@ class LineReporter:
 
     def planned(self, plan: InstallPlan, changes: Changes) -> None:  # noqa: D102
         if self.verbose:
-            self._say(f"target {plan.target}: {len(changes.install)} to install, "
-                      f"{len(changes.keep)} unchanged, {len(changes.remove)} to remove")
+            self._say(
+                f"target {plan.target}: {len(changes.install)} to install, "
+                f"{len(changes.keep)} unchanged, {len(changes.remove)} to remove"
+            )
 
     def fetched(self, planned: PlannedWheel, cached: CachedWheel) -> None:  # noqa: D102
         if self.verbose:
@@ -88,8 +90,10 @@ def summary(report: SyncReport, where: str) -> str:
     if not changes.install and not changes.remove:
         return f"{where} is up to date ({len(changes.keep)} packages for {report.plan.target})"
     removed = f", removed {len(changes.remove)}" if changes.remove else ""
-    return (f"staged {len(changes.install)} packages ({report.files} files, {_size(report.bytes)}) "
-            f"into {where} for {report.plan.target}{removed}, kept {len(changes.keep)}, in {report.seconds:.2f}s")
+    return (
+        f"staged {len(changes.install)} packages ({report.files} files, {_size(report.bytes)}) "
+        f"into {where} for {report.plan.target}{removed}, kept {len(changes.keep)}, in {report.seconds:.2f}s"
+    )
 
 
 def _size(count: int) -> str:

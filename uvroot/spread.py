@@ -9,6 +9,7 @@ remove everything it wrote.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -61,10 +62,8 @@ class Journal:
 def prune_empty(directories: Iterable[Path]) -> None:
     """Remove the directories that are empty, deepest first."""
     for directory in sorted(directories, key=lambda p: len(p.parts), reverse=True):
-        try:
+        with contextlib.suppress(OSError):  # not empty, or already gone
             directory.rmdir()
-        except OSError:
-            pass  # not empty, or already gone
 
 
 def shebang(interpreter: str) -> bytes:
@@ -87,14 +86,17 @@ class _Destination(SchemeDictionaryDestination):
     def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool) -> RecordEntry:
         target_path = self._path_with_destdir(scheme, path)
         if os.path.lexists(target_path):
-            raise FileConflict(f"{target_path} already exists and uvroot did not install it",
-                               hint="stage into an empty directory, or remove the file that is in the way")
+            raise FileConflict(
+                f"{target_path} already exists and uvroot did not install it",
+                hint="stage into an empty directory, or remove the file that is in the way",
+            )
         assert self.journal is not None
         self.journal.written.append(target_path)
         return super().write_to_fs(scheme, path, stream, is_executable)
 
-    def write_file(self, scheme: Scheme, path: str | os.PathLike[str], stream: BinaryIO,
-                   is_executable: bool) -> RecordEntry:
+    def write_file(
+        self, scheme: Scheme, path: str | os.PathLike[str], stream: BinaryIO, is_executable: bool
+    ) -> RecordEntry:
         if scheme != "scripts":
             return self.write_to_fs(scheme, os.fspath(path), stream, is_executable)
         # Scripts get +x whatever mode the zip stored, and `#!python`/`#!pythonw`
@@ -109,8 +111,9 @@ class _Destination(SchemeDictionaryDestination):
         body = generated.split(b"\n", 1)[1]
         return self.write_to_fs(Scheme("scripts"), name, io.BytesIO(shebang(self.interpreter) + b"\n" + body), True)
 
-    def finalize_installation(self, scheme: Scheme, record_file_path: str,
-                              records: Iterable[tuple[Scheme, RecordEntry]]) -> None:
+    def finalize_installation(
+        self, scheme: Scheme, record_file_path: str, records: Iterable[tuple[Scheme, RecordEntry]]
+    ) -> None:
         base = self.scheme_dict[scheme]
 
         def prefix(file_scheme: Scheme) -> str | None:
@@ -138,8 +141,10 @@ def spread_wheel(planned: PlannedWheel, cached: CachedWheel, layout: Layout, tar
             install(source, destination, _metadata(planned, cached, target))
     except (InstallerError, ValueError, OSError) as exc:
         # ValueError: installer refuses a path that escapes its scheme directory.
-        raise InstallError(f"cannot install {cached.path.name}: {exc}",
-                           hint="the wheel is malformed or the destination is not writable") from exc
+        raise InstallError(
+            f"cannot install {cached.path.name}: {exc}",
+            hint="the wheel is malformed or the destination is not writable",
+        ) from exc
     return len(journal.written) - before
 
 

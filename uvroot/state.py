@@ -56,8 +56,10 @@ def check_target_dir(layout: Layout, installed: list[InstalledDist]) -> None:
     if not top.is_dir():
         raise UsageError(f"--target {top} exists and is not a directory", hint="choose a directory path")
     if any(top.iterdir()) and not any(dist.ours for dist in installed):
-        raise UsageError(f"--target {top} is not empty and was not created by uvroot",
-                         hint="pick an empty or new directory; uvroot never mixes into foreign trees")
+        raise UsageError(
+            f"--target {top} is not empty and was not created by uvroot",
+            hint="pick an empty or new directory; uvroot never mixes into foreign trees",
+        )
 
 
 def diff(plan: InstallPlan, installed: list[InstalledDist]) -> Changes:
@@ -82,8 +84,10 @@ def remove_dist(dist: InstalledDist, layout: Layout) -> int:
     paths = [(site / row).resolve() for row in _record_paths(dist)]
     outside = [p for p in paths if not p.is_relative_to(top)]
     if outside:
-        raise InstallError(f"RECORD of {dist.dist_info.name} lists {outside[0]}, outside {top}",
-                           hint="uvroot removes only files inside the tree it manages")
+        raise InstallError(
+            f"RECORD of {dist.dist_info.name} lists {outside[0]}, outside {top}",
+            hint="uvroot removes only files inside the tree it manages",
+        )
     for path in paths:
         path.unlink(missing_ok=True)
         if path.suffix == ".py":

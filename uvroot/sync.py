@@ -113,8 +113,9 @@ def sync(options: SyncOptions, *, downloader: Downloader, reporter: Reporter | N
     return SyncReport(plan, changes, files=files, bytes=size, seconds=time.monotonic() - started)
 
 
-def _fetch_all(wanted: tuple[PlannedWheel, ...], cache: WheelCache, downloader: Downloader,
-               offline: bool, reporter: Reporter) -> list[CachedWheel]:
+def _fetch_all(
+    wanted: tuple[PlannedWheel, ...], cache: WheelCache, downloader: Downloader, offline: bool, reporter: Reporter
+) -> list[CachedWheel]:
     def one(planned: PlannedWheel) -> CachedWheel:
         cached = fetch_wheel(planned.wheel, cache, downloader, offline=offline)
         reporter.fetched(planned, cached)

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
-from packaging import tags
-from packaging.markers import Environment
+from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 
 from .errors import TargetError
 
@@ -90,7 +89,7 @@ class Target:  # not slotted: the tag list is cached per instance
             return [{"x86_64": "win_amd64", "i686": "win32", "aarch64": "win_arm64"}[self.arch]]
         if self.os == "macos":
             arch = "arm64" if self.arch == "aarch64" else self.arch
-            return list(tags.mac_platforms(self.os_version, arch))
+            return list(mac_platforms(self.os_version, arch))
         major, newest = self.os_version
         if self.libc == "musllinux":
             found = [f"musllinux_{major}_{minor}_{self.arch}" for minor in range(newest, -1, -1)]
@@ -103,23 +102,23 @@ class Target:  # not slotted: the tag list is cached per instance
         return [*found, f"linux_{self.arch}"]
 
     @cached_property
-    def tags(self) -> tuple[tags.Tag, ...]:
+    def tags(self) -> tuple[Tag, ...]:
         """Every wheel tag the target accepts, best first, as packaging orders them."""
         short = self.python[:2]
         interpreter = f"cp{short[0]}{short[1]}"
         plats = self.platforms()
         ordered = [
-            *tags.cpython_tags(short, abis=[interpreter], platforms=plats),
-            *tags.compatible_tags(short, interpreter=interpreter, platforms=plats),
+            *cpython_tags(short, abis=[interpreter], platforms=plats),
+            *compatible_tags(short, interpreter=interpreter, platforms=plats),
         ]
         return tuple(dict.fromkeys(ordered))
 
     @cached_property
-    def rank(self) -> dict[tags.Tag, int]:
+    def rank(self) -> dict[Tag, int]:
         """Tag -> priority (0 is best)."""
         return {tag: position for position, tag in enumerate(self.tags)}
 
-    def environment(self) -> Environment:
+    def environment(self) -> dict[str, str]:
         """The complete PEP 508 marker environment of the target.
 
         Every key is set on purpose: ``Marker.evaluate()`` fills any missing key
