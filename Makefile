@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO   := build/demo-root
 
-.PHONY: venv demo test test-network clean
+.PHONY: venv demo test test-network lint clean
 
 venv: $(VENV)/.installed
 
@@ -37,6 +37,13 @@ test: venv
 # The few tests that stage real projects from the public PyPI.
 test-network: venv
 	UVROOT_NETWORK=1 $(BIN)/python -m pytest -q -m network
+
+# ruff (curated rules, see pyproject.toml) and mypy --strict over the package.
+lint: venv
+	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
+	$(BIN)/ruff check uvroot tests
+	$(BIN)/ruff format --check uvroot tests
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

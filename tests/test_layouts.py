@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import check_record, uvroot
+from tests.support.index import LocalIndex
 
 DEPS = ["alpha", "gadgets"]
 
@@ -157,3 +158,18 @@ def test_resync_keeps_replaces_and_removes_only_its_own(
         cache=uvroot_cache,
     )
     assert "is up to date (3 packages" in again.output
+
+
+def test_direct_url_wheel_gets_direct_url_json(
+    make_locked_project: Callable[..., Path], index: LocalIndex, tmp_path: Path, uvroot_cache: Path
+) -> None:
+    url = f"{index.files_url}/fancy_dep-1.0-py3-none-any.whl"
+    project = make_locked_project(dependencies=["alpha", f"fancy-dep @ {url}"], requires_python=">=3.10")
+    assert f'source = {{ url = "{url}" }}' in (project / "uv.lock").read_text()
+    root = tmp_path / "root"
+    _sync(project, uvroot_cache, "--root", root)
+    info = root / "usr/local/lib/python3.12/site-packages/fancy_dep-1.0.dist-info"
+    direct = json.loads((info / "direct_url.json").read_text())
+    assert direct["url"] == url
+    assert direct["archive_info"]["hash"].startswith("sha256=")
+    assert check_record(info) == [] and "direct_url.json," in (info / "RECORD").read_text()
