@@ -60,3 +60,31 @@ def test_realworld_lock_matches_uv(
     assert _record_paths(ours) == _record_paths(theirs)
     if platform.startswith("aarch64"):
         assert list(ours.glob("pydantic_core/_pydantic_core.cpython-312-aarch64-linux-musl.so"))
+
+
+def test_example_app_runs_on_the_images_own_python(tmp_path: Path, network_cache: Path) -> None:
+    from tests.support.overlay import ImageSimulator, find_cpython, image_unavailable_reason
+
+    if reason := image_unavailable_reason("3.12"):
+        pytest.skip(reason)
+    example = Path(__file__).parent.parent / "examples" / "hello"
+    root = tmp_path / "root-dir"
+    result = uvroot(
+        "sync",
+        "--project",
+        example,
+        "--root",
+        root,
+        "--no-dev",
+        "--python-version",
+        "3.12",
+        "--python-platform",
+        "x86_64-manylinux_2_28",
+        cache=network_cache,
+    )
+    assert result.exit_code == 0, result.output
+    with ImageSimulator(find_cpython("3.12"), tmp_path / "image") as image:
+        image.apply(root)
+        out = image.run(["python3.12", str(example / "app.py"), "--name", "<img>"], check=True).stdout
+        assert "&lt;hello &lt;img&gt;&gt;" in out and "cpython-312-x86_64-linux-gnu.so" in out
+        assert image.run(["pygmentize", "-V"], check=True).stdout.startswith("Pygments version")
