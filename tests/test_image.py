@@ -84,8 +84,10 @@ def test_root_tree_imports_and_runs_scripts_by_shebang(
         [
             python,
             "-c",
-            "import importlib.metadata as m; print(m.version('native'), "
-            "m.distribution('alpha').read_text('INSTALLER').strip())",
+            (
+                "import importlib.metadata as m; print(m.version('native'), "
+                "m.distribution('alpha').read_text('INSTALLER').strip())"
+            ),
         ],
         check=True,
     ).stdout.split()
@@ -110,8 +112,10 @@ def _uninstall_gadgets(image: ImageSimulator) -> None:
         [
             "sh",
             "-c",
-            "ls /usr/local/bin/gadget /usr/local/share/gadgets 2>&1; "
-            f"ls /usr/local/lib/python{image.version}/site-packages | grep -c gadgets",
+            (
+                "ls /usr/local/bin/gadget /usr/local/share/gadgets 2>&1; "
+                f"ls /usr/local/lib/python{image.version}/site-packages | grep -c gadgets"
+            ),
         ]
     )
     assert "No such file" in gone.stdout and gone.stdout.rstrip().endswith("0")
