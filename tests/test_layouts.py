@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -173,3 +176,15 @@ def test_direct_url_wheel_gets_direct_url_json(
     assert direct["url"] == url
     assert direct["archive_info"]["hash"].startswith("sha256=")
     assert check_record(info) == [] and "direct_url.json," in (info / "RECORD").read_text()
+
+
+def test_target_launchers_find_their_own_directory(project: Path, tmp_path: Path, uvroot_cache: Path) -> None:
+    # pip's and uv's --target launchers need PYTHONPATH=DIR; uvroot's run as they are.
+    target = tmp_path / "bundle"
+    _sync(project, uvroot_cache, "--target", target, version=f"{sys.version_info[0]}.{sys.version_info[1]}")
+    env = {key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "PYTHONHOME")}
+    done = subprocess.run(
+        [sys.executable, str(target / "bin/alpha")], capture_output=True, text=True, env=env, cwd=tmp_path, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("alpha 1.0")

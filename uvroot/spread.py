@@ -40,6 +40,12 @@ from .plan import PlannedWheel
 INSTALLER_NAME = b"uvroot\n"
 STATE_FILE = "uvroot.json"
 _MAX_SHEBANG = 127
+# --target launchers put their own target directory first on sys.path, so
+# `DIR/bin/tool` runs without PYTHONPATH (pip's and uv's would fail to import).
+_TARGET_PREAMBLE = (
+    b"import os as _os, sys as _sys\n"
+    b"_sys.path.insert(0, _os.path.dirname(_os.path.dirname(_os.path.realpath(__file__))))\n"
+)
 
 
 @dataclass
@@ -82,6 +88,7 @@ class _Destination(SchemeDictionaryDestination):
     """installer's destination, journalled and with target-correct scripts."""
 
     journal: Journal | None = None
+    launcher_preamble: bytes = b""
 
     def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool) -> RecordEntry:
         target_path = self._path_with_destdir(scheme, path)
@@ -108,7 +115,7 @@ class _Destination(SchemeDictionaryDestination):
 
     def write_script(self, name: str, module: str, attr: str, section: ScriptSection) -> RecordEntry:
         _, generated = Script(name, module, attr, section).generate("python", "posix")
-        body = generated.split(b"\n", 1)[1]
+        body = self.launcher_preamble + generated.split(b"\n", 1)[1]
         return self.write_to_fs(Scheme("scripts"), name, io.BytesIO(shebang(self.interpreter) + b"\n" + body), True)
 
     def finalize_installation(
@@ -137,6 +144,7 @@ def spread_wheel(planned: PlannedWheel, cached: CachedWheel, layout: Layout, tar
                 script_kind="posix",
                 destdir=str(layout.destdir) if layout.destdir is not None else None,
                 journal=journal,
+                launcher_preamble=_TARGET_PREAMBLE if layout.kind == "target" else b"",
             )
             install(source, destination, _metadata(planned, cached, target))
     except (InstallerError, ValueError, OSError) as exc:
