@@ -105,6 +105,7 @@ def test_missing_lock_and_project(tmp_path: Path) -> None:
         (["--root", "r", "--prefix", "relative/path"], "must be an absolute path"),
         (["--root", "r", "--python-platform", "x86_64-sun-solaris"], "--python-platform 'x86_64-sun-solaris'"),
         (["--root", "r", "--python-version", "2.7"], "--python-version '2.7'"),
+        (["--root", "r", "--python-platform", "windows"], "use --target DIR for a Windows target"),
         (["--root", "r", "--python-version", "3.9"], "does not satisfy the lock's requires-python >=3.10"),
     ],
 )

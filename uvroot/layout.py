@@ -82,6 +82,11 @@ def make_layout(
                 hint="--target is a flat import directory of its own",
             )
         return _flat(target_dir.resolve(), target, shebang)
+    if target.os == "windows":
+        raise UsageError(
+            f"--root, --prefix and --user lay out a POSIX system, and {target} is Windows",
+            hint="use --target DIR for a Windows target",
+        )
     if user:
         if prefix is not None and root is None:
             raise UsageError("--user cannot be combined with --prefix", hint="use --user alone or with --root")
