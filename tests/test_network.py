@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import tree, uvroot
-from tests.support.uvproject import uv_oracle_target
-from tests.test_oracle import _normalise, _record_paths
+from tests.support.oracle import dists, normalise, record_paths, stage_both
 
 pytestmark = pytest.mark.network
 
@@ -36,28 +35,13 @@ def test_realworld_lock_matches_uv(
 ) -> None:
     project = tmp_path / "realworld"
     shutil.copytree(REALWORLD, project)
-    ours, theirs = tmp_path / "uvroot", tmp_path / "uv"
-    result = uvroot(
-        "sync",
-        "--project",
-        project,
-        "--target",
-        ours,
-        "--python-platform",
-        platform,
-        "--python-version",
-        version,
-        cache=network_cache,
+    ours, theirs = stage_both(
+        project, tmp_path, platform=platform, version=version, index_url=PYPI, uv_cache=uv_cache, cache=network_cache
     )
-    assert result.exit_code == 0, result.output
-    uv_oracle_target(
-        project, theirs, python_platform=platform, python_version=version, index_url=PYPI, cache_dir=uv_cache
-    )
-    dists = sorted(p.name for p in ours.glob("*.dist-info"))
-    assert dists == sorted(p.name for p in theirs.glob("*.dist-info"))
-    assert len(dists) >= 20
-    assert _normalise(tree(ours)) == _normalise(tree(theirs))
-    assert _record_paths(ours) == _record_paths(theirs)
+    assert dists(ours) == dists(theirs)
+    assert len(dists(ours)) >= 20
+    assert normalise(tree(ours)) == normalise(tree(theirs))
+    assert record_paths(ours) == record_paths(theirs)
     if platform.startswith("aarch64"):
         assert list(ours.glob("pydantic_core/_pydantic_core.cpython-312-aarch64-linux-musl.so"))
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.cli import uvroot
 from tests.support.index import LocalIndex
-from tests.support.uvproject import uv_oracle_target
+from tests.support.oracle import dists, stage_both
 
 GROUPS = {
     "dev": ["devtool"],
@@ -38,10 +38,6 @@ FLAG_SETS = [
 ]
 
 
-def _dists(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.glob("*.dist-info"))
-
-
 def _compare(
     project: Path,
     flags: list[str],
@@ -52,32 +48,18 @@ def _compare(
     platform: str = "x86_64-manylinux_2_28",
     version: str = "3.12",
 ) -> list[str]:
-    ours, theirs = tmp_path / "uvroot", tmp_path / "uv"
-    result = uvroot(
-        "sync",
-        "--project",
+    ours, theirs = stage_both(
         project,
-        "--target",
-        ours,
-        "--python-platform",
-        platform,
-        "--python-version",
-        version,
-        *flags,
-        cache=cache,
-    )
-    assert result.exit_code == 0, result.output
-    uv_oracle_target(
-        project,
-        theirs,
-        python_platform=platform,
-        python_version=version,
+        tmp_path,
+        platform=platform,
+        version=version,
         index_url=index.url,
-        cache_dir=uv_cache,
-        extra_args=flags,
+        uv_cache=uv_cache,
+        cache=cache,
+        flags=flags,
     )
-    assert _dists(ours) == _dists(theirs)
-    return _dists(ours)
+    assert dists(ours) == dists(theirs)
+    return dists(ours)
 
 
 @pytest.fixture(scope="module")

@@ -104,30 +104,28 @@ def make_layout(
 
 def _prefix(destdir: Path | None, prefix: str, target: Target, shebang: str | None) -> Layout:
     # The scheme of `pip install --root DIR --prefix P` on a python:X.Y image (posix_prefix).
-    version = target.python_version
-    return Layout(
-        kind="root" if destdir is not None else "prefix",
-        destdir=destdir,
-        purelib=f"{prefix}/lib/python{version}/site-packages",
-        scripts=f"{prefix}/bin",
-        headers=f"{prefix}/include/python{version}",
-        data=prefix,
-        interpreter=shebang or f"{prefix}/bin/python{version}",
-    )
+    kind: LayoutKind = "root" if destdir is not None else "prefix"
+    return _posix(kind, destdir, prefix, target, shebang or f"{prefix}/bin/python{target.python_version}")
 
 
 def _user(destdir: Path | None, target: Target, prefix: str, shebang: str | None) -> Layout:
     # posix_user: the base is PYTHONUSERBASE or ~/.local, as pip and site.py compute it.
     base = os.environ.get("PYTHONUSERBASE") or str(Path("~/.local").expanduser())
+    interpreter = shebang or f"{_absolute_posix(prefix)}/bin/python{target.python_version}"
+    return _posix("user", destdir, base, target, interpreter)
+
+
+def _posix(kind: LayoutKind, destdir: Path | None, base: str, target: Target, interpreter: str) -> Layout:
+    # posix_prefix and posix_user share one shape: lib/pythonX.Y/site-packages, bin, include/pythonX.Y.
     version = target.python_version
     return Layout(
-        kind="user",
+        kind=kind,
         destdir=destdir,
         purelib=f"{base}/lib/python{version}/site-packages",
         scripts=f"{base}/bin",
         headers=f"{base}/include/python{version}",
         data=base,
-        interpreter=shebang or f"{_absolute_posix(prefix)}/bin/python{version}",
+        interpreter=interpreter,
     )
 
 
