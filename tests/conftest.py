@@ -12,6 +12,7 @@ cannot be forgotten by CI: the default run is always offline.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
 from tests.support.index import LocalIndex
+from tests.support.sources import GitRepo, make_git_repo, uv_oracle_sync, write_package, write_workspace
 from tests.support.uvproject import uv_lock, write_project
 from tests.support.wheelhouse import build_standard_wheelhouse
 
@@ -91,3 +93,99 @@ def make_locked_project(tmp_path: Path, index: LocalIndex, uv_cache: Path) -> Ca
 def uvroot_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """uvroot's wheel cache for the session (content-addressed, so safe to share)."""
     return tmp_path_factory.mktemp("uvroot-cache")
+
+
+# -- sources uv must BUILD (tests/support/sources.py) ---------------------------
+
+
+@pytest.fixture
+def lock_project(index: LocalIndex, uv_cache: Path) -> Callable[[Path], Path]:
+    """Factory: ``lock_project(dir) -> dir/uv.lock``, the real ``uv lock`` against ``index``."""
+
+    def lock(project: Path) -> Path:
+        return uv_lock(project, index.url, cache_dir=uv_cache)
+
+    return lock
+
+
+@pytest.fixture
+def make_package(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: ``make_package(rel=None, **write_package_kwargs) -> source dir``.
+
+    The tree goes to ``tmp_path/rel`` (default ``libs/<name>``), so a project
+    from ``make_locked_project`` (``tmp_path/project-N``) reaches it as
+    ``{ path = "../libs/<name>" }``.
+    """
+
+    def make(rel: str | None = None, **kwargs: Any) -> Path:
+        return write_package(tmp_path / (rel or f"libs/{kwargs['name']}"), **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def make_workspace(tmp_path: Path, lock_project: Callable[[Path], Path]) -> Callable[..., Path]:
+    """Factory: ``make_workspace(members=None, root=None, lock=True) -> workspace dir``.
+
+    Defaults to ``STANDARD_WORKSPACE`` (root ``wsroot`` -> member ``app`` ->
+    member ``core``); see :func:`~tests.support.sources.write_workspace`.
+    """
+    counter = iter(range(1, 1000))
+
+    def make(members: Any = None, root: Any = None, lock: bool = True) -> Path:
+        ws = write_workspace(tmp_path / f"workspace-{next(counter)}", members, root)
+        if lock:
+            lock_project(ws)
+        return ws
+
+    return make
+
+
+@pytest.fixture
+def make_git_package(tmp_path: Path) -> Callable[..., GitRepo]:
+    """Factory: ``make_git_package(subdirectory=None, **write_package_kwargs) -> GitRepo(url, commit)``.
+
+    One commit in a fresh repository under ``tmp_path/git``; skips the test
+    when no ``git`` is installed.
+    """
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    counter = iter(range(1, 1000))
+
+    def make(subdirectory: str | None = None, **kwargs: Any) -> GitRepo:
+        repo = tmp_path / "git" / f"{kwargs['name']}-{next(counter)}"
+        return make_git_repo(repo, kwargs, subdirectory=subdirectory)
+
+    return make
+
+
+@pytest.fixture
+def oracle_sync(tmp_path: Path, index: LocalIndex, uv_cache: Path) -> Callable[..., list[str]]:
+    """Factory: ``oracle_sync(project, extra_args=()) -> ["name==version", ...]``.
+
+    :func:`~tests.support.sources.uv_oracle_sync` into a fresh venv under ``tmp_path``.
+    """
+    counter = iter(range(1, 1000))
+
+    def sync(project: Path, extra_args: tuple[str, ...] | list[str] = ()) -> list[str]:
+        venv = tmp_path / f"oracle-venv-{next(counter)}"
+        return uv_oracle_sync(project, venv, index_url=index.url, cache_dir=uv_cache, extra_args=extra_args)
+
+    return sync
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_frontends(uv_cache: Path) -> Iterator[None]:
+    """Builds that uvroot starts (uv build, pip wheel) see only the test index and a test cache.
+
+    The machine's own settings (a user uv cache holding other `tinybuild` builds,
+    pip's find-links and extra indexes) would otherwise leak into the tests.
+    """
+    saved = dict(os.environ)
+    for key in [k for k in os.environ if k.startswith(("UV_", "PIP_"))]:
+        del os.environ[key]
+    os.environ.update({"UV_CACHE_DIR": str(uv_cache), "UV_PYTHON_DOWNLOADS": "never", "PIP_CONFIG_FILE": os.devnull,
+                       "UV_NO_CONFIG": "1"})  # fmt: skip
+    yield
+    os.environ.clear()
+    os.environ.update(saved)

@@ -120,19 +120,14 @@ def test_unknown_flag_is_a_usage_error(project: Path) -> None:
     assert result.exit_code == 2 and "No such option" in result.output
 
 
-def test_local_sources_are_refused_until_supported(make_locked_project: Callable[..., Path], tmp_path: Path) -> None:
+def test_no_install_project_skips_the_project_but_not_its_dependencies(
+    make_locked_project: Callable[..., Path], tmp_path: Path
+) -> None:
     project = make_locked_project(dependencies=["alpha"], package=True, requires_python=">=3.10")
-    _fails(
-        uvroot("sync", "--project", project, "--root", tmp_path / "root"),
-        4,
-        "app==0.1.0 (editable source)",
-        "not supported yet",
-        "--no-install-project",
-    )
-    ok = uvroot(
-        "sync", "--project", project, "--root", tmp_path / "root", "--no-install-project", cache=tmp_path / "cache"
-    )
-    assert ok.exit_code == 0, ok.output
+    plan = uvroot("sync", "--project", project, "--root", tmp_path / "root", "--no-install-project", "--dry-run")
+    assert plan.exit_code == 0, plan.output
+    assert "skip     app==0.1.0 (--no-install-project)" in plan.output and "install  alpha==1.0" in plan.output
+    assert not (tmp_path / "root").exists()
 
 
 def test_offline_names_the_missing_file_then_works_from_cache(project: Path, tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from . import __version__
 from .errors import UvrootError
 
 if TYPE_CHECKING:
+    from .build import Frontend
     from .sync import Reporter
 
 app = typer.Typer(
@@ -114,6 +115,34 @@ def sync(
             "--no-install-project", help="Install the dependencies but not the project itself.", rich_help_panel=_SELECT
         ),
     ] = False,
+    no_install_workspace: Annotated[
+        bool,
+        typer.Option(
+            "--no-install-workspace",
+            help="Skip every workspace member (their dependencies stay).",
+            rich_help_panel=_SELECT,
+        ),
+    ] = False,
+    no_install_local: Annotated[
+        bool,
+        typer.Option(
+            "--no-install-local", help="Skip the project, members and path/directory sources.", rich_help_panel=_SELECT
+        ),
+    ] = False,
+    no_install_package: Names = None,
+    package: Annotated[
+        Optional[str], typer.Option(help="Sync this workspace member instead of the project.", rich_help_panel=_SELECT)
+    ] = None,
+    all_packages: Annotated[
+        bool, typer.Option("--all-packages", help="Sync every workspace member.", rich_help_panel=_SELECT)
+    ] = False,
+    locked: Annotated[
+        bool, typer.Option("--locked", help="Fail if uv.lock no longer matches pyproject.toml (as uv).")
+    ] = False,
+    build_frontend: Annotated[
+        Optional[str],
+        typer.Option(help="Build sources with uv, build or pip (default: the first installed)."),
+    ] = None,
     frozen: Annotated[
         bool, typer.Option("--frozen", help="Accepted for uv compatibility: uvroot never re-locks.")
     ] = False,
@@ -155,6 +184,11 @@ def sync(
             all_groups=all_groups,
             no_default_groups=no_default_groups,
             no_install_project=no_install_project,
+            no_install_workspace=no_install_workspace,
+            no_install_local=no_install_local,
+            no_install_package=tuple(no_install_package or ()),
+            package=package,
+            all_packages=all_packages,
         )
         options = SyncOptions(
             project_dir=project.resolve(),
@@ -165,6 +199,8 @@ def sync(
             no_cache=no_cache,
             offline=offline,
             dry_run=dry_run,
+            locked=locked,
+            build_frontend=_frontend(build_frontend),
         )
         with _reporter(quiet, verbose) as reporter:
             report = run_sync(options, downloader=RequestsDownloader(), reporter=reporter)
@@ -174,12 +210,24 @@ def sync(
             typer.echo(summary(report, str(layout.top)))
 
 
+def _frontend(name: str | None) -> Frontend | None:
+    from .build import FRONTENDS
+    from .errors import UsageError
+
+    if name is None:
+        return None
+    for frontend in FRONTENDS:
+        if frontend == name:
+            return frontend
+    raise UsageError(f"--build-frontend {name!r} is not one of {', '.join(FRONTENDS)}")
+
+
 @contextmanager
 def _reporter(quiet: bool, verbose: bool) -> Iterator[Reporter]:
     from .report import BarReporter, LineReporter
 
     if quiet or not sys.stderr.isatty() or os.environ.get("CI"):
-        yield LineReporter(verbose and not quiet)
+        yield LineReporter(verbose and not quiet, quiet)
         return
     bar = BarReporter(verbose)
     try:

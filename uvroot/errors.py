@@ -59,8 +59,14 @@ class NoCompatibleWheel(PlanError):
     """No locked wheel of a package fits the target."""
 
 
-class UnsupportedSource(PlanError):
-    """A package comes from a source uvroot cannot stage yet (sdist, path, git...)."""
+class StaleLock(InputError):
+    """``--locked``: uv.lock no longer matches pyproject.toml."""
+
+
+class BuildError(UvrootError):
+    """A package could not be built from source, or its wheel does not fit the target."""
+
+    exit_code = 7
 
 
 class FetchError(UvrootError):

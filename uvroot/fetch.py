@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from .cache import WheelCache
 from .errors import FetchError, HashMismatch, redact
-from .lock import LockedWheel
+from .lock import LockedSdist, LockedWheel
 
 if TYPE_CHECKING:
     import requests
@@ -55,17 +55,20 @@ class RequestsDownloader:
             ) from None
 
 
+Artifact = LockedWheel | LockedSdist
+
+
 @dataclass(frozen=True, slots=True)
-class CachedWheel:
-    """A verified wheel file on local disk, under its original filename."""
+class LocalFile:
+    """A verified wheel or sdist on local disk, under its original filename."""
 
     path: Path
     sha256: str | None
     size: int
 
 
-def fetch_wheel(wheel: LockedWheel, cache: WheelCache, downloader: Downloader, *, offline: bool) -> CachedWheel:
-    """Return a verified local copy of ``wheel``, downloading only on a cache miss."""
+def fetch(wheel: Artifact, cache: WheelCache, downloader: Downloader, *, offline: bool) -> LocalFile:
+    """Return a verified local copy of a wheel or sdist, downloading only on a cache miss."""
     url = wheel.url or ""
     if "://" not in url:
         return _local(wheel, Path(url))
@@ -75,7 +78,7 @@ def fetch_wheel(wheel: LockedWheel, cache: WheelCache, downloader: Downloader, *
             hint="uvroot installs remote files only when uv.lock pins their sha256",
         )
     if (hit := cache.get(wheel)) is not None:
-        return CachedWheel(hit, wheel.sha256, hit.stat().st_size)
+        return LocalFile(hit, wheel.sha256, hit.stat().st_size)
     if offline:
         raise FetchError(
             f"{wheel.filename} is not in the cache at {cache.root} and --offline forbids downloading it",
@@ -88,10 +91,10 @@ def fetch_wheel(wheel: LockedWheel, cache: WheelCache, downloader: Downloader, *
             size += len(chunk)
             sink.write(chunk)
         _verify(wheel, digest.hexdigest(), size, redact(url))
-    return CachedWheel(cache.path_for(wheel), wheel.sha256, size)
+    return LocalFile(cache.path_for(wheel), wheel.sha256, size)
 
 
-def _local(wheel: LockedWheel, path: Path) -> CachedWheel:
+def _local(wheel: Artifact, path: Path) -> LocalFile:
     # A wheel from a local directory or path source: read in place, verified when hashed.
     try:
         data = path.read_bytes()
@@ -101,10 +104,10 @@ def _local(wheel: LockedWheel, path: Path) -> CachedWheel:
         ) from None
     if wheel.sha256 is not None:
         _verify(wheel, hashlib.sha256(data).hexdigest(), len(data), str(path))
-    return CachedWheel(path, wheel.sha256, len(data))
+    return LocalFile(path, wheel.sha256, len(data))
 
 
-def _verify(wheel: LockedWheel, digest: str, size: int, origin: str) -> None:
+def _verify(wheel: Artifact, digest: str, size: int, origin: str) -> None:
     if digest != wheel.sha256 or (wheel.size is not None and size != wheel.size):
         msg = f"{wheel.filename} from {origin} does not match uv.lock"
         raise HashMismatch(

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -41,12 +41,24 @@ class Source:
 
     kind: SourceKind
     value: str
+    """A URL, or for path, directory, editable and virtual sources an absolute path."""
     subdirectory: str | None = None
 
     @property
     def is_local(self) -> bool:
-        """True for sources that must be built from a tree (not prebuilt wheels)."""
+        """True for sources that are a tree to build (not an archive)."""
         return self.kind in ("directory", "editable", "virtual", "git")
+
+    @property
+    def git_commit(self) -> str:
+        """For git sources, the exact commit uv locked (the URL fragment)."""
+        return urlsplit(self.value).fragment
+
+    @property
+    def git_url(self) -> str:
+        """For git sources, the repository URL without uv's query and fragment."""
+        parts = urlsplit(self.value)
+        return parts._replace(query="", fragment="").geturl()
 
     def __str__(self) -> str:
         return f"{self.kind}+{self.value}"
@@ -86,6 +98,26 @@ class LockedWheel:
 
 
 @dataclass(frozen=True, slots=True)
+class LockedSdist:
+    """The source archive uv recorded for a package."""
+
+    filename: str
+    url: str | None
+    """A URL, or an absolute file path for local archives."""
+    sha256: str | None
+    size: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class PackageMetadata:
+    """What the project declared when uv locked (``[package.metadata]``): compared by ``--locked``."""
+
+    requires_dist: frozenset[str]
+    provides_extras: frozenset[str]
+    requires_dev: Mapping[str, frozenset[str]]
+
+
+@dataclass(frozen=True, slots=True)
 class LockedPackage:
     """One ``[[package]]`` of the lock."""
 
@@ -94,7 +126,8 @@ class LockedPackage:
     optional_dependencies: Mapping[str, tuple[Dependency, ...]] = field(default_factory=dict)
     dependency_groups: Mapping[str, tuple[Dependency, ...]] = field(default_factory=dict)
     wheels: tuple[LockedWheel, ...] = ()
-    has_sdist: bool = False
+    sdist: LockedSdist | None = None
+    metadata: PackageMetadata | None = None
 
     @property
     def name(self) -> NormalizedName:
@@ -116,6 +149,13 @@ class Lock:
     requires_python: SpecifierSet | None
     packages: tuple[LockedPackage, ...]
     members: tuple[NormalizedName, ...] = ()
+
+    @property
+    def default_index(self) -> str | None:
+        """The registry URL most packages come from: where build requirements are fetched."""
+        urls = [p.id.source.value for p in self.packages if p.id.source.kind == "registry"]
+        remote = [url for url in urls if "://" in url]
+        return max(remote, key=remote.count) if remote else None
 
     def by_name(self, name: str) -> list[LockedPackage]:
         """Every locked package of that name (several when the lock forks)."""
@@ -174,7 +214,8 @@ def _package(raw: object, where: str, base: Path) -> LockedPackage:
         dependency_groups=_dependency_tables(table, "dev-dependencies", where, base)
         or _dependency_tables(table, "dependency-groups", where, base),
         wheels=wheels,
-        has_sdist="sdist" in table,
+        sdist=_sdist(table.get("sdist"), f"{where}.sdist", source, base),
+        metadata=_metadata(table.get("metadata"), f"{where}.metadata"),
     )
 
 
@@ -184,9 +225,12 @@ def _source(table: Mapping[str, Any], where: str, base: Path) -> Source:
         raise LockError(f"uv.lock: {where} must name exactly one of {', '.join(_SOURCE_KINDS)}", hint=_HINT)
     kind = kinds[0]
     value: str = table[kind]
-    if kind == "registry" and "://" not in value:
-        value = str((base / value).resolve())  # a --find-links directory, relative to the lock
-    return Source(kind, value, _opt(table, "subdirectory", str, where))
+    if kind in ("registry", "path", "directory", "editable", "virtual") and "://" not in value:
+        value = str((base / value).resolve())  # local paths are relative to the lock's directory
+    subdirectory = _opt(table, "subdirectory", str, where)
+    if kind == "git":  # uv writes git://...?subdirectory=sub&rev=...#<commit>
+        subdirectory = subdirectory or next(iter(parse_qs(urlsplit(value).query).get("subdirectory", [])), None)
+    return Source(kind, value, subdirectory)
 
 
 def _wheel(raw: Mapping[str, Any], where: str, source: Source, base: Path) -> LockedWheel:
@@ -199,10 +243,8 @@ def _wheel(raw: Mapping[str, Any], where: str, source: Source, base: Path) -> Lo
         root = Path(source.value) if source.kind == "registry" else base
         url = str((root / path).resolve())
         filename = Path(path).name
-    elif source.kind == "url":
+    elif source.kind in ("url", "path"):
         url = source.value
-    elif source.kind == "path":
-        url = str((base / source.value).resolve())
     if filename is None or url is None:
         raise LockError(f"uv.lock: {where} has neither url, path nor filename", hint=_HINT)
     try:
@@ -210,6 +252,56 @@ def _wheel(raw: Mapping[str, Any], where: str, source: Source, base: Path) -> Lo
     except InvalidWheelFilename:
         raise LockError(f"uv.lock: {where} does not name a wheel: {filename}", hint=_HINT) from None
     return LockedWheel(filename, url, _sha256(raw.get("hash"), where), _opt(raw, "size", int, where), tags, build)
+
+
+def _sdist(raw: object, where: str, source: Source, base: Path) -> LockedSdist | None:
+    if raw is None:
+        return None
+    table = _table(raw, where)
+    url = _opt(table, "url", str, where)
+    path = _opt(table, "path", str, where)
+    if url is None and path is not None:
+        root = Path(source.value) if source.kind == "registry" else base
+        url = str((root / path).resolve())
+    elif url is None and source.kind in ("url", "path"):
+        url = source.value
+    filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) if url else None
+    if not filename:
+        raise LockError(f"uv.lock: {where} has neither url nor path", hint=_HINT)
+    return LockedSdist(filename, url, _sha256(table.get("hash"), where), _opt(table, "size", int, where))
+
+
+def _metadata(raw: object, where: str) -> PackageMetadata | None:
+    if raw is None:
+        return None
+    table = _table(raw, where)
+    requires_dev = _opt(table, "requires-dev", dict, where) or {}
+    return PackageMetadata(
+        requires_dist=_requirements(table.get("requires-dist", []), f"{where}.requires-dist"),
+        provides_extras=frozenset(str(canonicalize_name(e)) for e in _list_of(table, "provides-extras", str, where)),
+        requires_dev={
+            str(canonicalize_name(group)): _requirements(items, f"{where}.requires-dev.{group}")
+            for group, items in requires_dev.items()
+        },
+    )
+
+
+def _requirements(raw: object, where: str) -> frozenset[str]:
+    # uv stores each declared requirement as a table; rebuild its PEP 508 text so
+    # --locked can compare it with pyproject.toml (sources are not compared).
+    if not isinstance(raw, list):
+        raise LockError(f"uv.lock: {where} must be an array", hint=_HINT)
+    found = set()
+    for index, item in enumerate(raw):
+        table = _table(item, f"{where}[{index}]")
+        name = canonicalize_name(_get(table, "name", str, where))
+        extras = ",".join(sorted(str(canonicalize_name(e)) for e in _list_of(table, "extras", str, where)))
+        text = f"{name}[{extras}]" if extras else str(name)
+        text += _opt(table, "specifier", str, where) or ""
+        if marker := _opt(table, "marker", str, where):
+            text += f"; {marker}"
+        found.add(text)
+    return frozenset(found)
 
 
 def _sha256(value: object, where: str) -> str | None:

@@ -1,8 +1,10 @@
 """(Lock, Project, Target, Selection) -> :class:`InstallPlan`.  Pure: no I/O.
 
-The walk is uv's ``Lock::to_resolution``: start at the project, add the selected
-extras and groups, follow every edge whose marker holds for the TARGET, then
-pick each package's best wheel by (tag priority, build tag).
+The walk is uv's ``Lock::to_resolution``: start at the selected roots (the
+project, ``--package`` or every workspace member), add the selected extras and
+groups, follow every edge whose marker holds for the TARGET, then give each
+package its best locked wheel by (tag priority, build tag), or, where none fits
+or the package is a local tree, a build from source.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ import re
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
 from packaging.markers import Marker
 
-from .errors import NoCompatibleWheel, PlanError, UnsupportedSource
+from .errors import NoCompatibleWheel, PlanError
 from .lock import Dependency, Lock, LockedPackage, LockedWheel, PackageId
 from .project import Project
 from .selection import Selection
@@ -24,16 +28,18 @@ from .target import Target
 # `group-...`); rewritten to PEP 751's `'...' in extras` they can be evaluated
 # against the whole set of active items at once.
 _CONFLICT_MARKER = re.compile(r"""\bextra\s*(==|!=)\s*(['"])((?:extra|group)-\d+-[^'"]+)\2""")
+Env = dict[str, str | frozenset[str]]
 
 
 @dataclass(frozen=True, slots=True)
-class PlannedWheel:
-    """One distribution to install: the locked package and the wheel chosen for the target."""
+class PlannedDist:
+    """One distribution to install: a locked wheel that fits the target, or a build from source."""
 
     package: LockedPackage
-    wheel: LockedWheel
+    wheel: LockedWheel | None
+    """None when the package is built from source (a local tree, git, or an sdist)."""
     requested: bool
-    """A direct dependency of the project (gets a REQUESTED file)."""
+    """A direct dependency of a selected root (gets a REQUESTED file)."""
 
     @property
     def name(self) -> str:
@@ -44,6 +50,22 @@ class PlannedWheel:
     def version(self) -> str:
         """The locked version."""
         return self.package.id.version or ""
+
+    @property
+    def build_from(self) -> Literal["tree", "sdist"] | None:
+        """What a build starts from: a source tree (local or git), an sdist, or nothing (a wheel)."""
+        if self.wheel is not None:
+            return None
+        return "tree" if self.package.id.source.is_local else "sdist"
+
+    @property
+    def artifact(self) -> str:
+        """What is installed, for listings: a wheel filename or the source that is built."""
+        if self.wheel is not None:
+            return self.wheel.filename
+        if self.build_from == "sdist" and self.package.sdist is not None:
+            return f"build from {self.package.sdist.filename}"
+        return f"build from {self.package.id.source.kind} {self.package.id.source.value}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,48 +78,52 @@ class Skipped:
 
 @dataclass(frozen=True, slots=True)
 class InstallPlan:
-    """Every wheel to stage, sorted by name, plus what was left out on purpose."""
+    """Every distribution to stage, sorted by name, plus what was left out on purpose."""
 
     target: Target
-    wheels: tuple[PlannedWheel, ...]
+    dists: tuple[PlannedDist, ...]
     skipped: tuple[Skipped, ...] = ()
 
 
 def plan_install(lock: Lock, project: Project, target: Target, selection: Selection) -> InstallPlan:
-    """Choose one wheel for every package the target needs."""
+    """Choose what to install for every package the target needs."""
     _check_python(lock, target)
-    root = _project_package(lock, project)
-    env: dict[str, str | frozenset[str]] = {
+    roots = _roots(lock, project, selection)
+    env: Env = {
         **target.environment(),
-        "extras": _active(project, selection),
+        "extras": _active(roots, selection),
         "dependency_groups": frozenset(),
         "extra": "",  # a plain `extra == ...` edge marker (not uv's conflict spelling) is never active
     }
-    needed, direct = _walk(lock, root, env, selection)
-    skipped: list[Skipped] = []
-    if not selection.install_project or root.id.source.kind == "virtual":
-        needed.pop(root.id, None)
-        if root.id.source.kind != "virtual":
-            skipped.append(Skipped(root.label, "--no-install-project"))
-    _refuse_unsupported(needed.values(), target)
-    wheels = [PlannedWheel(p, best_wheel(p, target), p.id in direct) for p in needed.values()]
-    wheels.sort(key=lambda planned: (planned.name, planned.version))
-    return InstallPlan(target=target, wheels=tuple(wheels), skipped=tuple(skipped))
+    needed, direct = _walk(lock, roots, env, selection)
+    skipped = _skip(needed, roots, lock, selection)
+    dists = [_choose(package, target, package.id in direct) for package in needed.values()]
+    dists.sort(key=lambda planned: (planned.name, planned.version))
+    return InstallPlan(target=target, dists=tuple(dists), skipped=tuple(skipped))
 
 
-def best_wheel(package: LockedPackage, target: Target) -> LockedWheel:
-    """The wheel uv would choose: best tag priority, then the highest build tag."""
+def best_wheel(package: LockedPackage, target: Target) -> LockedWheel | None:
+    """The wheel uv would choose: best tag priority, then the highest build tag; None if none fits."""
     scored = [
         (min(target.rank[tag] for tag in wheel.tags if tag in target.rank), wheel)
         for wheel in package.wheels
         if not wheel.tags.isdisjoint(target.rank)
     ]
     if not scored:
-        offered = ", ".join(w.filename for w in package.wheels) or "none (sdist only)"
+        return None
+    return min(scored, key=lambda pair: (pair[0], _negated(pair[1].build)))[1]
+
+
+def _choose(package: LockedPackage, target: Target, requested: bool) -> PlannedDist:
+    if package.id.source.is_local:
+        return PlannedDist(package, None, requested)  # a tree: always built, never editable
+    wheel = best_wheel(package, target)
+    if wheel is None and package.sdist is None:
+        offered = ", ".join(w.filename for w in package.wheels) or "none"
         tried = ", ".join(str(tag) for tag in target.tags[:3])
         msg = f"{package.label} has no wheel for {target} (tags tried: {tried}, ... {len(target.tags)} in all)"
         raise NoCompatibleWheel(msg, hint=f"wheels in uv.lock: {offered}")
-    return min(scored, key=lambda pair: (pair[0], _negated(pair[1].build)))[1]
+    return PlannedDist(package, wheel, requested)
 
 
 def _negated(build: tuple[()] | tuple[int, str]) -> tuple[int, str]:
@@ -105,17 +131,34 @@ def _negated(build: tuple[()] | tuple[int, str]) -> tuple[int, str]:
     return (-build[0], "") if build else (1, "")
 
 
+def _roots(lock: Lock, project: Project, selection: Selection) -> list[LockedPackage]:
+    if selection.all_packages:
+        members = [p for p in lock.packages if p.name in lock.members and p.id.source.kind != "registry"]
+        return members or [_project_package(lock, project)]
+    if selection.package is not None:
+        found = [p for p in lock.packages if p.name == selection.package and p.id.source.kind != "registry"]
+        if not found or (lock.members and selection.package not in lock.members):
+            listed = ", ".join(sorted(lock.members)) or "none"
+            raise PlanError(
+                f"--package {selection.package} is not a workspace member (members: {listed})",
+                hint="name a member listed in the lock's [manifest] members",
+            )
+        return found[:1]
+    return [_project_package(lock, project)]
+
+
 def _walk(
-    lock: Lock, root: LockedPackage, env: dict[str, str | frozenset[str]], selection: Selection
+    lock: Lock, roots: list[LockedPackage], env: Env, selection: Selection
 ) -> tuple[dict[PackageId, LockedPackage], set[PackageId]]:
-    edges = list(root.dependencies) if selection.project_dependencies else []
-    for extra in sorted(selection.extras):
-        edges += root.optional_dependencies.get(extra, ())
-    for group in sorted(selection.groups):
-        edges += root.dependency_groups.get(group, ())
-    needed: dict[PackageId, LockedPackage] = {root.id: root}
-    direct = {lock.resolve(d, root).id for d in edges if _holds(d, env)}
-    todo = deque((lock.resolve(d, root), d.extras) for d in edges if _holds(d, env))
+    needed: dict[PackageId, LockedPackage] = {root.id: root for root in roots}
+    direct: set[PackageId] = set()
+    todo: deque[tuple[LockedPackage, frozenset[str]]] = deque()
+    for root in roots:
+        for edge in _root_edges(root, selection):
+            if _holds(edge, env):
+                package = lock.resolve(edge, root)
+                direct.add(package.id)
+                todo.append((package, edge.extras))
     seen: set[tuple[PackageId, frozenset[str]]] = set()
     while todo:
         package, extras = todo.popleft()
@@ -128,7 +171,46 @@ def _walk(
     return needed, direct
 
 
-def _holds(dependency: Dependency, env: dict[str, str | frozenset[str]]) -> bool:
+def _root_edges(root: LockedPackage, selection: Selection) -> list[Dependency]:
+    edges = list(root.dependencies) if selection.project_dependencies else []
+    for extra in sorted(selection.extras):
+        edges += root.optional_dependencies.get(extra, ())
+    for group in sorted(selection.groups):
+        edges += root.dependency_groups.get(group, ())
+    return edges
+
+
+def _skip(
+    needed: dict[PackageId, LockedPackage], roots: list[LockedPackage], lock: Lock, selection: Selection
+) -> list[Skipped]:
+    """Drop what the --no-install-* flags (and virtual sources) leave out; their dependencies stay."""
+    project_ids = {root.id for root in roots} if not selection.all_packages else set()
+    skipped = []
+    for package_id, package in list(needed.items()):
+        reason = _skip_reason(package, package_id in project_ids, lock, selection)
+        if reason is not None:
+            del needed[package_id]
+            if reason:
+                skipped.append(Skipped(package.label, reason))
+    return skipped
+
+
+def _skip_reason(package: LockedPackage, is_project: bool, lock: Lock, selection: Selection) -> str | None:
+    kind = package.id.source.kind
+    if kind == "virtual":
+        return ""  # never installed, and not worth a line
+    if is_project and not selection.install_project:
+        return "--no-install-project" if selection.project_dependencies else "--only-group/--only-dev"
+    if selection.no_install_workspace and package.name in lock.members and kind != "registry":
+        return "--no-install-workspace"
+    if selection.no_install_local and kind in ("directory", "editable", "path"):
+        return "--no-install-local"
+    if package.name in selection.no_install_packages:
+        return "--no-install-package"
+    return None
+
+
+def _holds(dependency: Dependency, env: Env) -> bool:
     if dependency.marker is None:
         return True
     text = str(dependency.marker)
@@ -138,17 +220,21 @@ def _holds(dependency: Dependency, env: dict[str, str | frozenset[str]]) -> bool
     return Marker(rewritten).evaluate(env, context="lock_file")
 
 
-def _active(project: Project, selection: Selection) -> frozenset[str]:
+def _active(roots: Iterable[LockedPackage], selection: Selection) -> frozenset[str]:
     """The conflict items uv would consider active, in its ``extra-N-name-item`` spelling."""
-    name = project.name or ""
-    items = [f"extra-{len(name)}-{name}-{e}" for e in selection.extras]
-    items += [f"group-{len(name)}-{name}-{g}" for g in selection.groups]
+    items = set()
+    for root in roots:
+        name = root.name
+        items |= {f"extra-{len(name)}-{name}-{e}" for e in selection.extras}
+        items |= {f"group-{len(name)}-{name}-{g}" for g in selection.groups}
     return frozenset(items)
 
 
 def _project_package(lock: Lock, project: Project) -> LockedPackage:
+    here = project.dir.resolve()
     for package in lock.by_name(project.name or ""):
-        if package.id.source.kind in ("editable", "virtual", "directory") and package.id.source.value == ".":
+        source = package.id.source
+        if source.kind in ("editable", "virtual", "directory") and Path(source.value) == here:
             return package
     msg = f"{lock.path} has no entry for the project {project.name or '(unnamed)'} in {project.dir}"
     raise PlanError(msg, hint='the lock is stale or belongs to another project: run "uv lock"')
@@ -159,16 +245,3 @@ def _check_python(lock: Lock, target: Target) -> None:
     if lock.requires_python is not None and not lock.requires_python.contains(version, prereleases=True):
         msg = f"the target Python {version} does not satisfy the lock's requires-python {lock.requires_python}"
         raise PlanError(msg, hint="pass a --python-version the project supports")
-
-
-def _refuse_unsupported(packages: Iterable[LockedPackage], target: Target) -> None:
-    local = sorted(f"{p.label} ({p.id.source.kind} source)" for p in packages if p.id.source.is_local)
-    sdist_only = sorted(p.label for p in packages if not p.id.source.is_local and not p.wheels)
-    problems = [*local, *(f"{label} (sdist only)" for label in sdist_only)]
-    if problems:
-        msg = f"cannot stage {', '.join(problems)} for {target}: building from source is not supported yet"
-        raise UnsupportedSource(
-            msg,
-            hint="use --no-install-project to skip the project itself; other local or "
-            "sdist-only packages need a prebuilt wheel in the lock",
-        )

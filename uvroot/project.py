@@ -7,7 +7,8 @@ file adds the names that exist and which groups are on by default.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,17 @@ class Project:
     extras: frozenset[str]
     groups: frozenset[str]
     default_groups: frozenset[str]
+    declared: Declared
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """The requirements as written, for ``--locked`` to compare with the lock's ``[package.metadata]``."""
+
+    dependencies: tuple[str, ...] = ()
+    optional: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Each group's own requirements, include-group entries expanded (as uv records them)."""
 
 
 def load_project(directory: Path) -> Project:
@@ -48,7 +60,48 @@ def load_project(directory: Path) -> Project:
         extras=frozenset(canonicalize_name(e) for e in _table(project, "optional-dependencies", path)),
         groups=frozenset(groups),
         default_groups=_default_groups(tool_uv.get("default-groups"), groups, path),
+        declared=_declared(data, project, tool_uv, path),
     )
+
+
+def _declared(data: dict[str, Any], project: dict[str, Any], tool_uv: dict[str, Any], path: Path) -> Declared:
+    optional = _table(project, "optional-dependencies", path)
+    tables = _table(data, "dependency-groups", path)
+    groups = {str(canonicalize_name(name)): tuple(_expand(name, tables, path, ())) for name in tables}
+    if dev := tool_uv.get("dev-dependencies"):
+        groups["dev"] = (*groups.get("dev", ()), *_strings(dev, "tool.uv.dev-dependencies", path))
+    return Declared(
+        dependencies=tuple(_strings(project.get("dependencies", []), "project.dependencies", path)),
+        optional={
+            str(canonicalize_name(k)): tuple(_strings(v, f"optional-dependencies.{k}", path))
+            for k, v in optional.items()
+        },
+        groups=groups,
+    )
+
+
+def _expand(name: str, tables: dict[str, Any], path: Path, seen: tuple[str, ...]) -> list[str]:
+    # PEP 735 include-group: a group's entries are its strings plus those of the groups it includes.
+    if name in seen:
+        raise ProjectError(f"{path}: dependency group {name!r} includes itself", hint=_HINT)
+    found: list[str] = []
+    for item in tables.get(name, []):
+        if isinstance(item, dict) and isinstance(item.get("include-group"), str):
+            found += _expand(item["include-group"], tables, path, (*seen, name))
+        elif isinstance(item, str):
+            found.append(item)
+        else:
+            raise ProjectError(
+                f"{path}: dependency-groups.{name} has an entry that is neither a string nor an include-group table",
+                hint=_HINT,
+            )
+    return found
+
+
+def _strings(value: Any, where: str, path: Path) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ProjectError(f"{path}: {where} must be a list of requirement strings", hint=_HINT)
+    return value
 
 
 def _default_groups(value: Any, groups: set[NormalizedName], path: Path) -> frozenset[str]:

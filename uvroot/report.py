@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from .fetch import CachedWheel
-from .plan import InstallPlan, PlannedWheel
+from .fetch import LocalFile
+from .plan import InstallPlan, PlannedDist
 from .state import Changes, InstalledDist
 from .sync import SyncReport
 
@@ -14,8 +14,9 @@ from .sync import SyncReport
 class LineReporter:
     """Plain lines: one per package with ``-v``, nothing otherwise (CI logs stay short)."""
 
-    def __init__(self, verbose: bool, stream: TextIO | None = None) -> None:
+    def __init__(self, verbose: bool, quiet: bool = False, stream: TextIO | None = None) -> None:
         self.verbose = verbose
+        self.quiet = quiet
         self.stream = stream or sys.stderr  # looked up per instance: tests and tools swap sys.stderr
 
     def planned(self, plan: InstallPlan, changes: Changes) -> None:  # noqa: D102
@@ -25,17 +26,25 @@ class LineReporter:
                 f"{len(changes.keep)} unchanged, {len(changes.remove)} to remove"
             )
 
-    def fetched(self, planned: PlannedWheel, cached: CachedWheel) -> None:  # noqa: D102
+    def fetched(self, planned: PlannedDist, cached: LocalFile) -> None:  # noqa: D102
         if self.verbose:
             self._say(f"verified {cached.path.name}")
 
-    def installed(self, planned: PlannedWheel, files: int) -> None:  # noqa: D102
+    def installed(self, planned: PlannedDist, files: int) -> None:  # noqa: D102
         if self.verbose:
             self._say(f" + {planned.name}=={planned.version} ({files} files)")
 
     def removed(self, dist: InstalledDist) -> None:  # noqa: D102
         if self.verbose:
             self._say(f" - {dist.name}=={dist.version}")
+
+    def log(self, line: str) -> None:  # noqa: D102
+        if self.verbose:
+            self._say(line)
+
+    def warn(self, line: str) -> None:  # noqa: D102
+        if not self.quiet:
+            self._say(line)
 
     def _say(self, line: str) -> None:
         print(line, file=self.stream, flush=True)
@@ -56,11 +65,11 @@ class BarReporter(LineReporter):
         self.progress.update(self.task, total=2 * len(changes.install))
         self.progress.start()
 
-    def fetched(self, planned: PlannedWheel, cached: CachedWheel) -> None:  # noqa: D102
+    def fetched(self, planned: PlannedDist, cached: LocalFile) -> None:  # noqa: D102
         super().fetched(planned, cached)
         self.progress.update(self.task, advance=1, description=f"fetched {planned.name}")
 
-    def installed(self, planned: PlannedWheel, files: int) -> None:  # noqa: D102
+    def installed(self, planned: PlannedDist, files: int) -> None:  # noqa: D102
         super().installed(planned, files)
         self.progress.update(self.task, advance=1, description=f"installed {planned.name}")
 
@@ -76,9 +85,9 @@ def plan_table(report: SyncReport) -> str:
     """The dry-run listing: one line per package with the wheel chosen for the target."""
     install = {planned.name for planned in report.changes.install}
     lines = [f"plan for {report.plan.target}:"]
-    for planned in report.plan.wheels:
+    for planned in report.plan.dists:
         action = "install" if planned.name in install else "keep"
-        lines.append(f"  {action:8} {planned.name}=={planned.version}  {planned.wheel.filename}")
+        lines.append(f"  {action:8} {planned.name}=={planned.version}  {planned.artifact}")
     lines += [f"  remove   {dist.name}=={dist.version}" for dist in report.changes.remove]
     lines += [f"  skip     {skipped.label} ({skipped.reason})" for skipped in report.plan.skipped]
     return "\n".join(lines)

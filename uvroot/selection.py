@@ -31,6 +31,11 @@ class SelectionFlags:
     all_groups: bool = False
     no_default_groups: bool = False
     no_install_project: bool = False
+    no_install_workspace: bool = False
+    no_install_local: bool = False
+    no_install_package: tuple[str, ...] = ()
+    package: str | None = None
+    all_packages: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +47,12 @@ class Selection:
     project_dependencies: bool = True
     """False under --only-group/--only-dev: the project's own dependencies are left out."""
     install_project: bool = True
+    package: str | None = None
+    """--package: the workspace member to sync instead of the project."""
+    all_packages: bool = False
+    no_install_workspace: bool = False
+    no_install_local: bool = False
+    no_install_packages: frozenset[str] = frozenset()
 
 
 def select(project: Project, flags: SelectionFlags) -> Selection:
@@ -51,12 +62,18 @@ def select(project: Project, flags: SelectionFlags) -> Selection:
     groups = _groups(project, flags, only)
     extras = set(project.extras) if flags.all_extras else set(_names(flags.extra))
     extras -= set(_names(flags.no_extra))
-    _check_known("extra", extras | set(_names(flags.no_extra)), project.extras, "optional-dependencies")
+    if not flags.package and not flags.all_packages:  # other members declare their own extras
+        _check_known("extra", extras | set(_names(flags.no_extra)), project.extras, "optional-dependencies")
     return Selection(
         extras=frozenset(extras),
         groups=frozenset(groups),
         project_dependencies=not only,
         install_project=not only and not flags.no_install_project,
+        package=str(canonicalize_name(flags.package)) if flags.package else None,
+        all_packages=flags.all_packages,
+        no_install_workspace=flags.no_install_workspace,
+        no_install_local=flags.no_install_local,
+        no_install_packages=frozenset(_names(flags.no_install_package)),
     )
 
 
@@ -79,6 +96,7 @@ def _check_conflicts(flags: SelectionFlags) -> None:
         ("--only-dev", flags.only_dev, "--no-dev", flags.dev is False),
         ("--extra", bool(flags.extra), "--all-extras", flags.all_extras),
         ("--only-group", bool(flags.only_group), "--all-groups", flags.all_groups),
+        ("--package", bool(flags.package), "--all-packages", flags.all_packages),
     ]
     for left, has_left, right, has_right in pairs:
         if has_left and has_right:

@@ -33,9 +33,9 @@ if TYPE_CHECKING:
 from installer.destinations import SchemeDictionaryDestination
 
 from .errors import FileConflict, InstallError, redact
-from .fetch import CachedWheel
+from .fetch import LocalFile
 from .layout import Layout
-from .plan import PlannedWheel
+from .plan import PlannedDist
 
 INSTALLER_NAME = b"uvroot\n"
 STATE_FILE = "uvroot.json"
@@ -133,7 +133,9 @@ class _Destination(SchemeDictionaryDestination):
             self.write_to_fs(scheme, record_file_path, record, is_executable=False)
 
 
-def spread_wheel(planned: PlannedWheel, cached: CachedWheel, layout: Layout, target: str, journal: Journal) -> int:
+def spread_wheel(
+    planned: PlannedDist, cached: LocalFile, layout: Layout, target: str, key: str, journal: Journal
+) -> int:
     """Install one verified wheel into ``layout``; returns the number of files written."""
     before = len(journal.written)
     try:
@@ -146,7 +148,7 @@ def spread_wheel(planned: PlannedWheel, cached: CachedWheel, layout: Layout, tar
                 journal=journal,
                 launcher_preamble=_TARGET_PREAMBLE if layout.kind == "target" else b"",
             )
-            install(source, destination, _metadata(planned, cached, target))
+            install(source, destination, _metadata(planned, cached, target, key))
     except (InstallerError, ValueError, OSError) as exc:
         # ValueError: installer refuses a path that escapes its scheme directory.
         raise InstallError(
@@ -156,17 +158,36 @@ def spread_wheel(planned: PlannedWheel, cached: CachedWheel, layout: Layout, tar
     return len(journal.written) - before
 
 
-def _metadata(planned: PlannedWheel, cached: CachedWheel, target: str) -> dict[str, bytes]:
-    state = {"sha256": cached.sha256, "target": target, "wheel": planned.wheel.filename}
+def _metadata(planned: PlannedDist, cached: LocalFile, target: str, key: str) -> dict[str, bytes]:
+    state = {"sha256": cached.sha256, "source": key, "target": target, "wheel": cached.path.name}
     metadata = {"INSTALLER": INSTALLER_NAME, STATE_FILE: (json.dumps(state, sort_keys=True) + "\n").encode()}
     if planned.requested:
         metadata["REQUESTED"] = b""
-    source = planned.package.id.source
-    if source.kind in ("url", "path"):
-        # PEP 610: direct URL installs record where they came from (never credentials).
-        url = redact(source.value) if source.kind == "url" else Path(planned.wheel.url or "").as_uri()
-        info = {"url": url, "archive_info": {"hash": f"sha256={cached.sha256}", "hashes": {"sha256": cached.sha256}}}
-        if cached.sha256 is None:
-            info["archive_info"] = {}
-        metadata["direct_url.json"] = json.dumps(info, sort_keys=True).encode()
+    if (origin := direct_url(planned)) is not None:
+        metadata["direct_url.json"] = json.dumps(origin, sort_keys=True).encode()
     return metadata
+
+
+def direct_url(planned: PlannedDist) -> dict[str, object] | None:
+    """PEP 610's record of where a non-registry distribution came from (never with credentials)."""
+    source = planned.package.id.source
+    if source.kind == "git":
+        info: dict[str, object] = {
+            "url": redact(source.git_url),
+            "vcs_info": {"vcs": "git", "commit_id": source.git_commit},
+        }
+    elif source.kind in ("directory", "editable"):
+        info = {"url": Path(source.value).as_uri(), "dir_info": {}}  # installed non-editable, from this tree
+    elif source.kind in ("url", "path"):
+        artifact = planned.wheel or planned.package.sdist
+        url = redact(source.value) if source.kind == "url" else Path(source.value).as_uri()
+        digest = artifact.sha256 if artifact is not None else None
+        info = {
+            "url": url,
+            "archive_info": {"hash": f"sha256={digest}", "hashes": {"sha256": digest}} if digest else {},
+        }
+    else:
+        return None  # registry installs are name+version installs: PEP 610 says no file
+    if source.subdirectory:
+        info["subdirectory"] = source.subdirectory
+    return info

@@ -16,7 +16,7 @@ from packaging.utils import canonicalize_name
 
 from .errors import InstallError, UsageError
 from .layout import Layout
-from .plan import InstallPlan, PlannedWheel
+from .plan import InstallPlan, PlannedDist
 from .spread import INSTALLER_NAME, STATE_FILE, prune_empty
 
 
@@ -28,15 +28,16 @@ class InstalledDist:
     version: str
     dist_info: Path
     ours: bool
-    sha256: str | None
+    key: str | None
+    """What it was installed from (uvroot.json): the wheel's sha256 or the built source's fingerprint."""
 
 
 @dataclass(frozen=True, slots=True)
 class Changes:
     """The difference between a plan and a layout."""
 
-    install: tuple[PlannedWheel, ...]
-    keep: tuple[PlannedWheel, ...]
+    install: tuple[PlannedDist, ...]
+    keep: tuple[PlannedDist, ...]
     remove: tuple[InstalledDist, ...]
 
 
@@ -62,13 +63,13 @@ def check_target_dir(layout: Layout, installed: list[InstalledDist]) -> None:
         )
 
 
-def diff(plan: InstallPlan, installed: list[InstalledDist]) -> Changes:
-    """Keep what matches, install what is missing or changed, remove the rest of ours."""
+def diff(plan: InstallPlan, installed: list[InstalledDist], keys: dict[str, str]) -> Changes:
+    """Keep what matches (same version and key), install what is missing or changed, remove the rest of ours."""
     ours = {dist.name: dist for dist in installed if dist.ours}
     keep, install = [], []
-    for planned in plan.wheels:
+    for planned in plan.dists:
         dist = ours.get(planned.name)
-        if dist and dist.version == planned.version and dist.sha256 == planned.wheel.sha256:
+        if dist and dist.version == planned.version and dist.key == keys[planned.name]:
             keep.append(planned)
         else:
             install.append(planned)
@@ -109,7 +110,7 @@ def _read(info: Path) -> InstalledDist:
     name, _, version = stem.partition("-")
     installer = info / "INSTALLER"
     ours = installer.is_file() and installer.read_bytes() == INSTALLER_NAME
-    sha256 = None
+    key = None
     if ours and (info / STATE_FILE).is_file():
-        sha256 = json.loads((info / STATE_FILE).read_text(encoding="utf-8")).get("sha256")
-    return InstalledDist(str(canonicalize_name(name)), version, info, ours, sha256)
+        key = json.loads((info / STATE_FILE).read_text(encoding="utf-8")).get("source")
+    return InstalledDist(str(canonicalize_name(name)), version, info, ours, key)

@@ -1,8 +1,9 @@
-"""The orchestrator: lock -> plan -> fetch -> spread, in the order uv's ``execute_plan`` uses.
+"""The orchestrator: lock -> plan -> fetch/build -> spread, in the order uv's ``execute_plan`` uses.
 
-Every wheel is fetched and verified *before* the layout changes, so a network or
-hash failure leaves the tree alone; a failure while spreading takes back every
-file this sync wrote.  The library never prints: it tells a :class:`Reporter`.
+Every wheel is fetched (or built) and verified *before* the layout changes, so
+a network, hash or build failure leaves the tree alone; a failure while
+spreading takes back every file this sync wrote.  The library never prints: it
+tells a :class:`Reporter`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from .build import BuildContext, Frontend, build_dist, source_key
 from .cache import WheelCache, default_cache_dir
-from .fetch import CachedWheel, Downloader, fetch_wheel
+from .fetch import Downloader, LocalFile, fetch
+from .freshness import check_fresh
 from .layout import Layout
-from .lock import load_lock
-from .plan import InstallPlan, PlannedWheel, plan_install
+from .lock import Lock, load_lock
+from .plan import InstallPlan, PlannedDist, plan_install
 from .project import load_project
 from .selection import SelectionFlags, select
 from .spread import Journal, spread_wheel
@@ -36,14 +39,20 @@ class Reporter(Protocol):
     def planned(self, plan: InstallPlan, changes: Changes) -> None:
         """The plan is known; nothing has been fetched or written yet."""
 
-    def fetched(self, planned: PlannedWheel, cached: CachedWheel) -> None:
-        """One wheel is verified and on local disk."""
+    def fetched(self, planned: PlannedDist, local: LocalFile) -> None:
+        """One wheel is verified (or built) and on local disk."""
 
-    def installed(self, planned: PlannedWheel, files: int) -> None:
+    def installed(self, planned: PlannedDist, files: int) -> None:
         """One wheel is spread into the layout."""
 
     def removed(self, dist: InstalledDist) -> None:
         """One of uvroot's distributions was removed from the layout."""
+
+    def log(self, line: str) -> None:
+        """A detail worth showing with -v (build output, warnings)."""
+
+    def warn(self, line: str) -> None:
+        """Something the user should know even without -v."""
 
 
 class NullReporter:
@@ -52,13 +61,19 @@ class NullReporter:
     def planned(self, plan: InstallPlan, changes: Changes) -> None:  # noqa: D102
         pass
 
-    def fetched(self, planned: PlannedWheel, cached: CachedWheel) -> None:  # noqa: D102
+    def fetched(self, planned: PlannedDist, local: LocalFile) -> None:  # noqa: D102
         pass
 
-    def installed(self, planned: PlannedWheel, files: int) -> None:  # noqa: D102
+    def installed(self, planned: PlannedDist, files: int) -> None:  # noqa: D102
         pass
 
     def removed(self, dist: InstalledDist) -> None:  # noqa: D102
+        pass
+
+    def log(self, line: str) -> None:  # noqa: D102
+        pass
+
+    def warn(self, line: str) -> None:  # noqa: D102
         pass
 
 
@@ -74,6 +89,8 @@ class SyncOptions:
     no_cache: bool = False
     offline: bool = False
     dry_run: bool = False
+    locked: bool = False
+    build_frontend: Frontend | None = None
 
 
 @dataclass(frozen=True)
@@ -88,54 +105,81 @@ class SyncReport:
     dry_run: bool = False
 
 
-def make_plan(options: SyncOptions) -> InstallPlan:
-    """Read the project and lock and decide every wheel, without touching disk or network."""
+def make_plan(options: SyncOptions, reporter: Reporter | None = None) -> tuple[InstallPlan, Lock]:
+    """Read the project and lock and decide every distribution, without touching the layout or network."""
     project = load_project(options.project_dir)
     lock = load_lock(options.project_dir / "uv.lock")
-    return plan_install(lock, project, options.target, select(project, options.selection))
+    check_fresh(project, lock, strict=options.locked, warn=(reporter or NullReporter()).warn)
+    return plan_install(lock, project, options.target, select(project, options.selection)), lock
 
 
 def sync(options: SyncOptions, *, downloader: Downloader, reporter: Reporter | None = None) -> SyncReport:
-    """Make the layout hold exactly the locked wheels for the target."""
+    """Make the layout hold exactly the locked distributions for the target."""
     reporter = reporter or NullReporter()
     started = time.monotonic()
-    plan = make_plan(options)
+    plan, lock = make_plan(options, reporter)
     installed = scan(options.layout)
     check_target_dir(options.layout, installed)
-    changes = diff(plan, installed)
-    reporter.planned(plan, changes)
-    if options.dry_run:
-        return SyncReport(plan, changes, dry_run=True)
     with _cache(options) as cache:
-        fetched = _fetch_all(changes.install, cache, downloader, options.offline, reporter)
-        files = _apply(changes, fetched, options, reporter)
-    size = sum(cached.size for cached in fetched)
+        context = BuildContext(
+            cache=cache,
+            downloader=downloader,
+            offline=options.offline,
+            frontend=options.build_frontend,
+            index_url=lock.default_index,
+            exclude=options.layout.top,
+            log=reporter.log,
+        )
+        keys = {p.name: _key(p, options.target, context) for p in plan.dists}
+        changes = diff(plan, installed, keys)
+        reporter.planned(plan, changes)
+        if options.dry_run:
+            return SyncReport(plan, changes, dry_run=True)
+        local = _prepare_all(changes.install, options.target, keys, context, reporter)
+        files = _apply(changes, local, keys, options, reporter)
+    size = sum(file.size for file in local)
     return SyncReport(plan, changes, files=files, bytes=size, seconds=time.monotonic() - started)
 
 
-def _fetch_all(
-    wanted: tuple[PlannedWheel, ...], cache: WheelCache, downloader: Downloader, offline: bool, reporter: Reporter
-) -> list[CachedWheel]:
-    def one(planned: PlannedWheel) -> CachedWheel:
-        cached = fetch_wheel(planned.wheel, cache, downloader, offline=offline)
-        reporter.fetched(planned, cached)
-        return cached
+def _key(planned: PlannedDist, target: Target, context: BuildContext) -> str:
+    # What makes an installed distribution current: its wheel's hash, or its source's fingerprint.
+    if planned.wheel is not None:
+        return planned.wheel.sha256 or planned.wheel.filename
+    return source_key(planned, target, context)
 
-    if len(wanted) <= 1:
-        return [one(planned) for planned in wanted]
+
+def _prepare_all(
+    wanted: tuple[PlannedDist, ...], target: Target, keys: dict[str, str], context: BuildContext, reporter: Reporter
+) -> list[LocalFile]:
+    """Every wheel verified or built, in the order of ``wanted``."""
+
+    def download(planned: PlannedDist) -> LocalFile:
+        assert planned.wheel is not None
+        local = fetch(planned.wheel, context.cache, context.downloader, offline=context.offline)
+        reporter.fetched(planned, local)
+        return local
+
+    downloads = [p for p in wanted if p.wheel is not None]
     with ThreadPoolExecutor(max_workers=_DOWNLOAD_THREADS) as pool:
-        return list(pool.map(one, wanted))
+        fetched = dict(zip((p.name for p in downloads), pool.map(download, downloads), strict=True))
+    for planned in wanted:  # builds one at a time: each frontend is itself parallel
+        if planned.wheel is None:
+            fetched[planned.name] = build_dist(planned, target, keys[planned.name], context)
+            reporter.fetched(planned, fetched[planned.name])
+    return [fetched[planned.name] for planned in wanted]
 
 
-def _apply(changes: Changes, fetched: list[CachedWheel], options: SyncOptions, reporter: Reporter) -> int:
+def _apply(
+    changes: Changes, local: list[LocalFile], keys: dict[str, str], options: SyncOptions, reporter: Reporter
+) -> int:
     layout = options.layout
     for dist in changes.remove:
         remove_dist(dist, layout)
         reporter.removed(dist)
     journal = Journal(layout.top)
     try:
-        for planned, cached in zip(changes.install, fetched, strict=True):
-            files = spread_wheel(planned, cached, layout, str(options.target), journal)
+        for planned, file in zip(changes.install, local, strict=True):
+            files = spread_wheel(planned, file, layout, str(options.target), keys[planned.name], journal)
             reporter.installed(planned, files)
     except BaseException:  # an error, a bug or Ctrl-C: leave nothing half-written
         journal.rollback()

@@ -1,4 +1,4 @@
-"""A tiny PEP 503 "simple" package index served from a directory of wheels.
+"""A tiny PEP 503 "simple" package index served from a directory of wheels and sdists.
 
 It runs a stdlib ``ThreadingHTTPServer`` on 127.0.0.1 (random port) in a
 daemon thread, so tests stay offline and need no extra dependencies::
@@ -10,24 +10,29 @@ daemon thread, so tests stay offline and need no extra dependencies::
 Pages:
 
 * ``/simple/`` - every project found in the directory;
-* ``/simple/<normalized-name>/`` - its wheels, each link carrying a
-  ``#sha256=`` fragment, ``data-requires-python`` (from the wheel's METADATA)
-  and ``data-dist-info-metadata``/``data-core-metadata`` (PEP 658/714);
-* ``/files/<filename>`` - the wheel itself; ``/files/<filename>.metadata`` -
-  its METADATA, which lets resolvers lock without downloading wheels, so
-  ``requests`` shows real installs as ``.whl`` fetches only.
+* ``/simple/<normalized-name>/`` - its wheels and sdists (``*.tar.gz``),
+  each link carrying a ``#sha256=`` fragment and ``data-requires-python``
+  (from the wheel's METADATA or the sdist's PKG-INFO); wheel links also carry
+  ``data-dist-info-metadata``/``data-core-metadata`` (PEP 658/714);
+* ``/files/<filename>`` - the file itself; ``/files/<wheel>.metadata`` -
+  a wheel's METADATA, which lets resolvers lock without downloading wheels,
+  so ``requests`` shows real installs as ``.whl`` fetches only.  (An sdist
+  has no such file: uv downloads it to lock, see :meth:`LocalIndex.sdist_downloads`.)
 
-The listing is recomputed per request, so wheels added to the directory
+The listing is recomputed per request, so files added to the directory
 later show up immediately.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import html
 import io
+import tarfile
 import threading
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from http import HTTPStatus
@@ -36,20 +41,21 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from packaging.utils import canonicalize_name, parse_wheel_filename
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 
-__all__ = ["LocalIndex", "WheelInfo"]
+__all__ = ["LocalIndex", "WheelInfo", "read_sdist_info", "read_wheel_info"]
 
 
 @dataclass(frozen=True)
 class WheelInfo:
-    """What the index needs to know about one wheel file."""
+    """What the index needs to know about one distribution file (wheel or sdist)."""
 
     filename: str
     project: str  # normalized (PEP 503) project name
     sha256: str  # hex digest of the *original* bytes, even when corrupted
-    metadata: bytes  # raw .dist-info/METADATA
+    metadata: bytes  # raw .dist-info/METADATA, or an sdist's PKG-INFO
     requires_python: str | None
+    kind: str = "wheel"  # or "sdist"
 
 
 def read_wheel_info(path: Path) -> WheelInfo:
@@ -69,12 +75,35 @@ def read_wheel_info(path: Path) -> WheelInfo:
     )
 
 
-def corrupt_bytes(data: bytes) -> bytes:
-    """Return a *still valid* zip with the same members but different bytes.
+def read_sdist_info(path: Path) -> WheelInfo:
+    """Hash an sdist (``.tar.gz``) and pull PKG-INFO (and Requires-Python) out of it."""
+    data = path.read_bytes()
+    name, _version = parse_sdist_filename(path.name)
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tf:
+        member = next(m for m in tf.getmembers() if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO"))
+        extracted = tf.extractfile(member)
+        assert extracted is not None, member.name
+        metadata = extracted.read()
+    headers = BytesHeaderParser().parsebytes(metadata)
+    return WheelInfo(
+        filename=path.name,
+        project=canonicalize_name(name),
+        sha256=hashlib.sha256(data).hexdigest(),
+        metadata=metadata,
+        requires_python=headers.get("Requires-Python"),
+        kind="sdist",
+    )
 
-    Only the archive comment changes, so a consumer that skips hash checking
-    installs it without noticing: a failure can only come from the hash check.
+
+def corrupt_bytes(data: bytes) -> bytes:
+    """Return a *still valid* archive with the same members but different bytes.
+
+    For a zip only the archive comment changes; for a gzip (``.tar.gz``) only
+    the header's mtime.  So a consumer that skips hash checking installs it
+    without noticing: a failure can only come from the hash check.
     """
+    if data[:2] == b"\x1f\x8b":
+        return gzip.compress(gzip.decompress(data), mtime=1234567890)
     src = zipfile.ZipFile(io.BytesIO(data))
     out = io.BytesIO()
     with src, zipfile.ZipFile(out, "w") as dst:
@@ -85,7 +114,7 @@ def corrupt_bytes(data: bytes) -> bytes:
 
 
 class LocalIndex:
-    """PEP 503 index over ``directory`` (``*.whl`` files), on 127.0.0.1."""
+    """PEP 503 index over ``directory`` (``*.whl`` and ``*.tar.gz`` files), on 127.0.0.1."""
 
     def __init__(self, directory: Path, host: str = "127.0.0.1") -> None:
         self.directory = Path(directory)
@@ -173,18 +202,36 @@ class LocalIndex:
             paths = list(self.requests)
         return [p[len(prefix) :] for p in paths if p.startswith(prefix) and p.endswith(".whl")]
 
+    def sdist_downloads(self) -> list[str]:
+        """Sdist filenames (``*.tar.gz``) fetched so far."""
+        prefix = "/files/"
+        with self._lock:
+            paths = list(self.requests)
+        return [p[len(prefix) :] for p in paths if p.startswith(prefix) and p.endswith(".tar.gz")]
+
     # -- content -----------------------------------------------------------
 
     def wheels(self) -> list[WheelInfo]:
         """All wheels in the directory, cached by (name, size, mtime)."""
+        return self._infos("*.whl", read_wheel_info)
+
+    def sdists(self) -> list[WheelInfo]:
+        """All sdists (``*.tar.gz``) in the directory, cached like :meth:`wheels`."""
+        return self._infos("*.tar.gz", read_sdist_info)
+
+    def distributions(self) -> list[WheelInfo]:
+        """Wheels and sdists, sorted by filename."""
+        return sorted(self.wheels() + self.sdists(), key=lambda info: info.filename)
+
+    def _infos(self, pattern: str, read: Callable[[Path], WheelInfo]) -> list[WheelInfo]:
         infos = []
-        for path in sorted(self.directory.glob("*.whl")):
+        for path in sorted(self.directory.glob(pattern)):
             stat = path.stat()
             key = (path.name, stat.st_size, stat.st_mtime_ns)
             with self._lock:
                 info = self._cache.get(key)
             if info is None:
-                info = read_wheel_info(path)
+                info = read(path)
                 with self._lock:
                     self._cache[key] = info
             infos.append(info)
@@ -216,21 +263,22 @@ def _page(title: str, links: list[str]) -> bytes:
 
 
 def _root_page(index: LocalIndex) -> bytes:
-    projects = sorted({w.project for w in index.wheels()})
+    projects = sorted({w.project for w in index.distributions()})
     return _page("Simple index", [f'<a href="{p}/">{p}</a>' for p in projects])
 
 
 def _project_page(index: LocalIndex, project: str) -> bytes | None:
-    wheels = [w for w in index.wheels() if w.project == project]
-    if not wheels:
+    dists = [w for w in index.distributions() if w.project == project]
+    if not dists:
         return None
     links = []
-    for w in wheels:
+    for w in dists:
         attrs = f'href="{index.files_url}/{w.filename}#sha256={w.sha256}"'
-        meta_hash = hashlib.sha256(w.metadata).hexdigest()
-        # Both the PEP 658 name and its PEP 714 rename, for older/newer clients.
-        attrs += f' data-dist-info-metadata="sha256={meta_hash}"'
-        attrs += f' data-core-metadata="sha256={meta_hash}"'
+        if w.kind == "wheel":
+            meta_hash = hashlib.sha256(w.metadata).hexdigest()
+            # Both the PEP 658 name and its PEP 714 rename, for older/newer clients.
+            attrs += f' data-dist-info-metadata="sha256={meta_hash}"'
+            attrs += f' data-core-metadata="sha256={meta_hash}"'
         if w.requires_python:
             attrs += f' data-requires-python="{html.escape(w.requires_python)}"'
         links.append(f"<a {attrs}>{html.escape(w.filename)}</a>")

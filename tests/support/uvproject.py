@@ -21,16 +21,26 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any, Literal
+
+from tests.support.wheels import dist_name
 
 __all__ = [
     "UvError",
     "run_uv",
+    "toml_key",
+    "toml_value",
     "uv_bin",
     "uv_env",
     "uv_lock",
     "uv_oracle_target",
+    "write_module",
     "write_project",
 ]
+
+# The build-system table of every test source tree: the ``tinybuild`` backend
+# from the standard wheelhouse (see tests/support/tinybuild_backend.py).
+TINYBUILD_BUILD_SYSTEM = '[build-system]\nrequires = ["tinybuild"]\nbuild-backend = "tinybuild"\n'
 
 GroupEntry = str | Mapping[str, str]  # a requirement or {"include-group": name}
 
@@ -84,14 +94,19 @@ def _no_proxy(current: str | None) -> str:
     return ",".join(hosts)
 
 
-def run_uv(args: Sequence[str], *, cwd: Path, cache_dir: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``uv <args>`` isolated; raise :class:`UvError` with stderr on failure."""
+def run_uv(
+    args: Sequence[str], *, cwd: Path, cache_dir: Path, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``uv <args>`` isolated; raise :class:`UvError` with stderr on failure.
+
+    ``env`` adds variables on top of :func:`uv_env` (e.g. ``UV_PROJECT_ENVIRONMENT``).
+    """
     cmd = [uv_bin(), *args]
     proc = subprocess.run(
         cmd,
         check=False,  # raise our own error, carrying uv's stderr
         cwd=cwd,
-        env=uv_env(cache_dir),
+        env={**uv_env(cache_dir), **(env or {})},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -107,6 +122,26 @@ def _toml_str(value: str) -> str:
     return json.dumps(value)
 
 
+def toml_value(value: Any) -> str:
+    """Render str/bool/int/list/dict as TOML (dicts as inline tables)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string here
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{toml_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, Sequence):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot render {value!r} as TOML")
+
+
+def toml_key(key: str) -> str:
+    """A TOML key, quoted unless bare."""
+    return key if key.replace("-", "").replace("_", "").isalnum() else json.dumps(key)
+
+
 def _toml_array(items: Sequence[GroupEntry]) -> str:
     rendered = []
     for item in items:
@@ -116,6 +151,19 @@ def _toml_array(items: Sequence[GroupEntry]) -> str:
             pairs = ", ".join(f"{k} = {_toml_str(v)}" for k, v in item.items())
             rendered.append(f"{{ {pairs} }}")
     return "[" + ", ".join(rendered) + "]"
+
+
+def module_text(name: str, version: str) -> str:
+    """The default ``__init__.py`` of a test source tree: it reports ``"<name> <version>"``."""
+    return f'VALUE = "{name} {version}"\n\n\ndef main():\n    print(VALUE)\n'
+
+
+def write_module(dir: Path, name: str, version: str, text: str | None = None) -> Path:
+    """Write ``dir/src/<import>/__init__.py`` (default :func:`module_text`); return its path."""
+    path = dir / "src" / dist_name(name) / "__init__.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(module_text(name, version) if text is None else text, encoding="utf-8")
+    return path
 
 
 def write_project(
@@ -130,15 +178,27 @@ def write_project(
     dev_dependencies: Sequence[str] = (),
     tool_uv: str = "",
     package: bool = False,
+    backend: Literal["uv_build", "tinybuild"] = "uv_build",
+    scripts: Mapping[str, str] | None = None,
+    sources: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
     """Write ``dir/pyproject.toml`` and return its path.
 
     ``package=False`` adds ``[tool.uv] package = false`` so uv treats the
     project as virtual (locked as ``source = { virtual = "." }``) and never
     needs a build backend.  ``package=True`` declares the ``uv_build``
-    backend; locking reads static metadata and does not build.  ``tool_uv``
-    is raw TOML appended inside ``[tool.uv]``.
+    backend; locking reads static metadata and does not build.  With
+    ``backend="tinybuild"`` (implies ``package=True``) the project declares
+    the offline ``tinybuild`` backend instead and gets a real module
+    (:func:`write_module`), so uv and uvroot can BUILD it against the local
+    index with any frontend.  (uv itself builds ``uv_build`` projects with
+    its built-in copy of that backend, without the index; ``pip wheel`` or
+    ``python -m build`` cannot.)  ``scripts`` fills ``[project.scripts]``;
+    ``sources`` fills ``[tool.uv.sources]``, e.g. ``{"x": {"path":
+    "../libs/x", "editable": False}}``.  ``tool_uv`` is raw TOML appended
+    inside ``[tool.uv]`` (so it must not also set ``sources``).
     """
+    package = package or backend == "tinybuild"
     lines = [
         "[project]",
         f"name = {_toml_str(name)}",
@@ -146,13 +206,19 @@ def write_project(
         f"requires-python = {_toml_str(requires_python)}",
         f"dependencies = {_toml_array(dependencies)}",
     ]
+    if scripts:
+        lines += ["", "[project.scripts]"]
+        lines += [f"{k} = {_toml_str(v)}" for k, v in scripts.items()]
     if optional:
         lines += ["", "[project.optional-dependencies]"]
         lines += [f"{k} = {_toml_array(v)}" for k, v in optional.items()]
     if groups:
         lines += ["", "[dependency-groups]"]
         lines += [f"{k} = {_toml_array(v)}" for k, v in groups.items()]
-    if package:
+    if backend == "tinybuild":
+        lines += ["", TINYBUILD_BUILD_SYSTEM.rstrip("\n")]
+        write_module(dir, name, version)
+    elif package:
         lines += [
             "",
             "[build-system]",
@@ -166,6 +232,9 @@ def write_project(
         tool.append(tool_uv.strip())
     if tool:
         lines += ["", "[tool.uv]", *tool]
+    if sources:
+        lines += ["", "[tool.uv.sources]"]
+        lines += [f"{toml_key(k)} = {toml_value(v)}" for k, v in sources.items()]
     dir.mkdir(parents=True, exist_ok=True)
     path = dir / "pyproject.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -14,12 +14,21 @@ build_standard_wheelhouse(Path('wh'))"``.
 * ``buildy 1.0``: two ``py3-none-any`` wheels, build tags 1 and 2 (the higher one wins).
 * ``fancy-dep``, ``winonly``, ``linuxonly``, ``oldpy``, ``devtool``,
   ``linttool``, ``docstool``: plain pure 1.0 wheels.
+* ``tinybuild 1.0``: a real PEP 517/660 build backend (the source is
+  ``tests/support/tinybuild_backend.py``, shipped as ``tinybuild/__init__.py``);
+  every test source tree builds with it (see ``tests.support.sources``).
+* ``sdistonly 1.0``: an sdist and NO wheel (``sdistonly-1.0.tar.gz``, built
+  with tinybuild, whose build-system it declares); ``sdistonly.VALUE`` is
+  ``"sdistonly 1.0"`` and console script ``sdistonly`` prints it.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
+from tests.support import tinybuild_backend
+from tests.support.sources import write_package
 from tests.support.wheels import Content, build_wheel, default_files
 
 __all__ = [
@@ -28,8 +37,14 @@ __all__ = [
     "NATIVE_EXT",
     "NATIVE_TAGS",
     "PLAIN_PURE",
+    "SDIST_ONLY",
+    "TINYBUILD_WHEEL",
     "build_standard_wheelhouse",
+    "build_tinybuild_wheel",
 ]
+
+TINYBUILD_WHEEL = "tinybuild-1.0-py3-none-any.whl"
+SDIST_ONLY = "sdistonly-1.0.tar.gz"
 
 # Every platform variant of ``native``; each wheel's TAG names its variant.
 NATIVE_TAGS = (
@@ -89,6 +104,19 @@ def _build_gadgets(out: Path) -> None:
     )
 
 
+def build_tinybuild_wheel(out: Path) -> Path:
+    """The ``tinybuild`` backend as a wheel: its module file, shipped verbatim."""
+    source = Path(tinybuild_backend.__file__).read_bytes()
+    return build_wheel(out, "tinybuild", "1.0", files={"tinybuild/__init__.py": source}, requires_python=">=3.8")
+
+
+def _build_sdistonly(out: Path) -> Path:
+    """``sdistonly-1.0.tar.gz``, made by tinybuild itself (deterministic bytes)."""
+    with tempfile.TemporaryDirectory(prefix="sdistonly-") as tmp:
+        tree = write_package(Path(tmp) / "sdistonly", name="sdistonly", scripts={"sdistonly": "sdistonly:main"})
+        return out / tinybuild_backend.sdist_from(str(tree), str(out))
+
+
 def build_standard_wheelhouse(out: Path) -> Path:
     """Build the standard wheel set (see module doc) into ``out``; return it."""
     build_wheel(
@@ -111,4 +139,6 @@ def build_standard_wheelhouse(out: Path) -> Path:
     _build_gadgets(out)
     for name in PLAIN_PURE:
         build_wheel(out, name, "1.0")
+    build_tinybuild_wheel(out)
+    _build_sdistonly(out)
     return out

@@ -1,0 +1,264 @@
+"""Build a wheel from a local tree, a git commit or a verified sdist, with an installed PEP 517 frontend.
+
+uvroot does not implement a build frontend: it runs ``uv build``, ``python -m
+build`` or ``pip wheel`` (the first one installed, or ``--build-frontend``),
+always non-editable, and caches the result keyed by the source's fingerprint
+and the target.  A wheel built on this machine must still fit the TARGET.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from .cache import WheelCache
+from .errors import BuildError, FetchError, redact
+from .fetch import Downloader, LocalFile, fetch
+from .plan import PlannedDist
+from .target import Target
+
+Frontend = Literal["uv", "build", "pip"]
+FRONTENDS: tuple[Frontend, ...] = ("uv", "build", "pip")
+# Not part of a source tree's identity: VCS data, environments, caches, build output.
+_IGNORED_DIRS = {
+    ".git",
+    ".hg",
+    ".svn",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".tox",
+    ".nox",
+    "build",
+    "dist",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    "node_modules",
+}
+_LOG_TAIL = 15
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildContext:
+    """Everything a build needs besides the package."""
+
+    cache: WheelCache
+    downloader: Downloader
+    offline: bool = False
+    frontend: Frontend | None = None
+    """None: the first of uv, build, pip that is installed."""
+    index_url: str | None = None
+    """Where build requirements come from: the lock's registry."""
+    exclude: Path | None = None
+    """A directory never fingerprinted (the staging tree, when it lies inside the project)."""
+    log: Callable[[str], None] | None = None
+    """Receives the frontend's output line by line (-v)."""
+
+
+def source_key(planned: PlannedDist, target: Target, context: BuildContext) -> str:
+    """What identifies this build: the sdist hash, the git commit or the tree's content, plus the target."""
+    source = planned.package.id.source
+    if planned.build_from == "sdist":
+        assert planned.package.sdist is not None
+        origin = f"sdist:{planned.package.sdist.sha256 or _file_digest(Path(planned.package.sdist.url or ''))}"
+    elif source.kind == "git":
+        origin = f"git:{source.git_url}#{source.git_commit}:{source.subdirectory or ''}"
+    else:
+        origin = f"tree:{_tree_digest(Path(source.value), context.exclude)}"
+    return hashlib.sha256(f"{origin}|{target}".encode()).hexdigest()[:40]
+
+
+def build_dist(planned: PlannedDist, target: Target, key: str, context: BuildContext) -> LocalFile:
+    """A wheel for ``planned`` that fits ``target``: from the cache, or built now."""
+    cached = context.cache.built(key)
+    if cached is None:
+        with context.cache.scratch() as work:
+            tree = _source_tree(planned, work, context)
+            built = _run_frontend(planned, tree, work / "out", context)
+            _check_fits(planned, built, target)
+            cached = context.cache.publish_built(key, built)
+    _check_fits(planned, cached, target)
+    return LocalFile(cached, _file_digest(cached), cached.stat().st_size)
+
+
+def available_frontend(preferred: Frontend | None) -> tuple[Frontend, list[str]]:
+    """The frontend to use and the command that starts it."""
+    for frontend in (preferred,) if preferred else FRONTENDS:
+        command = _command(frontend)
+        if command is not None:
+            return frontend, command
+    wanted = preferred or "uv, build or pip"
+    raise BuildError(
+        f"no build frontend available ({wanted})", hint="install uv, or `pip install build`, on the build machine"
+    )
+
+
+def _command(frontend: Frontend) -> list[str] | None:
+    if frontend == "uv":
+        uv = shutil.which("uv") or _uv_from_package()
+        return [uv, "build", "--wheel"] if uv else None
+    if frontend == "build":
+        return [sys.executable, "-m", "build", "--wheel"] if importlib.util.find_spec("build") else None
+    return [sys.executable, "-m", "pip", "wheel", "--no-deps"] if importlib.util.find_spec("pip") else None
+
+
+def _uv_from_package() -> str | None:
+    # The `uv` package from PyPI ships the binary; it may be installed without being on PATH.
+    try:
+        from uv import find_uv_bin  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    try:
+        return str(find_uv_bin())
+    except FileNotFoundError:
+        return None
+
+
+def _run_frontend(planned: PlannedDist, tree: Path, out: Path, context: BuildContext) -> Path:
+    frontend, command = available_frontend(context.frontend)
+    out.mkdir(parents=True)
+    argv = [*command, *_frontend_args(frontend, out, context), str(tree)]
+    env = dict(os.environ)
+    if frontend == "build" and context.index_url:
+        env["PIP_INDEX_URL"] = context.index_url  # build's isolated env installs with pip
+    if context.log:
+        context.log(f"building {planned.package.label} with {frontend}: {redact(' '.join(argv))}")
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    output = (done.stdout + done.stderr).splitlines()
+    for line in output if context.log else ():
+        context.log(f"  {redact(line)}")  # type: ignore[misc]
+    wheels = sorted(out.glob("*.whl"))
+    if done.returncode != 0 or len(wheels) != 1:
+        tail = "\n".join(f"    {redact(line)}" for line in output[-_LOG_TAIL:])
+        raise BuildError(
+            f"building {planned.package.label} with {frontend} failed "
+            f"(exit {done.returncode}); its last lines:\n{tail}",
+            hint="run with -v for the whole build log",
+        )
+    return wheels[0]
+
+
+def _frontend_args(frontend: Frontend, out: Path, context: BuildContext) -> list[str]:
+    if frontend == "uv":
+        args = ["--out-dir", str(out), "--python", _build_python()]
+        args += ["--default-index", context.index_url] if context.index_url else []
+        return args + (["--offline"] if context.offline else [])
+    if frontend == "build":
+        return ["--outdir", str(out)]
+    args = ["--wheel-dir", str(out)]
+    return args + (["--index-url", context.index_url] if context.index_url else [])
+
+
+def _build_python() -> str:
+    return sys.executable
+
+
+def _check_fits(planned: PlannedDist, wheel: Path, target: Target) -> None:
+    try:
+        tags = parse_wheel_filename(wheel.name)[3]
+    except InvalidWheelFilename:
+        raise BuildError(f"building {planned.package.label} produced {wheel.name}, not a valid wheel name") from None
+    if tags.isdisjoint(target.rank):
+        shown = ", ".join(sorted(str(tag) for tag in tags))
+        raise BuildError(
+            f"{planned.package.label} was built on this machine as {wheel.name} ({shown}), "
+            f"which does not run on {target}",
+            hint="build on a machine like the target (same --python-version and --python-platform as this host), "
+            "or lock a prebuilt wheel for the target",
+        )
+
+
+def _source_tree(planned: PlannedDist, work: Path, context: BuildContext) -> Path:
+    source = planned.package.id.source
+    if planned.build_from == "sdist":
+        assert planned.package.sdist is not None
+        archive = fetch(planned.package.sdist, context.cache, context.downloader, offline=context.offline)
+        return _unpack_sdist(planned, archive.path, work / "src")
+    tree = _checkout(planned, work / "git", context) if source.kind == "git" else Path(source.value)
+    return tree / source.subdirectory if source.subdirectory else tree
+
+
+def _checkout(planned: PlannedDist, into: Path, context: BuildContext) -> Path:
+    source = planned.package.id.source
+    if context.offline:
+        raise FetchError(
+            f"{planned.package.label} is a git source and --offline forbids cloning it",
+            hint="run once without --offline to build and cache it",
+        )
+    for argv in (
+        ["git", "clone", "--quiet", "--no-checkout", source.git_url, str(into)],
+        ["git", "-C", str(into), "checkout", "--quiet", source.git_commit],
+    ):
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise FetchError(
+                f"cannot check out {planned.package.label} at {source.git_commit} from "
+                f"{redact(source.git_url)}: {redact(done.stderr.strip())}",
+                hint="is the commit still reachable, and is git installed?",
+            )
+    return into
+
+
+def _unpack_sdist(planned: PlannedDist, archive: Path, into: Path) -> Path:
+    into.mkdir(parents=True)
+    try:
+        if archive.name.endswith(".zip"):
+            with zipfile.ZipFile(archive) as zipped:
+                _refuse_escapes(planned, zipped.namelist(), into)
+                zipped.extractall(into)
+        else:
+            with tarfile.open(archive) as tarred:
+                tarred.extractall(into, filter="data")  # refuses links and paths that leave `into`
+    except (OSError, tarfile.TarError, zipfile.BadZipFile) as exc:
+        raise BuildError(f"cannot unpack {archive.name} of {planned.package.label}: {exc}") from None
+    tops = list(into.iterdir())
+    return tops[0] if len(tops) == 1 and tops[0].is_dir() else into
+
+
+def _refuse_escapes(planned: PlannedDist, names: list[str], into: Path) -> None:
+    for name in names:
+        if not (into / name).resolve().is_relative_to(into.resolve()):
+            raise BuildError(f"the sdist of {planned.package.label} has an entry outside its tree: {name}")
+
+
+def _tree_digest(tree: Path, exclude: Path | None) -> str:
+    """A content fingerprint: a change to any source file means a rebuild, nothing else does."""
+    digest = hashlib.sha256()
+    for path in sorted(_tree_files(tree, exclude.resolve() if exclude else None)):
+        digest.update(path.relative_to(tree).as_posix().encode() + b"\0")
+        digest.update(_file_digest(path).encode())
+    return digest.hexdigest()
+
+
+def _tree_files(tree: Path, exclude: Path | None) -> Iterator[Path]:
+    for directory, subdirs, files in os.walk(tree):
+        here = Path(directory)
+        subdirs[:] = [
+            d
+            for d in subdirs
+            if d not in _IGNORED_DIRS
+            and not d.endswith(".egg-info")
+            and (exclude is None or (here / d).resolve() != exclude)
+        ]
+        yield from (here / name for name in files if not name.endswith(".pyc"))
+
+
+def _file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 16):
+            digest.update(chunk)
+    return digest.hexdigest()
