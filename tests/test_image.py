@@ -131,3 +131,25 @@ def test_user_tree_runs_for_a_non_venv_user_base(
     assert out.startswith("alpha 1.0")
     where = image.run([image.python, "-c", "import gadgets; print(gadgets.__file__)"], check=True).stdout
     assert where.startswith(f"/root/.local/lib/python{image.version}/site-packages/")
+
+
+def test_built_sources_run_in_the_image(
+    make_locked_project: Callable[..., Path],
+    make_package: Callable[..., Path],
+    image: ImageSimulator,
+    tmp_path: Path,
+    uvroot_cache: Path,
+) -> None:
+    # The project itself, a path dependency and an sdist-only package: built here, run there.
+    make_package(name="pathdep", scripts={"pathdep": "pathdep:main"})
+    project = make_locked_project(name="shop", backend="tinybuild", scripts={"shop": "shop:main"},
+                                  dependencies=["alpha", "sdistonly", "pathdep"],
+                                  sources={"pathdep": {"path": "../libs/pathdep"}}, requires_python=">=3.10")  # fmt: skip
+    root = tmp_path / "root-dir"
+    _stage(project, image, uvroot_cache, "--root", root)
+    image.apply(root)
+    assert image.run(["shop"], check=True).stdout == "shop 0.1.0\n"
+    assert image.run(["sdistonly"], check=True).stdout == "sdistonly 1.0\n"
+    assert image.run(["pathdep"], check=True).stdout == "pathdep 1.0\n"
+    frozen = image.run([image.python, "-m", "pip", "list", "--format", "freeze"], check=True).stdout.split()
+    assert {"shop==0.1.0", "sdistonly==1.0", "pathdep==1.0", "alpha==1.0"} <= set(frozen)
