@@ -72,3 +72,33 @@ def test_example_app_runs_on_the_images_own_python(tmp_path: Path, network_cache
         out = image.run(["python3.12", str(example / "app.py"), "--name", "<img>"], check=True).stdout
         assert "&lt;hello &lt;img&gt;&gt;" in out and "cpython-312-x86_64-linux-gnu.so" in out
         assert image.run(["pygmentize", "-V"], check=True).stdout.startswith("Pygments version")
+
+
+def test_workspace_example_in_two_docker_layers(tmp_path: Path, network_cache: Path) -> None:
+    """examples/workspace/Dockerfile's two uvroot steps, for real: dependencies first, then the workspace."""
+    from tests.support.overlay import ImageSimulator, find_cpython, image_unavailable_reason
+
+    example = Path(__file__).parent.parent / "examples" / "workspace"
+    target = ["--python-version", "3.12", "--python-platform", "x86_64-manylinux_2_28"]
+    layer_one = tmp_path / "layer-one"  # like the bind mounts: only the lock and the root pyproject
+    layer_one.mkdir()
+    for name in ("pyproject.toml", "uv.lock"):
+        shutil.copy(example / name, layer_one / name)
+    root = tmp_path / "root-dir"
+    first = uvroot("sync", "--project", layer_one, "--root", root, "--frozen", "--no-dev", "--no-install-workspace",
+                   *target, cache=network_cache)  # fmt: skip
+    assert first.exit_code == 0, first.output
+    site = root / "usr/local/lib/python3.12/site-packages"
+    assert list(site.glob("pydantic-*.dist-info")) and not list(site.glob("shop*"))
+    project = tmp_path / "src"
+    shutil.copytree(example, project)
+    second = uvroot("sync", "--project", project, "--root", root, "--locked", "--no-dev", *target,
+                    cache=network_cache)  # fmt: skip
+    assert second.exit_code == 0, second.output
+    assert "staged 2 packages" in second.output and "kept 11" in second.output
+    if reason := image_unavailable_reason("3.12"):
+        pytest.skip(reason)
+    with ImageSimulator(find_cpython("3.12"), tmp_path / "image") as image:
+        image.apply(root)
+        out = image.run(["shop"], check=True).stdout
+        assert out.startswith("shop 7.50 EUR (httpx ")
