@@ -16,6 +16,7 @@ import pytest
 
 from tests.support.cli import uvroot
 from tests.support.overlay import ImageSimulator, find_cpython, image_unavailable_reason
+from tests.support.sources import git_requirement
 
 VERSIONS = ["3.12", "3.11"]
 
@@ -136,14 +137,16 @@ def test_user_tree_runs_for_a_non_venv_user_base(
 def test_built_sources_run_in_the_image(
     make_locked_project: Callable[..., Path],
     make_package: Callable[..., Path],
+    make_git_package: Callable[..., tuple[str, str]],
     image: ImageSimulator,
     tmp_path: Path,
     uvroot_cache: Path,
 ) -> None:
-    # The project itself, a path dependency and an sdist-only package: built here, run there.
+    # The project itself, a path dependency, a git dependency and an sdist-only package: built here, run there.
     make_package(name="pathdep", scripts={"pathdep": "pathdep:main"})
+    url, commit = make_git_package(name="gitpkg", scripts={"gitpkg": "gitpkg:main"})
     project = make_locked_project(name="shop", backend="tinybuild", scripts={"shop": "shop:main"},
-                                  dependencies=["alpha", "sdistonly", "pathdep"],
+                                  dependencies=["alpha", "sdistonly", "pathdep", git_requirement("gitpkg", url, commit)],
                                   sources={"pathdep": {"path": "../libs/pathdep"}}, requires_python=">=3.10")  # fmt: skip
     root = tmp_path / "root-dir"
     _stage(project, image, uvroot_cache, "--root", root)
@@ -151,5 +154,6 @@ def test_built_sources_run_in_the_image(
     assert image.run(["shop"], check=True).stdout == "shop 0.1.0\n"
     assert image.run(["sdistonly"], check=True).stdout == "sdistonly 1.0\n"
     assert image.run(["pathdep"], check=True).stdout == "pathdep 1.0\n"
+    assert image.run(["gitpkg"], check=True).stdout == "gitpkg 1.0\n"
     frozen = image.run([image.python, "-m", "pip", "list", "--format", "freeze"], check=True).stdout.split()
     assert {"shop==0.1.0", "sdistonly==1.0", "pathdep==1.0", "alpha==1.0"} <= set(frozen)
