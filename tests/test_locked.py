@@ -71,3 +71,17 @@ def _uv_lock_locked(project: Path, index: LocalIndex, uv_cache: Path) -> bool:
     except UvError:
         return False
     return True
+
+
+def test_uvs_marker_rewriting_is_not_staleness(
+    make_locked_project: Callable[..., Path], index: LocalIndex, uv_cache: Path, tmp_path: Path
+) -> None:
+    # uv records `python_version < '3.11'` as `python_full_version < '3.11'`: same meaning, still fresh.
+    project = make_locked_project(
+        dependencies=["alpha", "oldpy; python_version < '3.11'", "winonly; python_version <= '3.12' and os_name == 'nt'"],
+        requires_python=">=3.8",
+    )
+    assert "python_full_version" in (project / "uv.lock").read_text()
+    assert _uv_lock_locked(project, index, uv_cache)
+    result = uvroot("sync", "--project", project, "--root", tmp_path / "r", "--locked", "--dry-run")
+    assert result.exit_code == 0, result.output

@@ -9,6 +9,7 @@ uv writes them.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -89,9 +90,41 @@ def _canonical(text: str, extra: str | None = None) -> str:
         marker = f"({marker}) and {extra_marker}" if marker else extra_marker
     extras = ",".join(sorted(str(canonicalize_name(e)) for e in requirement.extras))
     specifier = ",".join(sorted(str(s) for s in requirement.specifier))
-    return f"{canonicalize_name(requirement.name)}[{extras}]{specifier};{_flat(marker)}"
+    return f"{canonicalize_name(requirement.name)}[{extras}]{specifier};{_truth(marker)}"
 
 
-def _flat(marker: str) -> str:
-    # Parentheses and quoting differ between how people write markers and how uv prints them.
-    return re.sub(r"[()\s'\"]", "", str(Marker(marker))) if marker else ""
+@functools.cache
+def _truth(marker: str) -> str:
+    """A marker's meaning as its truth table over sample environments.
+
+    uv rewrites markers when it records them (``python_version < '3.11'``
+    becomes ``python_full_version < '3.11'``, terms are reordered, quotes
+    change); two spellings mean the same when they agree everywhere we look.
+    """
+    if not marker:
+        return ""
+    parsed = Marker(marker)
+    extras = [*sorted(set(re.findall(r"""extra\s*[=!]=\s*['"]([^'"]+)['"]""", marker))), ""]
+    return "".join("1" if parsed.evaluate({**env, "extra": extra}) else "0" for env in _SAMPLES for extra in extras)
+
+
+def _samples() -> list[dict[str, str]]:
+    platforms = [("linux", "Linux", "posix", "x86_64"), ("linux", "Linux", "posix", "aarch64"),
+                 ("win32", "Windows", "nt", "AMD64"), ("darwin", "Darwin", "posix", "arm64")]  # fmt: skip
+    samples = []
+    for minor in range(6, 16):
+        for patch in (0, 7):
+            for sys_platform, system, os_name, machine in platforms:
+                for implementation in ("cpython", "pypy"):
+                    full = f"3.{minor}.{patch}"
+                    samples.append({
+                        "python_version": f"3.{minor}", "python_full_version": full,
+                        "implementation_name": implementation, "implementation_version": full,
+                        "platform_python_implementation": "CPython" if implementation == "cpython" else "PyPy",
+                        "sys_platform": sys_platform, "platform_system": system, "os_name": os_name,
+                        "platform_machine": machine, "platform_release": "", "platform_version": "",
+                    })  # fmt: skip
+    return samples
+
+
+_SAMPLES = _samples()
