@@ -35,18 +35,26 @@ class RequestsDownloader:
     """A :class:`Downloader` over a pooled ``requests.Session``."""
 
     def __init__(self, session: requests.Session | None = None) -> None:
-        import requests  # imported here: no-op and offline runs never pay for it
+        self._session = session
 
-        self._requests = requests
-        self.session = session or requests.Session()
+    @property
+    def session(self) -> requests.Session:
+        """The pooled session, created on first use: no-op and offline runs never import requests."""
+        if self._session is None:
+            import requests
+
+            self._session = requests.Session()
+        return self._session
 
     def chunks(self, url: str) -> Iterator[bytes]:
         """Stream ``url``; HTTP and connection errors become :class:`FetchError`."""
+        import requests
+
         try:
             with self.session.get(url, stream=True, timeout=_TIMEOUT) as response:
                 response.raise_for_status()
                 yield from response.iter_content(_CHUNK)
-        except self._requests.RequestException as exc:
+        except requests.RequestException as exc:
             status = getattr(exc.response, "status_code", None)
             why = f"HTTP {status}" if status else type(exc).__name__
             raise FetchError(

@@ -7,6 +7,7 @@ in the message; nothing past this module sees raw TOML.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.tags import Tag
+from packaging.tags import Tag, parse_tag
 from packaging.utils import (
     BuildTag,
     InvalidWheelFilename,
@@ -176,9 +177,9 @@ class Lock:
         return candidates[0]
 
 
-def load_lock(path: Path) -> Lock:
-    """Read and validate ``path`` (a uv.lock)."""
-    data = read_toml(path, LockError, hint='run "uv lock" in the project first')
+def load_lock(path: Path, cache_dir: Path | None = None) -> Lock:
+    """Read and validate ``path`` (a uv.lock); ``cache_dir`` keeps its parsed form for next time."""
+    data = read_toml(path, LockError, hint='run "uv lock" in the project first', cache_dir=cache_dir)
     version = _get(data, "version", int, str(path))
     if version != SUPPORTED_VERSION:
         msg = f"{path} has lock version {version}; uvroot reads version {SUPPORTED_VERSION}"
@@ -238,7 +239,7 @@ def _wheel(raw: Mapping[str, Any], where: str, source: Source, base: Path) -> Lo
     path = _opt(raw, "path", str, where)
     filename = _opt(raw, "filename", str, where)
     if url is not None:
-        filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+        filename = _url_filename(url)
     elif path is not None:
         root = Path(source.value) if source.kind == "registry" else base
         url = str((root / path).resolve())
@@ -247,11 +248,35 @@ def _wheel(raw: Mapping[str, Any], where: str, source: Source, base: Path) -> Lo
         url = source.value
     if filename is None or url is None:
         raise LockError(f"uv.lock: {where} has neither url, path nor filename", hint=_HINT)
-    try:
-        _name, _version, build, tags = parse_wheel_filename(filename)
-    except InvalidWheelFilename:
-        raise LockError(f"uv.lock: {where} does not name a wheel: {filename}", hint=_HINT) from None
+    build, tags = _wheel_tags(filename, where)
     return LockedWheel(filename, url, _sha256(raw.get("hash"), where), _opt(raw, "size", int, where), tags, build)
+
+
+def _url_filename(url: str) -> str:
+    path = url.split("#", 1)[0].split("?", 1)[0]
+    name = path.rsplit("/", 1)[-1]
+    return unquote(name) if "%" in name else name
+
+
+def _wheel_tags(filename: str, where: str) -> tuple[BuildTag, frozenset[Tag]]:
+    # Only the tags and build tag matter here, and a lock has thousands of
+    # wheels: skip the full name/version validation of parse_wheel_filename
+    # (installer checks the wheel it installs).
+    parts = filename[:-4].split("-") if filename.endswith(".whl") else []
+    if len(parts) not in (5, 6):
+        raise LockError(f"uv.lock: {where} does not name a wheel: {filename}", hint=_HINT)
+    build: BuildTag = ()
+    if len(parts) == 6:
+        try:
+            build = parse_wheel_filename(filename)[2]
+        except InvalidWheelFilename:
+            raise LockError(f"uv.lock: {where} has an invalid build tag: {filename}", hint=_HINT) from None
+    return build, _parse_tag("-".join(parts[-3:]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_tag(compressed: str) -> frozenset[Tag]:
+    return parse_tag(compressed)
 
 
 def _sdist(raw: object, where: str, source: Source, base: Path) -> LockedSdist | None:

@@ -29,6 +29,7 @@ from .target import Target
 # against the whole set of active items at once.
 _CONFLICT_MARKER = re.compile(r"""\bextra\s*(==|!=)\s*(['"])((?:extra|group)-\d+-[^'"]+)\2""")
 Env = dict[str, str | frozenset[str]]
+_UNRANKED = 1 << 30  # a tag the target does not accept
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +105,11 @@ def plan_install(lock: Lock, project: Project, target: Target, selection: Select
 
 def best_wheel(package: LockedPackage, target: Target) -> LockedWheel | None:
     """The wheel uv would choose: best tag priority, then the highest build tag; None if none fits."""
+    rank = target.rank
     scored = [
-        (min(target.rank[tag] for tag in wheel.tags if tag in target.rank), wheel)
-        for wheel in package.wheels
-        if not wheel.tags.isdisjoint(target.rank)
-    ]
+        (min(rank.get(tag, _UNRANKED) for tag in wheel.tags), wheel) for wheel in package.wheels
+    ]  # fmt: skip
+    scored = [(score, wheel) for score, wheel in scored if score != _UNRANKED]
     if not scored:
         return None
     return min(scored, key=lambda pair: (pair[0], _negated(pair[1].build)))[1]

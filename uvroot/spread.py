@@ -9,14 +9,13 @@ remove everything it wrote.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
 import posixpath
 import shlex
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -36,9 +35,9 @@ from .errors import FileConflict, InstallError, redact
 from .fetch import LocalFile
 from .layout import Layout
 from .plan import PlannedDist
+from .state import INSTALLER_NAME, STATE_FILE
+from .tree import Journal
 
-INSTALLER_NAME = b"uvroot\n"
-STATE_FILE = "uvroot.json"
 _MAX_SHEBANG = 127
 # --target launchers put their own target directory first on sys.path, so
 # `DIR/bin/tool` runs without PYTHONPATH (pip's and uv's would fail to import).
@@ -46,30 +45,6 @@ _TARGET_PREAMBLE = (
     b"import os as _os, sys as _sys\n"
     b"_sys.path.insert(0, _os.path.dirname(_os.path.dirname(_os.path.realpath(__file__))))\n"
 )
-
-
-@dataclass
-class Journal:
-    """Every file a sync wrote, so a failure can take them all back."""
-
-    top: Path
-    written: list[Path] = field(default_factory=list)
-
-    def rollback(self) -> None:
-        """Delete what was written, then any directory left empty by that."""
-        parents: set[Path] = set()
-        for path in reversed(self.written):
-            path.unlink(missing_ok=True)
-            parents.update(p for p in path.parents if p.is_relative_to(self.top) and p != self.top)
-        prune_empty(parents)
-        self.written.clear()
-
-
-def prune_empty(directories: Iterable[Path]) -> None:
-    """Remove the directories that are empty, deepest first."""
-    for directory in sorted(directories, key=lambda p: len(p.parts), reverse=True):
-        with contextlib.suppress(OSError):  # not empty, or already gone
-            directory.rmdir()
 
 
 def shebang(interpreter: str) -> bytes:
@@ -98,7 +73,7 @@ class _Destination(SchemeDictionaryDestination):
                 hint="stage into an empty directory, or remove the file that is in the way",
             )
         assert self.journal is not None
-        self.journal.written.append(target_path)
+        self.journal.record(target_path)
         return super().write_to_fs(scheme, path, stream, is_executable)
 
     def write_file(

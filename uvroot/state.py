@@ -17,7 +17,10 @@ from packaging.utils import canonicalize_name
 from .errors import InstallError, UsageError
 from .layout import Layout
 from .plan import InstallPlan, PlannedDist
-from .spread import INSTALLER_NAME, STATE_FILE, prune_empty
+from .tree import prune_empty
+
+INSTALLER_NAME = b"uvroot\n"
+STATE_FILE = "uvroot.json"
 
 
 @dataclass(frozen=True, slots=True)

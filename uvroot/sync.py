@@ -26,9 +26,9 @@ from .lock import Lock, load_lock
 from .plan import InstallPlan, PlannedDist, plan_install
 from .project import load_project
 from .selection import SelectionFlags, select
-from .spread import Journal, spread_wheel
 from .state import Changes, InstalledDist, check_target_dir, diff, remove_dist, scan
 from .target import Target
+from .tree import Journal
 
 _DOWNLOAD_THREADS = 8
 
@@ -108,7 +108,8 @@ class SyncReport:
 def make_plan(options: SyncOptions, reporter: Reporter | None = None) -> tuple[InstallPlan, Lock]:
     """Read the project and lock and decide every distribution, without touching the layout or network."""
     project = load_project(options.project_dir)
-    lock = load_lock(options.project_dir / "uv.lock")
+    cache_dir = None if options.no_cache else options.cache_dir or default_cache_dir()
+    lock = load_lock(options.project_dir / "uv.lock", cache_dir)
     check_fresh(project, lock, strict=options.locked, warn=(reporter or NullReporter()).warn)
     return plan_install(lock, project, options.target, select(project, options.selection)), lock
 
@@ -135,6 +136,8 @@ def sync(options: SyncOptions, *, downloader: Downloader, reporter: Reporter | N
         reporter.planned(plan, changes)
         if options.dry_run:
             return SyncReport(plan, changes, dry_run=True)
+        if not changes.install and not changes.remove:  # a no-op sync stops here, before any heavy import
+            return SyncReport(plan, changes, seconds=time.monotonic() - started)
         local = _prepare_all(changes.install, options.target, keys, context, reporter)
         files = _apply(changes, local, keys, options, reporter)
     size = sum(file.size for file in local)
@@ -172,6 +175,8 @@ def _prepare_all(
 def _apply(
     changes: Changes, local: list[LocalFile], keys: dict[str, str], options: SyncOptions, reporter: Reporter
 ) -> int:
+    from .spread import spread_wheel  # installer is imported only when there is something to spread
+
     layout = options.layout
     for dist in changes.remove:
         remove_dist(dist, layout)
