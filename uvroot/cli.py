@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional, TypeVar
 
 import typer
 
@@ -19,8 +19,9 @@ from . import __version__
 from .errors import UvrootError
 
 if TYPE_CHECKING:
-    from .build import Frontend
     from .sync import Reporter
+
+T = TypeVar("T", bound=str)
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -143,6 +144,19 @@ def sync(
         Optional[str],
         typer.Option(help="Build sources with uv, build or pip (default: the first installed)."),
     ] = None,
+    link_mode: Annotated[
+        str,
+        typer.Option(
+            envvar="UVROOT_LINK_MODE",
+            rich_help_panel=_CACHE,
+            help="How files come from the cache: clone (copy-on-write, else hardlink), hardlink, copy "
+            "or symlink; falls back to copy where linking is impossible.",
+        ),
+    ] = "clone",
+    reinstall: Annotated[bool, typer.Option("--reinstall", help="Place every package again.")] = False,
+    reinstall_package: Annotated[
+        Optional[list[str]], typer.Option(help="Place this package again (repeatable).")
+    ] = None,
     frozen: Annotated[
         bool, typer.Option("--frozen", help="Accepted for uv compatibility: uvroot never re-locks.")
     ] = False,
@@ -161,6 +175,7 @@ def sync(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="One line per package; tracebacks.")] = False,
 ) -> None:
     """Make a layout hold exactly the locked wheels for the target Python and platform."""
+    from .build import FRONTENDS
     from .fetch import RequestsDownloader
     from .layout import make_layout
     from .report import plan_table, summary
@@ -168,6 +183,7 @@ def sync(
     from .sync import SyncOptions
     from .sync import sync as run_sync
     from .target import Target
+    from .tree import LINK_MODES
 
     with _errors(verbose):
         the_target = Target.parse(python_version, python_platform)
@@ -200,7 +216,10 @@ def sync(
             offline=offline,
             dry_run=dry_run,
             locked=locked,
-            build_frontend=_frontend(build_frontend),
+            build_frontend=_choice("--build-frontend", build_frontend, FRONTENDS) if build_frontend else None,
+            link_mode=_choice("--link-mode", link_mode, LINK_MODES),
+            reinstall=reinstall,
+            reinstall_packages=frozenset(reinstall_package or ()),
         )
         with _reporter(quiet, verbose) as reporter:
             report = run_sync(options, downloader=RequestsDownloader(), reporter=reporter)
@@ -210,16 +229,13 @@ def sync(
             typer.echo(summary(report, str(layout.top)))
 
 
-def _frontend(name: str | None) -> Frontend | None:
-    from .build import FRONTENDS
+def _choice(flag: str, value: str, choices: tuple[T, ...]) -> T:
     from .errors import UsageError
 
-    if name is None:
-        return None
-    for frontend in FRONTENDS:
-        if frontend == name:
-            return frontend
-    raise UsageError(f"--build-frontend {name!r} is not one of {', '.join(FRONTENDS)}")
+    for choice in choices:
+        if choice == value:
+            return choice
+    raise UsageError(f"{flag} {value!r} is not one of {', '.join(choices)}")
 
 
 @contextmanager

@@ -14,17 +14,17 @@ import json
 import os
 import posixpath
 import shlex
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 from installer import install
 from installer.exceptions import InstallerError
-from installer.records import RecordEntry
+from installer.records import Hash, RecordEntry, parse_record_file
 from installer.scripts import Script
-from installer.sources import WheelFile
-from installer.utils import Scheme, construct_record_file
+from installer.sources import WheelContentElement, WheelSource
+from installer.utils import Scheme, construct_record_file, copyfileobj_with_hashing
 
 if TYPE_CHECKING:
     from installer.scripts import ScriptSection
@@ -36,7 +36,8 @@ from .fetch import LocalFile
 from .layout import Layout
 from .plan import PlannedDist
 from .state import INSTALLER_NAME, STATE_FILE
-from .tree import Journal
+from .tree import Journal, Placer
+from .unpack import wheel_name
 
 _MAX_SHEBANG = 127
 # --target launchers put their own target directory first on sys.path, so
@@ -64,29 +65,83 @@ class _Destination(SchemeDictionaryDestination):
 
     journal: Journal | None = None
     launcher_preamble: bytes = b""
+    placer: Placer | None = None
+    origins: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Unpacked-cache file -> its (hash, size) in the wheel's RECORD: such files are linked or copied as is."""
+    files: int = 0
+
+    def __post_init__(self) -> None:
+        self._bases = {scheme: os.path.abspath(directory) for scheme, directory in self.scheme_dict.items()}
+
+    def _path_with_destdir(self, scheme: Scheme, path: str) -> Path:
+        return Path(self._on_disk(scheme, path))
+
+    def _on_disk(self, scheme: Scheme, path: str) -> str:
+        # installer's check (no path may leave its scheme directory) on plain strings:
+        # pathlib costs more than the link itself when a sync places 30,000 files.
+        base = self._bases[scheme]
+        file = os.path.normpath(os.path.join(base, path))
+        if not file.startswith(base + os.sep):
+            raise ValueError(f"Attempting to write {path} outside of the target directory")
+        return file if self.destdir is None else self.destdir + file
+
+    def _target(self, scheme: Scheme, path: str) -> str:
+        target = self._on_disk(scheme, path)
+        assert self.journal is not None
+        self.journal.make_parent(target)
+        self.files += 1
+        return target
+
+    def _conflict(self, target: str) -> FileConflict:
+        return FileConflict(
+            f"{target} already exists and uvroot did not install it",
+            hint="stage into an empty directory, or remove the file that is in the way",
+        )
+
+    def _place(self, scheme: Scheme, path: str, source: str) -> RecordEntry:
+        # Every way of placing creates the file exclusively, so an existing file (a
+        # foreign one, or another wheel's) is never overwritten, and it is journalled
+        # only once it is ours.
+        assert self.placer is not None and self.journal is not None
+        target = self._target(scheme, path)
+        try:
+            self.placer.place(source, target)
+        except FileExistsError:
+            raise self._conflict(target) from None
+        self.journal.record(target)
+        digest, size = self.origins[source]
+        return RecordEntry(path, Hash.parse(digest) if digest else None, int(size) if size else None)
 
     def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool) -> RecordEntry:
-        target_path = self._path_with_destdir(scheme, path)
-        if os.path.lexists(target_path):
-            raise FileConflict(
-                f"{target_path} already exists and uvroot did not install it",
-                hint="stage into an empty directory, or remove the file that is in the way",
-            )
         assert self.journal is not None
-        self.journal.record(target_path)
-        return super().write_to_fs(scheme, path, stream, is_executable)
+        target = self._target(scheme, path)
+        try:
+            sink = open(target, "xb")  # noqa: SIM115 - closed below
+        except FileExistsError:
+            raise self._conflict(target) from None
+        self.journal.record(target)
+        with sink:
+            digest, size = copyfileobj_with_hashing(stream, sink, self.hash_algorithm)
+        if is_executable:
+            os.chmod(target, 0o755)
+        return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
 
     def write_file(
         self, scheme: Scheme, path: str | os.PathLike[str], stream: BinaryIO, is_executable: bool
     ) -> RecordEntry:
-        if scheme != "scripts":
-            return self.write_to_fs(scheme, os.fspath(path), stream, is_executable)
-        # Scripts get +x whatever mode the zip stored, and `#!python`/`#!pythonw`
-        # the target's interpreter (with the sh polyglot where a plain one would break).
-        data = stream.read()
-        if data.startswith(b"#!python"):
-            data = shebang(self.interpreter) + b"\n" + data.split(b"\n", 1)[-1]
-        return self.write_to_fs(scheme, os.fspath(path), io.BytesIO(data), True)
+        source = getattr(stream, "name", None)
+        if scheme == "scripts":
+            # `#!python`/`#!pythonw` get the target's interpreter (with the sh polyglot
+            # where a plain shebang would break); every script is executable.
+            head = stream.read(8)
+            if head.startswith(b"#!python"):
+                data = shebang(self.interpreter) + b"\n" + (head + stream.read()).split(b"\n", 1)[-1]
+                return self.write_to_fs(scheme, os.fspath(path), io.BytesIO(data), True)
+            stream.seek(0)
+            is_executable = True
+        if isinstance(source, str) and source in self.origins:
+            return self._place(scheme, os.fspath(path), source)
+        return self.write_to_fs(scheme, os.fspath(path), stream, is_executable)
 
     def write_script(self, name: str, module: str, attr: str, section: ScriptSection) -> RecordEntry:
         _, generated = Script(name, module, attr, section).generate("python", "posix")
@@ -108,33 +163,117 @@ class _Destination(SchemeDictionaryDestination):
             self.write_to_fs(scheme, record_file_path, record, is_executable=False)
 
 
-def spread_wheel(
-    planned: PlannedDist, cached: LocalFile, layout: Layout, target: str, key: str, journal: Journal
-) -> int:
-    """Install one verified wheel into ``layout``; returns the number of files written."""
-    before = len(journal.written)
+@dataclass(frozen=True)
+class SpreadOptions:
+    """How every wheel of one sync is spread."""
+
+    layout: Layout
+    target: str
+    placer: Placer
+
+
+def spread_wheel(planned: PlannedDist, local: LocalFile, unpacked: Path, key: str, options: SpreadOptions,
+                 journal: Journal) -> int:  # fmt: skip
+    """Install one verified, unpacked wheel into the layout; returns the number of files written."""
+    layout = options.layout
     try:
-        with WheelFile.open(cached.path) as source:
-            destination = _Destination(
-                scheme_dict=layout.scheme_dict(source.distribution),
-                interpreter=layout.interpreter,
-                script_kind="posix",
-                destdir=str(layout.destdir) if layout.destdir is not None else None,
-                journal=journal,
-                launcher_preamble=_TARGET_PREAMBLE if layout.kind == "target" else b"",
-            )
-            install(source, destination, _metadata(planned, cached, target, key))
+        source = UnpackedSource(unpacked)
+        destination = _Destination(
+            scheme_dict=layout.scheme_dict(source.distribution),
+            interpreter=layout.interpreter,
+            script_kind="posix",
+            destdir=str(layout.destdir) if layout.destdir is not None else None,
+            journal=journal,
+            launcher_preamble=_TARGET_PREAMBLE if layout.kind == "target" else b"",
+            placer=options.placer,
+            origins=source.origins,
+        )
+        install(source, destination, _metadata(planned, local, options.target, key))
     except (InstallerError, ValueError, OSError) as exc:
         # ValueError: installer refuses a path that escapes its scheme directory.
         raise InstallError(
-            f"cannot install {cached.path.name}: {exc}",
+            f"cannot install {local.path.name}: {exc}",
             hint="the wheel is malformed or the destination is not writable",
         ) from exc
-    return len(journal.written) - before
+    return destination.files
 
 
-def _metadata(planned: PlannedDist, cached: LocalFile, target: str, key: str) -> dict[str, bytes]:
-    state = {"sha256": cached.sha256, "source": key, "target": target, "wheel": cached.path.name}
+class UnpackedSource(WheelSource):
+    """installer's view of a wheel in the unpacked cache: files are read (or linked) in place."""
+
+    def __init__(self, root: Path) -> None:
+        filename = wheel_name(root)
+        name, version = filename.split("-")[:2]
+        super().__init__(distribution=name, version=version)
+        self.root = root
+        self._dist_info = next(p.name for p in root.glob("*.dist-info") if p.is_dir())
+        rows = parse_record_file((root / self._dist_info / "RECORD").read_text(encoding="utf-8").splitlines())
+        self.rows = [row for row in rows if not row[0].endswith("/")]
+        self.origins = {os.path.join(root, row[0]): (row[1], row[2]) for row in self.rows}
+
+    @property
+    def dist_info_dir(self) -> str:
+        """The dist-info directory as the wheel spells it (it may differ from the normalized name)."""
+        return self._dist_info
+
+    @property
+    def data_dir(self) -> str:
+        """The ``.data`` directory as the wheel spells it."""
+        return self._dist_info.removesuffix(".dist-info") + ".data"
+
+    @property
+    def dist_info_filenames(self) -> list[str]:
+        """Files directly in the dist-info directory."""
+        return sorted(p.name for p in (self.root / self._dist_info).iterdir() if p.is_file())
+
+    def read_dist_info(self, filename: str) -> str:
+        """One dist-info file's text."""
+        return (self.root / self._dist_info / filename).read_text(encoding="utf-8")
+
+    def validate_record(self, *, validate_contents: bool = True) -> None:
+        """Checked when the wheel was unpacked."""
+
+    def get_contents(self) -> Iterator[WheelContentElement]:
+        """Every file RECORD lists, as a file named by its place in the cache (opened only if read)."""
+        root = str(self.root)
+        for path, digest, size in self.rows:
+            stream = _CachedFile(os.path.join(root, path))
+            try:
+                yield (path, digest, size), cast(BinaryIO, stream), False  # placing keeps the cached mode
+            finally:
+                stream.close()
+
+
+class _CachedFile(io.RawIOBase):
+    """A file of the unpacked cache that is opened only when read: linking never reads it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self._file: BinaryIO | None = None
+
+    def _open(self) -> BinaryIO:
+        if self._file is None:
+            self._file = open(self.name, "rb")  # noqa: SIM115 - closed by close()
+        return self._file
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self._open().read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._open().seek(offset, whence)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        super().close()
+
+
+def _metadata(planned: PlannedDist, local: LocalFile, target: str, key: str) -> dict[str, bytes]:
+    state = {"sha256": local.sha256, "source": key, "target": target, "wheel": local.path.name}
     metadata = {"INSTALLER": INSTALLER_NAME, STATE_FILE: (json.dumps(state, sort_keys=True) + "\n").encode()}
     if planned.requested:
         metadata["REQUESTED"] = b""

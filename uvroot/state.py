@@ -66,13 +66,16 @@ def check_target_dir(layout: Layout, installed: list[InstalledDist]) -> None:
         )
 
 
-def diff(plan: InstallPlan, installed: list[InstalledDist], keys: dict[str, str]) -> Changes:
-    """Keep what matches (same version and key), install what is missing or changed, remove the rest of ours."""
+def diff(
+    plan: InstallPlan, installed: list[InstalledDist], keys: dict[str, str], reinstall: frozenset[str] = frozenset()
+) -> Changes:
+    """Keep what matches (same version and key), install what is missing, changed or forced; remove the rest of ours."""
     ours = {dist.name: dist for dist in installed if dist.ours}
     keep, install = [], []
     for planned in plan.dists:
         dist = ours.get(planned.name)
-        if dist and dist.version == planned.version and dist.key == keys[planned.name]:
+        current = dist and dist.version == planned.version and dist.key == keys[planned.name]
+        if current and planned.name not in reinstall:
             keep.append(planned)
         else:
             install.append(planned)

@@ -8,6 +8,7 @@ tells a :class:`Reporter`.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from packaging.utils import canonicalize_name
 
 from .build import BuildContext, Frontend, build_dist, source_key
 from .cache import WheelCache, default_cache_dir
@@ -28,9 +31,10 @@ from .project import load_project
 from .selection import SelectionFlags, select
 from .state import Changes, InstalledDist, check_target_dir, diff, remove_dist, scan
 from .target import Target
-from .tree import Journal
+from .tree import Journal, LinkMode, Placer
+from .unpack import unpack
 
-_DOWNLOAD_THREADS = 8
+_THREADS = int(os.environ.get("UVROOT_THREADS", "8"))
 
 
 class Reporter(Protocol):
@@ -91,6 +95,9 @@ class SyncOptions:
     dry_run: bool = False
     locked: bool = False
     build_frontend: Frontend | None = None
+    link_mode: LinkMode = "clone"
+    reinstall: bool = False
+    reinstall_packages: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -132,15 +139,15 @@ def sync(options: SyncOptions, *, downloader: Downloader, reporter: Reporter | N
             log=reporter.log,
         )
         keys = {p.name: _key(p, options.target, context) for p in plan.dists}
-        changes = diff(plan, installed, keys)
+        changes = diff(plan, installed, keys, reinstall=_reinstall(options, plan))
         reporter.planned(plan, changes)
         if options.dry_run:
             return SyncReport(plan, changes, dry_run=True)
         if not changes.install and not changes.remove:  # a no-op sync stops here, before any heavy import
             return SyncReport(plan, changes, seconds=time.monotonic() - started)
-        local = _prepare_all(changes.install, options.target, keys, context, reporter)
-        files = _apply(changes, local, keys, options, reporter)
-    size = sum(file.size for file in local)
+        prepared = _prepare_all(changes.install, options.target, keys, context, reporter)
+        files = _apply(changes, prepared, keys, options, reporter)
+    size = sum(local.size for local, _ in prepared)
     return SyncReport(plan, changes, files=files, bytes=size, seconds=time.monotonic() - started)
 
 
@@ -151,41 +158,59 @@ def _key(planned: PlannedDist, target: Target, context: BuildContext) -> str:
     return source_key(planned, target, context)
 
 
+def _reinstall(options: SyncOptions, plan: InstallPlan) -> frozenset[str]:
+    if options.reinstall:
+        return frozenset(planned.name for planned in plan.dists)
+    return frozenset(str(canonicalize_name(name)) for name in options.reinstall_packages)
+
+
 def _prepare_all(
     wanted: tuple[PlannedDist, ...], target: Target, keys: dict[str, str], context: BuildContext, reporter: Reporter
-) -> list[LocalFile]:
-    """Every wheel verified or built, in the order of ``wanted``."""
+) -> list[tuple[LocalFile, Path]]:
+    """Every wheel verified (or built) and unpacked into the cache, in the order of ``wanted``."""
 
-    def download(planned: PlannedDist) -> LocalFile:
+    def download(planned: PlannedDist) -> tuple[LocalFile, Path]:
         assert planned.wheel is not None
         local = fetch(planned.wheel, context.cache, context.downloader, offline=context.offline)
+        unpacked = unpack(local, context.cache)
         reporter.fetched(planned, local)
-        return local
+        return local, unpacked
 
     downloads = [p for p in wanted if p.wheel is not None]
-    with ThreadPoolExecutor(max_workers=_DOWNLOAD_THREADS) as pool:
-        fetched = dict(zip((p.name for p in downloads), pool.map(download, downloads), strict=True))
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        ready = dict(zip((p.name for p in downloads), pool.map(download, downloads), strict=True))
     for planned in wanted:  # builds one at a time: each frontend is itself parallel
         if planned.wheel is None:
-            fetched[planned.name] = build_dist(planned, target, keys[planned.name], context)
-            reporter.fetched(planned, fetched[planned.name])
-    return [fetched[planned.name] for planned in wanted]
+            local = build_dist(planned, target, keys[planned.name], context)
+            ready[planned.name] = (local, unpack(local, context.cache))
+            reporter.fetched(planned, local)
+    return [ready[planned.name] for planned in wanted]
 
 
 def _apply(
-    changes: Changes, local: list[LocalFile], keys: dict[str, str], options: SyncOptions, reporter: Reporter
+    changes: Changes,
+    prepared: list[tuple[LocalFile, Path]],
+    keys: dict[str, str],
+    options: SyncOptions,
+    reporter: Reporter,
 ) -> int:
-    from .spread import spread_wheel  # installer is imported only when there is something to spread
+    from .spread import SpreadOptions, spread_wheel  # installer is imported only when there is something to spread
 
     layout = options.layout
     for dist in changes.remove:
         remove_dist(dist, layout)
         reporter.removed(dist)
     journal = Journal(layout.top)
+    spread = SpreadOptions(layout, str(options.target), Placer(options.link_mode, reporter.warn))
+
+    def place(item: tuple[PlannedDist, tuple[LocalFile, Path]]) -> None:
+        planned, (local, unpacked) = item
+        files = spread_wheel(planned, local, unpacked, keys[planned.name], spread, journal)
+        reporter.installed(planned, files)
+
     try:
-        for planned, file in zip(changes.install, local, strict=True):
-            files = spread_wheel(planned, file, layout, str(options.target), keys[planned.name], journal)
-            reporter.installed(planned, files)
+        with ThreadPoolExecutor(max_workers=_THREADS) as pool:  # placing files is I/O: threads overlap it
+            list(pool.map(place, zip(changes.install, prepared, strict=True)))
     except BaseException:  # an error, a bug or Ctrl-C: leave nothing half-written
         journal.rollback()
         raise

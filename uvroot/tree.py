@@ -1,12 +1,17 @@
-"""Filesystem helpers shared by spreading and removing: a journal of written files, pruning."""
+"""Filesystem helpers: a journal of written files, pruning, and placing files with uv's link modes."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
+import os
+import shutil
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, Literal
 
 
 @dataclass
@@ -16,11 +21,20 @@ class Journal:
     top: Path
     written: list[Path] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    made: set[str] = field(default_factory=set, repr=False)
+    """Directories known to exist: a mkdir per file costs more than the file on a slow disk."""
 
-    def record(self, path: Path) -> None:
+    def record(self, path: str | Path) -> None:
         """Note a file about to be written (before writing, so a partial file is rolled back too)."""
         with self.lock:
-            self.written.append(path)
+            self.written.append(Path(path))
+
+    def make_parent(self, path: str) -> None:
+        """Create the directory ``path`` goes in, unless this sync already has."""
+        parent = os.path.dirname(path)
+        if parent not in self.made:
+            os.makedirs(parent, exist_ok=True)
+            self.made.add(parent)
 
     def rollback(self) -> None:
         """Delete what was written, then any directory left empty by that."""
@@ -37,3 +51,89 @@ def prune_empty(directories: Iterable[Path]) -> None:
     for directory in sorted(directories, key=lambda p: len(p.parts), reverse=True):
         with contextlib.suppress(OSError):  # not empty, or already gone
             directory.rmdir()
+
+
+LinkMode = Literal["clone", "hardlink", "copy", "symlink"]
+LINK_MODES: tuple[LinkMode, ...] = ("clone", "hardlink", "copy", "symlink")
+_FICLONE = 0x40049409  # ioctl(2) number of FICLONE on Linux: a copy-on-write clone (btrfs, xfs)
+_CANNOT_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EOPNOTSUPP, errno.ENOTTY, errno.EINVAL, errno.ENOSYS}
+
+
+class Placer:
+    """Puts a cached file at a destination with uv's link modes, falling back once, with a notice."""
+
+    def __init__(self, mode: LinkMode, notice: Callable[[str], None] | None = None) -> None:
+        self.mode = mode
+        self._notice = notice
+        self._fallback: LinkMode | None = None
+        self._lock = threading.Lock()
+
+    def place(self, source: str, destination: str) -> None:
+        """Create ``destination`` (which must not exist) with ``source``'s contents and mode."""
+        mode = self._fallback or self.mode
+        if mode == "symlink":
+            os.symlink(source, destination)
+            return
+        if mode == "clone":
+            if self._try(_clone, source, destination, "hardlink"):
+                return
+            mode = "hardlink"
+        if mode == "hardlink" and self._try(os.link, source, destination, "copy"):
+            return
+        _copy(source, destination)
+
+    def _try(self, link: Callable[[str, str], None], source: str, destination: str, instead: LinkMode) -> bool:
+        try:
+            link(source, destination)
+        except OSError as exc:
+            if exc.errno not in _CANNOT_LINK:
+                raise
+            self._fall_back(instead, exc)
+            return False
+        return True
+
+    def _fall_back(self, instead: LinkMode, exc: OSError) -> None:
+        with self._lock:
+            if self._fallback is None or LINK_MODES.index(instead) > LINK_MODES.index(self._fallback):
+                self._fallback = instead
+                if self._notice and instead == "copy":  # clone -> hardlink is silent, as in uv
+                    self._notice(f"notice: --link-mode {self.mode} is not possible here ({exc.strerror}); "
+                                 f"using {instead} instead")  # fmt: skip
+
+
+def _clone(source: str, destination: str) -> None:
+    with open(source, "rb") as src, open(destination, "xb") as dst:
+        try:
+            fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
+        except OSError:
+            dst.close()
+            os.unlink(destination)
+            raise
+    shutil.copymode(source, destination)
+
+
+def _copy(source: str, destination: str) -> None:
+    # Exclusive create (never overwrite), then a kernel-side copy; a failed copy is removed.
+    with open(source, "rb") as src, open(destination, "xb") as dst:
+        try:
+            _send(src, dst)
+        except BaseException:
+            os.unlink(destination)
+            raise
+    shutil.copymode(source, destination)
+
+
+def _send(src: BinaryIO, dst: BinaryIO) -> None:
+    size = os.fstat(src.fileno()).st_size
+    offset = 0
+    try:
+        while offset < size:
+            sent = os.sendfile(dst.fileno(), src.fileno(), offset, size - offset)
+            if sent == 0:
+                break
+            offset += sent
+    except OSError:  # no sendfile for this pair of files
+        src.seek(0)
+        dst.seek(0)
+        dst.truncate()
+        shutil.copyfileobj(src, dst)
