@@ -78,7 +78,11 @@ def test_uvs_marker_rewriting_is_not_staleness(
 ) -> None:
     # uv records `python_version < '3.11'` as `python_full_version < '3.11'`: same meaning, still fresh.
     project = make_locked_project(
-        dependencies=["alpha", "oldpy; python_version < '3.11'", "winonly; python_version <= '3.12' and os_name == 'nt'"],
+        dependencies=[
+            "alpha",
+            "oldpy; python_version < '3.11'",
+            "winonly; python_version <= '3.12' and os_name == 'nt'",
+        ],
         requires_python=">=3.8",
     )
     assert "python_full_version" in (project / "uv.lock").read_text()

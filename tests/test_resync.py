@@ -1,0 +1,165 @@
+"""Fast and exact re-sync: unchanged distributions are left alone, the result equals a fresh sync.
+
+Also: every link mode gives a working tree, a cache on another filesystem falls
+back to copying with a notice, and two syncs sharing one cache end consistent.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import check_record, uvroot
+
+HOST = f"{sys.version_info[0]}.{sys.version_info[1]}"
+TARGET = ["--python-version", "3.12", "--python-platform", "x86_64-manylinux_2_28"]
+
+
+def _snapshot(top: Path) -> dict[str, tuple[str, int, bytes]]:
+    """Every entry under ``top``: its kind, permission bits and contents (or link target)."""
+    found = {}
+    for path in sorted(top.rglob("*")):
+        info = path.lstat()
+        relative = path.relative_to(top).as_posix()
+        if stat.S_ISLNK(info.st_mode):
+            found[relative] = ("link", 0, str(path.readlink()).encode())
+        elif stat.S_ISDIR(info.st_mode):
+            found[relative] = ("dir", stat.S_IMODE(info.st_mode), b"")
+        else:
+            found[relative] = ("file", stat.S_IMODE(info.st_mode), path.read_bytes())
+    return found
+
+
+def _mtimes(top: Path) -> dict[str, int]:
+    return {p.relative_to(top).as_posix(): p.lstat().st_mtime_ns for p in top.rglob("*")}
+
+
+def _sync(project: Path, root: Path, cache: Path, *extra: str) -> str:
+    result = uvroot("sync", "--project", project, "--root", root, *TARGET, *extra, cache=cache)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_resync_after_upgrade_removal_and_addition_equals_a_fresh_sync(
+    make_locked_project: Callable[..., Path], tmp_path: Path, uvroot_cache: Path
+) -> None:
+    before = make_locked_project(dependencies=["alpha", "gadgets", "native", "beta<2"], requires_python=">=3.8")
+    after = make_locked_project(dependencies=["alpha", "native", "beta", "docstool"], requires_python=">=3.8")
+    resynced, fresh = tmp_path / "resynced", tmp_path / "fresh"
+    _sync(before, resynced, uvroot_cache)
+    output = _sync(after, resynced, uvroot_cache, "-v")
+    assert " - beta==1.0" in output and " + beta==2.0" in output  # upgraded
+    assert " - gadgets==1.0" in output and " + docstool==1.0" in output  # removed, added
+    assert " + alpha" not in output and " + native" not in output  # unchanged: left alone
+    _sync(after, fresh, uvroot_cache)
+    assert _snapshot(resynced) == _snapshot(fresh)
+    site = resynced / "usr/local/lib/python3.12/site-packages"
+    assert all(check_record(info) == [] for info in site.glob("*.dist-info"))
+
+
+def test_noop_resync_touches_nothing(make_locked_project: Callable[..., Path], tmp_path: Path,
+                                     uvroot_cache: Path) -> None:  # fmt: skip
+    project = make_locked_project(dependencies=["alpha", "gadgets", "native"], requires_python=">=3.10")
+    root = tmp_path / "root"
+    _sync(project, root, uvroot_cache)
+    snapshot, mtimes = _snapshot(root), _mtimes(root)
+    assert "is up to date (4 packages" in _sync(project, root, uvroot_cache)
+    assert _snapshot(root) == snapshot and _mtimes(root) == mtimes
+
+
+def test_noop_resync_imports_no_installer_requests_or_rich(
+    make_locked_project: Callable[..., Path], tmp_path: Path, uvroot_cache: Path
+) -> None:
+    project = make_locked_project(dependencies=["alpha"], requires_python=">=3.10")
+    root = tmp_path / "root"
+    _sync(project, root, uvroot_cache)
+    code = (
+        "import sys\nfrom uvroot.cli import app\n"
+        "try:\n    app(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('installer', 'requests', 'rich') if m in sys.modules))"
+    )
+    argv = ["sync", "--project", str(project), "--root", str(root), *TARGET, "--cache-dir", str(uvroot_cache)]
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True)
+    assert "is up to date" in done.stdout and done.stdout.strip().endswith("[]")
+
+
+def test_reinstall_places_again(make_locked_project: Callable[..., Path], tmp_path: Path, uvroot_cache: Path) -> None:
+    project = make_locked_project(dependencies=["alpha", "gadgets"], requires_python=">=3.10")
+    root = tmp_path / "root"
+    _sync(project, root, uvroot_cache)
+    one = _sync(project, root, uvroot_cache, "--reinstall-package", "gadgets", "-v")
+    assert " + gadgets==1.0" in one and " + alpha" not in one
+    every = _sync(project, root, uvroot_cache, "--reinstall", "-v")
+    assert " + gadgets==1.0" in every and " + alpha==1.0" in every and " + beta==2.0" in every
+
+
+@pytest.mark.parametrize("mode", ["clone", "hardlink", "copy", "symlink"])
+def test_every_link_mode_gives_a_working_tree(
+    make_locked_project: Callable[..., Path], tmp_path: Path, mode: str
+) -> None:
+    project = make_locked_project(dependencies=["alpha", "gadgets"], requires_python=">=3.10")
+    target, cache = tmp_path / "target", tmp_path / "cache"
+    result = uvroot("sync", "--project", project, "--target", target, "--python-version", HOST, "--link-mode", mode,
+                    cache=cache)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    module = target / "alpha/__init__.py"
+    cached = next(cache.glob("unpacked-v1/*/*/alpha/__init__.py"))
+    if mode == "symlink":
+        assert module.is_symlink() and module.resolve() == cached.resolve()
+    elif mode == "hardlink":
+        assert module.stat().st_ino == cached.stat().st_ino
+    elif mode == "copy":
+        assert module.stat().st_ino != cached.stat().st_ino
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, str(target / "bin/alpha")], capture_output=True, text=True, env=env,
+                          check=False)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.startswith("alpha 1.0"), done.stderr
+    assert all(check_record(info) == [] for info in target.glob("*.dist-info"))
+
+
+def test_cache_on_another_filesystem_falls_back_to_copy_with_a_notice(
+    make_locked_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second filesystem (/dev/shm) to put the cache on")
+    project = make_locked_project(dependencies=["alpha"], requires_python=">=3.10")
+    cache = shm / f"uvroot-test-cache-{os.getpid()}"
+    try:
+        result = uvroot("sync", "--project", project, "--target", tmp_path / "t", "--link-mode", "hardlink",
+                        cache=cache)  # fmt: skip
+    finally:
+        subprocess.run(["rm", "-rf", str(cache)], check=False)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("notice: --link-mode hardlink is not possible here") == 1
+    assert "using copy instead" in result.output
+    assert (tmp_path / "t/alpha/__init__.py").stat().st_nlink == 1
+
+
+def test_two_syncs_sharing_a_cache_end_consistent(make_locked_project: Callable[..., Path], tmp_path: Path) -> None:
+    project = make_locked_project(dependencies=["alpha", "gadgets", "native", "docstool"], requires_python=">=3.10")
+    cache = tmp_path / "cache"
+    results = {}
+
+    def run(name: str) -> None:
+        argv = [sys.executable, "-m", "uvroot", "sync", "--project", str(project), "--root", str(tmp_path / name),
+                *TARGET, "--cache-dir", str(cache)]  # fmt: skip
+        results[name] = subprocess.run(argv, capture_output=True, text=True, check=False)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(done.returncode == 0 for done in results.values()), [d.stderr for d in results.values()]
+    assert _snapshot(tmp_path / "a") == _snapshot(tmp_path / "b")
+    assert not list((cache / "tmp").iterdir())  # no half entries left behind
+    entries = list(cache.glob("unpacked-v1/*/*"))
+    assert len(entries) == 5 and all((entry / ".uvroot-unpacked").is_file() for entry in entries)
