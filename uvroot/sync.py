@@ -32,7 +32,7 @@ from .selection import SelectionFlags, select
 from .state import Changes, InstalledDist, check_target_dir, diff, remove_dist, scan
 from .target import Target
 from .tree import Journal, LinkMode, Placer
-from .unpack import unpack
+from .unpack import unpack, unpacked
 
 _THREADS = int(os.environ.get("UVROOT_THREADS", "8"))
 
@@ -170,11 +170,15 @@ def _prepare_all(
     """Every wheel verified (or built) and unpacked into the cache, in the order of ``wanted``."""
 
     def download(planned: PlannedDist) -> tuple[LocalFile, Path]:
-        assert planned.wheel is not None
-        local = fetch(planned.wheel, context.cache, context.downloader, offline=context.offline)
-        unpacked = unpack(local, context.cache)
+        wheel = planned.wheel
+        assert wheel is not None
+        if (ready := unpacked(context.cache, wheel.sha256)) is not None:  # warm: not even the .whl is read
+            local = LocalFile(ready / wheel.filename, wheel.sha256, wheel.size or 0)
+        else:
+            local = fetch(wheel, context.cache, context.downloader, offline=context.offline)
+            ready = unpack(local, context.cache)
         reporter.fetched(planned, local)
-        return local, unpacked
+        return local, ready
 
     downloads = [p for p in wanted if p.wheel is not None]
     with ThreadPoolExecutor(max_workers=_THREADS) as pool:

@@ -24,10 +24,22 @@ _CHUNK = 1 << 16
 _DONE = ".uvroot-unpacked"  # written last: an entry without it is not one of ours
 
 
+def unpacked(cache: WheelCache, sha256: str | None) -> Path | None:
+    """The unpacked entry of the wheel with this hash, if a sync made it before."""
+    if not sha256:
+        return None
+    entry = _entry(cache, sha256)
+    return entry if (entry / _DONE).is_file() else None
+
+
+def _entry(cache: WheelCache, sha256: str) -> Path:
+    return cache.root / "unpacked-v1" / sha256[:2] / sha256
+
+
 def unpack(local: LocalFile, cache: WheelCache) -> Path:
     """The directory holding ``local``'s contents, verified against its RECORD (unpacking once)."""
     digest = local.sha256 or _digest(local.path)
-    final = cache.root / "unpacked-v1" / digest[:2] / digest
+    final = _entry(cache, digest)
     if (final / _DONE).is_file():
         return final
     with cache.scratch() as work:
