@@ -163,3 +163,33 @@ def test_two_syncs_sharing_a_cache_end_consistent(make_locked_project: Callable[
     assert not list((cache / "tmp").iterdir())  # no half entries left behind
     entries = list(cache.glob("unpacked-v1/*/*"))
     assert len(entries) == 5 and all((entry / ".uvroot-unpacked").is_file() for entry in entries)
+
+
+def test_worker_processes_give_the_same_tree_and_roll_back_together(
+    make_locked_project: Callable[..., Path], tmp_path: Path, uvroot_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from uvroot import sync as sync_module
+
+    project = make_locked_project(dependencies=["alpha", "gadgets", "native", "docstool"], requires_python=">=3.10")
+    _sync(project, tmp_path / "threads", uvroot_cache)
+    monkeypatch.setattr(sync_module, "_PROCESS_THRESHOLD", 0)  # every sync splits across processes
+    monkeypatch.setattr(sync_module.os, "cpu_count", lambda: 2)
+    pools: list[int] = []
+    real_pool = sync_module.ProcessPoolExecutor
+
+    def counting_pool(workers: int, **kwargs: object) -> object:
+        pools.append(workers)
+        return real_pool(workers, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sync_module, "ProcessPoolExecutor", counting_pool)
+    _sync(project, tmp_path / "processes", uvroot_cache)
+    assert pools == [2]
+    assert _snapshot(tmp_path / "processes") == _snapshot(tmp_path / "threads")
+    root = tmp_path / "conflict"
+    (root / "usr/local/bin").mkdir(parents=True)
+    (root / "usr/local/bin/gadget").write_text("not yours\n")
+    result = uvroot("sync", "--project", project, "--root", root, *TARGET, cache=uvroot_cache)
+    assert result.exit_code == 6 and "usr/local/bin/gadget already exists" in result.output
+    assert _snapshot(root) == {"usr": ("dir", 0o755, b""), "usr/local": ("dir", 0o755, b""),
+                               "usr/local/bin": ("dir", 0o755, b""),
+                               "usr/local/bin/gadget": ("file", 0o644, b"not yours\n")}  # fmt: skip

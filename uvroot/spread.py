@@ -15,6 +15,7 @@ import os
 import posixpath
 import shlex
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, cast
@@ -36,10 +37,11 @@ from .fetch import LocalFile
 from .layout import Layout
 from .plan import PlannedDist
 from .state import INSTALLER_NAME, STATE_FILE
-from .tree import Journal, Placer
+from .tree import Journal, LinkMode, Placer
 from .unpack import wheel_name
 
 _MAX_SHEBANG = 127
+_THREADS = 4
 # --target launchers put their own target directory first on sys.path, so
 # `DIR/bin/tool` runs without PYTHONPATH (pip's and uv's would fail to import).
 _TARGET_PREAMBLE = (
@@ -152,14 +154,11 @@ class _Destination(SchemeDictionaryDestination):
         self, scheme: Scheme, record_file_path: str, records: Iterable[tuple[Scheme, RecordEntry]]
     ) -> None:
         base = self.scheme_dict[scheme]
-
-        def prefix(file_scheme: Scheme) -> str | None:
-            # Paths relative to site-packages; installer would write "./x" when
-            # purelib == platlib, which some tools mis-read.
-            relative = posixpath.relpath(self.scheme_dict[file_scheme], base)
-            return None if relative == "." else relative + "/"
-
-        with construct_record_file(records, prefix) as record:
+        # Paths relative to site-packages; installer would write "./x" when
+        # purelib == platlib, which some tools mis-read.
+        relative = {name: posixpath.relpath(directory, base) for name, directory in self.scheme_dict.items()}
+        prefixes = {name: None if path == "." else path + "/" for name, path in relative.items()}
+        with construct_record_file(records, prefixes.__getitem__) as record:
             self.write_to_fs(scheme, record_file_path, record, is_executable=False)
 
 
@@ -305,3 +304,36 @@ def direct_url(planned: PlannedDist) -> dict[str, object] | None:
     if source.subdirectory:
         info["subdirectory"] = source.subdirectory
     return info
+
+
+Item = tuple[PlannedDist, LocalFile, Path, str]
+"""One wheel to spread: the plan entry, its file, its unpacked directory, its state key."""
+
+
+@dataclass
+class BatchResult:
+    """What one batch of wheels did, returned from a worker process."""
+
+    written: list[str]
+    files: dict[str, int]
+    notices: list[str]
+    error: BaseException | None = None
+
+
+def spread_batch(items: list[Item], layout: Layout, target: str, link_mode: LinkMode) -> BatchResult:
+    """Spread several wheels (threads overlap their syscalls); never raises, the caller rolls back."""
+    journal = Journal(layout.top)
+    notices: list[str] = []
+    options = SpreadOptions(layout, target, Placer(link_mode, notices.append))
+    files: dict[str, int] = {}
+
+    def one(item: Item) -> None:
+        planned, local, unpacked, key = item
+        files[planned.name] = spread_wheel(planned, local, unpacked, key, options, journal)
+
+    try:
+        with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+            list(pool.map(one, items))
+    except BaseException as exc:  # noqa: BLE001 - returned: the parent rolls back every batch
+        return BatchResult(journal.written, files, notices, exc)
+    return BatchResult(journal.written, files, notices)

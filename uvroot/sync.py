@@ -8,15 +8,16 @@ tells a :class:`Reporter`.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from packaging.utils import canonicalize_name
 
@@ -31,10 +32,15 @@ from .project import load_project
 from .selection import SelectionFlags, select
 from .state import Changes, InstalledDist, check_target_dir, diff, remove_dist, scan
 from .target import Target
-from .tree import Journal, LinkMode, Placer
+from .tree import Journal, LinkMode
 from .unpack import unpack, unpacked
 
-_THREADS = int(os.environ.get("UVROOT_THREADS", "8"))
+if TYPE_CHECKING:
+    from .spread import BatchResult
+
+_THREADS = 8
+_PROCESS_THRESHOLD = 64 << 20  # bytes of wheels: below this a second process costs more than it saves
+Item = tuple[PlannedDist, LocalFile, Path, str]
 
 
 class Reporter(Protocol):
@@ -198,26 +204,50 @@ def _apply(
     options: SyncOptions,
     reporter: Reporter,
 ) -> int:
-    from .spread import SpreadOptions, spread_wheel  # installer is imported only when there is something to spread
+    from .spread import spread_batch  # installer is imported only when there is something to spread
 
     layout = options.layout
     for dist in changes.remove:
         remove_dist(dist, layout)
         reporter.removed(dist)
+    items = [(p, local, unpacked, keys[p.name]) for p, (local, unpacked) in zip(changes.install, prepared, strict=True)]
+    args = (layout, str(options.target), options.link_mode)
+    batches = _batches(items, prepared)
+    if len(batches) == 1:
+        results = [spread_batch(batches[0], *args)]
+    else:
+        # Placing is Python-bound per file: on a large sync, one process per core beats threads.
+        with ProcessPoolExecutor(len(batches), mp_context=multiprocessing.get_context("fork")) as pool:
+            results = list(pool.map(spread_batch, batches, *([arg] * len(batches) for arg in args)))
+    return _collect(results, items, layout, reporter)
+
+
+def _batches(items: list[Item], prepared: list[tuple[LocalFile, Path]]) -> list[list[Item]]:
+    """Split the wheels into one batch per core, balanced by size; one batch for a small sync."""
+    total = sum(local.size for local, _ in prepared)
+    workers = min(os.cpu_count() or 1, 4) if total > _PROCESS_THRESHOLD and len(items) > 1 else 1
+    batches: list[list[Item]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for item in sorted(items, key=lambda item: item[1].size, reverse=True):
+        lightest = loads.index(min(loads))
+        batches[lightest].append(item)
+        loads[lightest] += item[1].size
+    return [batch for batch in batches if batch]
+
+
+def _collect(results: list[BatchResult], items: list[Item], layout: Layout, reporter: Reporter) -> int:
     journal = Journal(layout.top)
-    spread = SpreadOptions(layout, str(options.target), Placer(options.link_mode, reporter.warn))
-
-    def place(item: tuple[PlannedDist, tuple[LocalFile, Path]]) -> None:
-        planned, (local, unpacked) = item
-        files = spread_wheel(planned, local, unpacked, keys[planned.name], spread, journal)
-        reporter.installed(planned, files)
-
-    try:
-        with ThreadPoolExecutor(max_workers=_THREADS) as pool:  # placing files is I/O: threads overlap it
-            list(pool.map(place, zip(changes.install, prepared, strict=True)))
-    except BaseException:  # an error, a bug or Ctrl-C: leave nothing half-written
-        journal.rollback()
-        raise
+    for result in results:
+        journal.written += result.written
+        for notice in dict.fromkeys(result.notices):
+            reporter.warn(notice)
+    failed = next((result.error for result in results if result.error is not None), None)
+    if failed is not None:
+        journal.rollback()  # leave nothing half-written: every batch's files go
+        raise failed
+    files = {name: count for result in results for name, count in result.files.items()}
+    for planned, *_ in items:
+        reporter.installed(planned, files[planned.name])
     return len(journal.written)
 
 

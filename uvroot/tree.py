@@ -19,7 +19,7 @@ class Journal:
     """Every file a sync wrote, so a failure can take them all back."""
 
     top: Path
-    written: list[Path] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     made: set[str] = field(default_factory=set, repr=False)
     """Directories known to exist: a mkdir per file costs more than the file on a slow disk."""
@@ -27,7 +27,7 @@ class Journal:
     def record(self, path: str | Path) -> None:
         """Note a file about to be written (before writing, so a partial file is rolled back too)."""
         with self.lock:
-            self.written.append(Path(path))
+            self.written.append(str(path))
 
     def make_parent(self, path: str) -> None:
         """Create the directory ``path`` goes in, unless this sync already has."""
@@ -39,7 +39,8 @@ class Journal:
     def rollback(self) -> None:
         """Delete what was written, then any directory left empty by that."""
         parents: set[Path] = set()
-        for path in reversed(self.written):
+        for written in reversed(self.written):
+            path = Path(written)
             path.unlink(missing_ok=True)
             parents.update(p for p in path.parents if p.is_relative_to(self.top) and p != self.top)
         prune_empty(parents)
