@@ -225,13 +225,13 @@ def _apply(
 def _batches(items: list[Item], prepared: list[tuple[LocalFile, Path]]) -> list[list[Item]]:
     """Split the wheels into one batch per core, balanced by size; one batch for a small sync."""
     total = sum(local.size for local, _ in prepared)
-    workers = min(os.cpu_count() or 1, 4) if total > _PROCESS_THRESHOLD and len(items) > 1 else 1
+    workers = min(os.cpu_count() or 1, 4) if total >= _PROCESS_THRESHOLD and len(items) > 1 else 1
     batches: list[list[Item]] = [[] for _ in range(workers)]
-    loads = [0] * workers
+    loads = [(0, 0)] * workers  # (bytes, wheels): sizes may be unknown (0) for local wheels
     for item in sorted(items, key=lambda item: item[1].size, reverse=True):
         lightest = loads.index(min(loads))
         batches[lightest].append(item)
-        loads[lightest] += item[1].size
+        loads[lightest] = (loads[lightest][0] + item[1].size, loads[lightest][1] + 1)
     return [batch for batch in batches if batch]
 
 
