@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO   := build/demo-root
 
-.PHONY: venv demo test test-network lint clean
+.PHONY: venv demo test test-network lint clean bench
 
 venv: $(VENV)/.installed
 
@@ -47,3 +47,8 @@ lint: venv
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
+
+# uvroot vs uv pip install vs pip install (--target, warm/cold/no-op, medians): prints the table and
+# writes bench/RESULTS.md.  About 10 minutes; `$(BIN)/python bench/bench.py --quick` for a smoke test.
+bench: venv
+	$(BIN)/python bench/bench.py
