@@ -154,6 +154,14 @@ def sync(
         ),
     ] = "clone",
     reinstall: Annotated[bool, typer.Option("--reinstall", help="Place every package again.")] = False,
+    retries: Annotated[
+        int,
+        typer.Option(
+            envvar="UV_HTTP_RETRIES",
+            rich_help_panel=_CACHE,
+            help="Retries after a transient download failure (timeouts: UVROOT_HTTP_TIMEOUT).",
+        ),
+    ] = 3,
     reinstall_package: Annotated[
         Optional[list[str]], typer.Option(help="Place this package again (repeatable).")
     ] = None,
@@ -222,7 +230,7 @@ def sync(
             reinstall_packages=frozenset(reinstall_package or ()),
         )
         with _reporter(quiet, verbose) as reporter:
-            report = run_sync(options, downloader=RequestsDownloader(), reporter=reporter)
+            report = run_sync(options, downloader=RequestsDownloader(retries=retries), reporter=reporter)
         if dry_run:
             typer.echo(plan_table(report))
         elif not quiet:

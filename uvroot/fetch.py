@@ -7,10 +7,14 @@ sha256 (and size, where the lock has one) matches uv.lock.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import os
+import re
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
 from .cache import WheelCache
 from .errors import FetchError, HashMismatch, redact
@@ -20,11 +24,27 @@ if TYPE_CHECKING:
     import requests
 
 _CHUNK = 1 << 16
-_TIMEOUT = 30
+_TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
+_MAX_RETRY_AFTER = 30.0
+Credentials = dict[str, tuple[str, str]]
+"""Host (``netloc`` without userinfo) -> (username, password), from ``UV_INDEX_<NAME>_*``."""
+
+
+class TransientError(FetchError):
+    """A failure worth retrying: a reset, a timeout, a truncated body, HTTP 429 or 5xx."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message, hint="the index may be overloaded or the network flaky; try again later")
+        self.retry_after = retry_after
 
 
 class Downloader(Protocol):
-    """Yields the bytes at a URL, raising :class:`FetchError` on failure."""
+    """Yields the bytes at a URL, raising :class:`FetchError` (or :class:`TransientError`) on failure."""
+
+    retries: int
+    """How many times fetch() tries again after a transient failure."""
+    credentials: Credentials
+    """Filled by the sync from the project's named indexes."""
 
     def chunks(self, url: str) -> Iterator[bytes]:
         """Stream the body of ``url``."""
@@ -32,9 +52,13 @@ class Downloader(Protocol):
 
 
 class RequestsDownloader:
-    """A :class:`Downloader` over a pooled ``requests.Session``."""
+    """A :class:`Downloader` over a pooled ``requests.Session``: TLS verified, credentials as uv takes them."""
 
-    def __init__(self, session: requests.Session | None = None) -> None:
+    def __init__(self, *, retries: int = 3, credentials: Credentials | None = None,
+                 session: requests.Session | None = None) -> None:  # fmt: skip
+        self.retries = retries
+        self.credentials = credentials or {}
+        self.timeout = float(os.environ.get("UVROOT_HTTP_TIMEOUT", "30"))
         self._session = session
 
     @property
@@ -44,23 +68,64 @@ class RequestsDownloader:
             import requests
 
             self._session = requests.Session()
+            if ca := os.environ.get("SSL_CERT_FILE"):  # uv honours it; requests alone would not
+                self._session.verify = ca
         return self._session
 
     def chunks(self, url: str) -> Iterator[bytes]:
-        """Stream ``url``; HTTP and connection errors become :class:`FetchError`."""
+        """Stream ``url``; failures become :class:`FetchError`, retryable ones :class:`TransientError`."""
         import requests
 
+        # Userinfo in the URL and ~/.netrc are applied by requests itself; requests also
+        # drops Authorization when a redirect leaves the host.
+        auth = self.credentials.get(urlsplit(url).netloc.rsplit("@", 1)[-1])
         try:
-            with self.session.get(url, stream=True, timeout=_TIMEOUT) as response:
-                response.raise_for_status()
+            with self.session.get(url, stream=True, timeout=self.timeout, auth=auth) as response:
+                _check_status(url, response)
                 yield from response.iter_content(_CHUNK)
+        except requests.Timeout:
+            raise TransientError(f"cannot download {redact(url)}: timed out after {self.timeout:g} s") from None
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+            raise TransientError(f"cannot download {redact(url)}: {_reason(exc)}") from None
         except requests.RequestException as exc:
-            status = getattr(exc.response, "status_code", None)
-            why = f"HTTP {status}" if status else type(exc).__name__
-            raise FetchError(
-                f"cannot download {redact(url)}: {why}",
-                hint="check the index is reachable, or use --offline with a warm cache",
-            ) from None
+            raise FetchError(f"cannot download {redact(url)}: {_reason(exc)}",
+                             hint="check the index URL in uv.lock") from None  # fmt: skip
+
+
+def _check_status(url: str, response: requests.Response) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    message = f"cannot download {redact(url)}: HTTP {status}"
+    if status in _TRANSIENT_STATUS:
+        raise TransientError(message, retry_after=_retry_after(response.headers.get("Retry-After")))
+    if status in (401, 403):
+        raise FetchError(message, hint="the index wants credentials: set UV_INDEX_<NAME>_USERNAME/PASSWORD, "
+                                       "use .netrc or userinfo in the index URL")  # fmt: skip
+    raise FetchError(message, hint="the file is gone from the index: re-lock with `uv lock`, or check the index URL")
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return min(float(value), _MAX_RETRY_AFTER) if value else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
+
+
+def _reason(exc: BaseException) -> str:
+    # The exception text can carry the URL with credentials: name the failure, not the text.
+    return type(exc).__name__
+
+
+def index_credentials(indexes: Iterable[tuple[str, str]]) -> Credentials:
+    """``UV_INDEX_<NAME>_USERNAME`` / ``_PASSWORD`` for the named indexes of pyproject.toml, by host."""
+    found: Credentials = {}
+    for name, url in indexes:
+        variable = "UV_INDEX_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+        username, password = os.environ.get(f"{variable}_USERNAME"), os.environ.get(f"{variable}_PASSWORD")
+        if username or password:
+            found[urlsplit(url).netloc.rsplit("@", 1)[-1]] = (username or "", password or "")
+    return found
 
 
 Artifact = LockedWheel | LockedSdist
@@ -92,6 +157,19 @@ def fetch(wheel: Artifact, cache: WheelCache, downloader: Downloader, *, offline
             f"{wheel.filename} is not in the cache at {cache.root} and --offline forbids downloading it",
             hint="run once without --offline (or with the same --cache-dir) to fill the cache",
         )
+    for attempt in range(downloader.retries + 1):
+        try:
+            return _download(wheel, url, cache, downloader)
+        except TransientError as exc:
+            if attempt == downloader.retries:
+                raise FetchError(f"{exc.message} (after {attempt + 1} attempts)", hint=exc.hint) from None
+            time.sleep(exc.retry_after or _backoff() * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def _download(wheel: Artifact, url: str, cache: WheelCache, downloader: Downloader) -> LocalFile:
+    # The entry is published only when the block ends cleanly: a failed or wrong
+    # download leaves nothing in the cache.
     with cache.new_entry(wheel) as sink:
         digest, size = hashlib.sha256(), 0
         for chunk in downloader.chunks(url):
@@ -100,6 +178,11 @@ def fetch(wheel: Artifact, cache: WheelCache, downloader: Downloader, *, offline
             sink.write(chunk)
         _verify(wheel, digest.hexdigest(), size, redact(url))
     return LocalFile(cache.path_for(wheel), wheel.sha256, size)
+
+
+def _backoff() -> float:
+    # Read at each retry, so the tests can make it short.
+    return float(os.environ.get("UVROOT_RETRY_BACKOFF", "0.5"))
 
 
 def _local(wheel: Artifact, path: Path) -> LocalFile:

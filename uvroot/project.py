@@ -30,6 +30,8 @@ class Project:
     groups: frozenset[str]
     default_groups: frozenset[str]
     declared: Declared
+    indexes: tuple[tuple[str, str], ...] = ()
+    """``[[tool.uv.index]]`` (name, url): where ``UV_INDEX_<NAME>_USERNAME/PASSWORD`` apply."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,11 @@ def load_project(directory: Path) -> Project:
         groups=frozenset(groups),
         default_groups=_default_groups(tool_uv.get("default-groups"), groups, path),
         declared=_declared(data, project, tool_uv, path),
+        indexes=tuple(
+            (entry["name"], entry["url"])
+            for entry in tool_uv.get("index", [])
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("url"), str)
+        ),
     )
 
 

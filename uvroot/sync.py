@@ -23,12 +23,12 @@ from packaging.utils import canonicalize_name
 
 from .build import BuildContext, Frontend, build_dist, source_key
 from .cache import WheelCache, default_cache_dir
-from .fetch import Downloader, LocalFile, fetch
+from .fetch import Downloader, LocalFile, fetch, index_credentials
 from .freshness import check_fresh
 from .layout import Layout
 from .lock import Lock, load_lock
 from .plan import InstallPlan, PlannedDist, plan_install
-from .project import load_project
+from .project import Project, load_project
 from .selection import SelectionFlags, select
 from .state import Changes, InstalledDist, check_target_dir, diff, remove_dist, scan
 from .target import Target
@@ -118,20 +118,21 @@ class SyncReport:
     dry_run: bool = False
 
 
-def make_plan(options: SyncOptions, reporter: Reporter | None = None) -> tuple[InstallPlan, Lock]:
+def make_plan(options: SyncOptions, reporter: Reporter | None = None) -> tuple[InstallPlan, Lock, Project]:
     """Read the project and lock and decide every distribution, without touching the layout or network."""
     project = load_project(options.project_dir)
     cache_dir = None if options.no_cache else options.cache_dir or default_cache_dir()
     lock = load_lock(options.project_dir / "uv.lock", cache_dir)
     check_fresh(project, lock, strict=options.locked, warn=(reporter or NullReporter()).warn)
-    return plan_install(lock, project, options.target, select(project, options.selection)), lock
+    return plan_install(lock, project, options.target, select(project, options.selection)), lock, project
 
 
 def sync(options: SyncOptions, *, downloader: Downloader, reporter: Reporter | None = None) -> SyncReport:
     """Make the layout hold exactly the locked distributions for the target."""
     reporter = reporter or NullReporter()
     started = time.monotonic()
-    plan, lock = make_plan(options, reporter)
+    plan, lock, project = make_plan(options, reporter)
+    downloader.credentials.update(index_credentials(project.indexes))
     installed = scan(options.layout)
     check_target_dir(options.layout, installed)
     with _cache(options) as cache:
