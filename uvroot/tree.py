@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from .errors import InstallError
+
 
 @dataclass
 class Journal:
@@ -22,6 +24,7 @@ class Journal:
     written: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     made: set[str] = field(default_factory=set, repr=False)
+    made_top: str = ""
     """Directories known to exist: a mkdir per file costs more than the file on a slow disk."""
 
     def record(self, path: str | Path) -> None:
@@ -30,11 +33,32 @@ class Journal:
             self.written.append(str(path))
 
     def make_parent(self, path: str) -> None:
-        """Create the directory ``path`` goes in, unless this sync already has."""
+        """Create the directory ``path`` goes in, unless this sync already has; never outside ``top``.
+
+        A directory inside the tree may be a symlink (``usr/local/man -> share/man``
+        in python images); one that leads outside the tree (``usr/local/lib -> /etc``)
+        is refused before anything is created or written through it.
+        """
         parent = os.path.dirname(path)
-        if parent not in self.made:
-            os.makedirs(parent, exist_ok=True)
-            self.made.add(parent)
+        if parent in self.made:
+            return
+        top = self._real_top()
+        existing = parent
+        while existing not in self.made and not os.path.lexists(existing):
+            existing = os.path.dirname(existing)
+        if existing not in self.made:  # checked once per directory this sync had not seen
+            real = os.path.realpath(existing)
+            if real != top and not real.startswith(top + os.sep):
+                raise EscapeError(f"{existing} leads outside {self.top} (to {real}) through a symbolic link",
+                                  hint="uvroot never writes outside the tree it was given; remove the link")  # fmt: skip
+        os.makedirs(parent, exist_ok=True)
+        self.made.add(parent)
+
+    def _real_top(self) -> str:
+        if not self.made_top:
+            os.makedirs(self.top, exist_ok=True)
+            self.made_top = os.path.realpath(self.top)
+        return self.made_top
 
     def rollback(self) -> None:
         """Delete what was written, then any directory left empty by that."""
@@ -52,6 +76,10 @@ def prune_empty(directories: Iterable[Path]) -> None:
     for directory in sorted(directories, key=lambda p: len(p.parts), reverse=True):
         with contextlib.suppress(OSError):  # not empty, or already gone
             directory.rmdir()
+
+
+class EscapeError(InstallError):
+    """A path inside the layout leads outside it through a symbolic link."""
 
 
 LinkMode = Literal["clone", "hardlink", "copy", "symlink"]

@@ -12,15 +12,22 @@ import base64
 import csv
 import hashlib
 import io
+import re
 import shutil
+import stat
 import zipfile
 from pathlib import Path, PurePosixPath
+
+from packaging.utils import canonicalize_name, canonicalize_version
 
 from .cache import WheelCache
 from .errors import InstallError
 from .fetch import LocalFile
 
 _CHUNK = 1 << 16
+_MAX_UNPACKED = 16 << 30  # no real wheel unpacks to more (the largest CUDA wheels are ~6 GiB)
+_BOMB_FLOOR = 64 << 20  # small files may compress very well; big ones that do are suspicious
+_MAX_RATIO = 200
 _DONE = ".uvroot-unpacked"  # written last: an entry without it is not one of ours
 
 
@@ -65,11 +72,47 @@ def _extract(wheel: Path, into: Path) -> None:
     try:
         with zipfile.ZipFile(wheel) as archive:
             members = [info for info in archive.infolist() if not info.is_dir()]
+            _refuse_hostile(wheel.name, members)
             record = _record(wheel.name, archive, members)
             for info in members:
                 _extract_one(wheel.name, archive, info, into, record)
     except (zipfile.BadZipFile, OSError) as exc:
         raise InstallError(f"cannot unpack {wheel.name}: {exc}", hint="the wheel file is damaged") from None
+
+
+def _refuse_hostile(name: str, members: list[zipfile.ZipInfo]) -> None:
+    """Refuse, before writing a byte, wheels that are bombs, carry links or do not match their name."""
+    declared = sum(info.file_size for info in members)
+    if declared > _MAX_UNPACKED:
+        raise InstallError(f"{name} would unpack to {declared >> 20} MiB, more than uvroot allows",
+                           hint="the wheel is a zip bomb or damaged")  # fmt: skip
+    for info in members:
+        if info.file_size > _BOMB_FLOOR and info.file_size > _MAX_RATIO * max(info.compress_size, 1):
+            raise InstallError(f"{name}: {info.filename} expands {info.file_size // max(info.compress_size, 1)}x",
+                               hint="the wheel is a zip bomb")  # fmt: skip
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise InstallError(f"{name} has a symbolic link {info.filename!r}", hint="wheels may not carry links")
+        if re.match(r"^[A-Za-z]:", info.filename):
+            raise InstallError(
+                f"{name} has an unsafe entry {info.filename!r}", hint="the wheel is malformed or hostile"
+            )
+    _check_name(name, members)
+
+
+def _check_name(name: str, members: list[zipfile.ZipInfo]) -> None:
+    # The dist-info must be the one the filename promises (installer trusts the filename).
+    wheel_name, wheel_version = name.split("-")[:2]
+    infos = {info.filename.split("/")[0] for info in members if info.filename.split("/")[0].endswith(".dist-info")}
+    expected = f"{canonicalize_name(wheel_name)}-{canonicalize_version(wheel_version)}"
+    found = sorted(infos)
+    stems = [info.removesuffix(".dist-info").rsplit("-", 1) for info in found]
+    if (
+        len(stems) != 1
+        or len(stems[0]) != 2
+        or expected != (f"{canonicalize_name(stems[0][0])}-{canonicalize_version(stems[0][1])}")
+    ):
+        raise InstallError(f"{name} does not contain the dist-info its name promises (found: {', '.join(found) or 'none'})",
+                           hint="the wheel is mislabelled or hostile")  # fmt: skip
 
 
 def _record(name: str, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> dict[str, tuple[str, str]]:

@@ -1,0 +1,118 @@
+"""Hostile wheels and hostile trees are refused before anything of them is written.
+
+Each hostile wheel stands in for `alpha` on a second index, and the genuine
+uv.lock is pointed at it with the matching hash, as if the index had served it
+when uv locked: the sha256 check passes, so uvroot's own checks must catch it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from base64 import urlsafe_b64encode
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import tree, uvroot
+from tests.support.index import LocalIndex
+
+GOOD = {"alpha/__init__.py": b"def main():\n    print('alpha')\n"}
+META = "alpha-1.0.dist-info"
+
+
+def _row(name: str, data: bytes) -> str:
+    digest = urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"{name},sha256={digest},{len(data)}"
+
+
+def _wheel(path: Path, files: dict[str, bytes], *, record: dict[str, bytes] | None = None,
+           links: tuple[str, ...] = (), dist_info: str = META, deflate: bool = False) -> Path:  # fmt: skip
+    """A wheel whose RECORD lists ``record`` (default: the files themselves)."""
+    metadata = {f"{dist_info}/METADATA": b"Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\n",
+                f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}  # fmt: skip
+    everything = {**files, **metadata}
+    rows = [_row(name, data) for name, data in {**(record if record is not None else files), **metadata}.items()]
+    rows.append(f"{dist_info}/RECORD,,")
+    compression = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for name, data in everything.items():
+            archive.writestr(name, data)
+        for name in links:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = 0o120777 << 16  # a symbolic link
+            archive.writestr(info, "/etc/passwd")
+        archive.writestr(f"{dist_info}/RECORD", "\n".join(rows) + "\n")
+    return path
+
+
+HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "dot-dot": (lambda p: _wheel(p, {**GOOD, "../evil.py": b"x"}), "unsafe entry '../evil.py'"),
+    "absolute": (lambda p: _wheel(p, {**GOOD, "/tmp/evil.py": b"x"}), "unsafe entry '/tmp/evil.py'"),
+    "drive": (lambda p: _wheel(p, {**GOOD, "C:/evil.py": b"x"}), "unsafe entry 'C:/evil.py'"),
+    "symlink": (lambda p: _wheel(p, GOOD, links=("alpha/passwd",)), "symbolic link 'alpha/passwd'"),
+    "record": (lambda p: _wheel(p, GOOD, record={"alpha/__init__.py": b"other"}), "does not match its RECORD"),
+    "unlisted": (lambda p: _wheel(p, GOOD, record={}), "is not listed in RECORD"),
+    "name": (lambda p: _wheel(p, GOOD, dist_info="beta-2.0.dist-info"), "does not contain the dist-info"),
+    "data-escape": (
+        lambda p: _wheel(p, {**GOOD, "alpha-1.0.data/purelib/../../../../evil.py": b"x"}),
+        "unsafe entry",
+    ),  # fmt: skip
+    "bomb": (lambda p: _wheel(p, {**GOOD, "alpha/zeros": bytes(80 << 20)}, deflate=True), "zip bomb"),
+}
+
+
+@pytest.fixture
+def evil_index(tmp_path: Path) -> Iterator[LocalIndex]:
+    (tmp_path / "evil").mkdir()
+    with LocalIndex(tmp_path / "evil") as server:
+        yield server
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_wheel_is_refused_before_anything_is_written(
+    case: str, make_locked_project: Callable[..., Path], index: LocalIndex, evil_index: LocalIndex, tmp_path: Path
+) -> None:
+    project = make_locked_project(dependencies=["alpha", "gadgets"], requires_python=">=3.10")
+    make, needle = HOSTILE[case]
+    wheel = make(evil_index.directory / "alpha-1.0-py3-none-any.whl")
+    lock = project / "uv.lock"
+    text = lock.read_text()
+    good_hash = text.split(f'{index.files_url}/alpha-1.0-py3-none-any.whl", hash = "sha256:')[1][:64]
+    text = text.replace(f"{index.files_url}/alpha-1.0", f"{evil_index.files_url}/alpha-1.0")
+    lock.write_text(text.replace(good_hash, hashlib.sha256(wheel.read_bytes()).hexdigest()))
+    root, cache, outside = tmp_path / "root", tmp_path / "cache", tmp_path / "evil.py"
+    result = uvroot("sync", "--project", project, "--root", root, cache=cache)
+    assert result.exit_code == 6, result.output
+    assert needle in result.output and "Traceback" not in result.output
+    assert tree(root) == {}  # gadgets was fine, but nothing is spread when one wheel is hostile
+    assert not outside.exists() and not Path("/tmp/evil.py").exists()
+    assert not list(cache.glob("unpacked-v1/*/*/alpha"))
+
+
+def test_a_symlink_out_of_the_root_is_never_followed(
+    make_locked_project: Callable[..., Path], tmp_path: Path, uvroot_cache: Path
+) -> None:
+    project = make_locked_project(dependencies=["alpha"], requires_python=">=3.10")
+    root, elsewhere = tmp_path / "root", tmp_path / "etc"
+    elsewhere.mkdir()
+    (root / "usr/local").mkdir(parents=True)
+    (root / "usr/local/lib").symlink_to(elsewhere)
+    result = uvroot("sync", "--project", project, "--root", root, "--python-version", "3.12", cache=uvroot_cache)
+    assert result.exit_code == 6, result.output
+    assert "leads outside" in result.output and "through a symbolic link" in result.output
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_symlink_inside_the_root_is_fine(
+    make_locked_project: Callable[..., Path], tmp_path: Path, uvroot_cache: Path
+) -> None:
+    # python images have /usr/local/man -> share/man; links that stay inside the tree are followed.
+    project = make_locked_project(dependencies=["alpha"], requires_python=">=3.10")
+    root = tmp_path / "root"
+    (root / "usr/local/real-lib").mkdir(parents=True)
+    (root / "usr/local/lib").symlink_to("real-lib")
+    result = uvroot("sync", "--project", project, "--root", root, "--python-version", "3.12", cache=uvroot_cache)
+    assert result.exit_code == 0, result.output
+    assert (root / "usr/local/real-lib/python3.12/site-packages/alpha/__init__.py").is_file()
