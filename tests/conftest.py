@@ -184,8 +184,14 @@ def _isolated_frontends(uv_cache: Path) -> Iterator[None]:
     saved = dict(os.environ)
     for key in [k for k in os.environ if k.startswith(("UV_", "PIP_"))]:
         del os.environ[key]
-    os.environ.update({"UV_CACHE_DIR": str(uv_cache), "UV_PYTHON_DOWNLOADS": "never", "PIP_CONFIG_FILE": os.devnull,
-                       "UV_NO_CONFIG": "1"})  # fmt: skip
+    os.environ.update(
+        {
+            "UV_CACHE_DIR": str(uv_cache),
+            "UV_PYTHON_DOWNLOADS": "never",
+            "PIP_CONFIG_FILE": os.devnull,
+            "UV_NO_CONFIG": "1",
+        }
+    )
     yield
     os.environ.clear()
     os.environ.update(saved)

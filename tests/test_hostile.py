@@ -27,11 +27,20 @@ def _row(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
-def _wheel(path: Path, files: dict[str, bytes], *, record: dict[str, bytes] | None = None,
-           links: tuple[str, ...] = (), dist_info: str = META, deflate: bool = False) -> Path:  # fmt: skip
+def _wheel(
+    path: Path,
+    files: dict[str, bytes],
+    *,
+    record: dict[str, bytes] | None = None,
+    links: tuple[str, ...] = (),
+    dist_info: str = META,
+    deflate: bool = False,
+) -> Path:
     """A wheel whose RECORD lists ``record`` (default: the files themselves)."""
-    metadata = {f"{dist_info}/METADATA": b"Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\n",
-                f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}  # fmt: skip
+    metadata = {
+        f"{dist_info}/METADATA": b"Metadata-Version: 2.1\nName: alpha\nVersion: 1.0\n",
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
     everything = {**files, **metadata}
     rows = [_row(name, data) for name, data in {**(record if record is not None else files), **metadata}.items()]
     rows.append(f"{dist_info}/RECORD,,")
@@ -58,7 +67,7 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
     "data-escape": (
         lambda p: _wheel(p, {**GOOD, "alpha-1.0.data/purelib/../../../../evil.py": b"x"}),
         "unsafe entry",
-    ),  # fmt: skip
+    ),
     "bomb": (lambda p: _wheel(p, {**GOOD, "alpha/zeros": bytes(80 << 20)}, deflate=True), "zip bomb"),
 }
 

@@ -145,9 +145,14 @@ def test_built_sources_run_in_the_image(
     # The project itself, a path dependency, a git dependency and an sdist-only package: built here, run there.
     make_package(name="pathdep", scripts={"pathdep": "pathdep:main"})
     url, commit = make_git_package(name="gitpkg", scripts={"gitpkg": "gitpkg:main"})
-    project = make_locked_project(name="shop", backend="tinybuild", scripts={"shop": "shop:main"},
-                                  dependencies=["alpha", "sdistonly", "pathdep", git_requirement("gitpkg", url, commit)],
-                                  sources={"pathdep": {"path": "../libs/pathdep"}}, requires_python=">=3.10")  # fmt: skip
+    project = make_locked_project(
+        name="shop",
+        backend="tinybuild",
+        scripts={"shop": "shop:main"},
+        dependencies=["alpha", "sdistonly", "pathdep", git_requirement("gitpkg", url, commit)],
+        sources={"pathdep": {"path": "../libs/pathdep"}},
+        requires_python=">=3.10",
+    )
     root = tmp_path / "root-dir"
     _stage(project, image, uvroot_cache, "--root", root)
     image.apply(root)

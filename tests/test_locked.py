@@ -34,8 +34,9 @@ EDITS: dict[str, Callable[[str], str]] = {
 
 
 @pytest.mark.parametrize("edit", sorted(EDITS))
-def test_locked_agrees_with_uv(make_locked_project: Callable[..., Path], index: LocalIndex, uv_cache: Path,
-                               tmp_path: Path, edit: str) -> None:  # fmt: skip
+def test_locked_agrees_with_uv(
+    make_locked_project: Callable[..., Path], index: LocalIndex, uv_cache: Path, tmp_path: Path, edit: str
+) -> None:
     project = make_locked_project(
         dependencies=["alpha>=1", "winonly; sys_platform == 'win32'"],
         optional={"fancy": ["fancy-dep"]},

@@ -85,15 +85,24 @@ def test_workspace_example_in_two_docker_layers(tmp_path: Path, network_cache: P
     for name in ("pyproject.toml", "uv.lock"):
         shutil.copy(example / name, layer_one / name)
     root = tmp_path / "root-dir"
-    first = uvroot("sync", "--project", layer_one, "--root", root, "--frozen", "--no-dev", "--no-install-workspace",
-                   *target, cache=network_cache)  # fmt: skip
+    first = uvroot(
+        "sync",
+        "--project",
+        layer_one,
+        "--root",
+        root,
+        "--frozen",
+        "--no-dev",
+        "--no-install-workspace",
+        *target,
+        cache=network_cache,
+    )
     assert first.exit_code == 0, first.output
     site = root / "usr/local/lib/python3.12/site-packages"
     assert list(site.glob("pydantic-*.dist-info")) and not list(site.glob("shop*"))
     project = tmp_path / "src"
     shutil.copytree(example, project)
-    second = uvroot("sync", "--project", project, "--root", root, "--locked", "--no-dev", *target,
-                    cache=network_cache)  # fmt: skip
+    second = uvroot("sync", "--project", project, "--root", root, "--locked", "--no-dev", *target, cache=network_cache)
     assert second.exit_code == 0, second.output
     assert "staged 2 packages" in second.output and "kept 11" in second.output
     if reason := image_unavailable_reason("3.12"):

@@ -64,8 +64,9 @@ def test_resync_after_upgrade_removal_and_addition_equals_a_fresh_sync(
     assert all(check_record(info) == [] for info in site.glob("*.dist-info"))
 
 
-def test_noop_resync_touches_nothing(make_locked_project: Callable[..., Path], tmp_path: Path,
-                                     uvroot_cache: Path) -> None:  # fmt: skip
+def test_noop_resync_touches_nothing(
+    make_locked_project: Callable[..., Path], tmp_path: Path, uvroot_cache: Path
+) -> None:
     project = make_locked_project(dependencies=["alpha", "gadgets", "native"], requires_python=">=3.10")
     root = tmp_path / "root"
     _sync(project, root, uvroot_cache)
@@ -106,8 +107,9 @@ def test_every_link_mode_gives_a_working_tree(
 ) -> None:
     project = make_locked_project(dependencies=["alpha", "gadgets"], requires_python=">=3.10")
     target, cache = tmp_path / "target", tmp_path / "cache"
-    result = uvroot("sync", "--project", project, "--target", target, "--python-version", HOST, "--link-mode", mode,
-                    cache=cache)  # fmt: skip
+    result = uvroot(
+        "sync", "--project", project, "--target", target, "--python-version", HOST, "--link-mode", mode, cache=cache
+    )
     assert result.exit_code == 0, result.output
     module = target / "alpha/__init__.py"
     cached = next(cache.glob("unpacked-v1/*/*/alpha/__init__.py"))
@@ -118,8 +120,9 @@ def test_every_link_mode_gives_a_working_tree(
     elif mode == "copy":
         assert module.stat().st_ino != cached.stat().st_ino
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run([sys.executable, str(target / "bin/alpha")], capture_output=True, text=True, env=env,
-                          check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, str(target / "bin/alpha")], capture_output=True, text=True, env=env, check=False
+    )
     assert done.returncode == 0 and done.stdout.startswith("alpha 1.0"), done.stderr
     assert all(check_record(info) == [] for info in target.glob("*.dist-info"))
 
@@ -133,8 +136,9 @@ def test_cache_on_another_filesystem_falls_back_to_copy_with_a_notice(
     project = make_locked_project(dependencies=["alpha"], requires_python=">=3.10")
     cache = shm / f"uvroot-test-cache-{os.getpid()}"
     try:
-        result = uvroot("sync", "--project", project, "--target", tmp_path / "t", "--link-mode", "hardlink",
-                        cache=cache)  # fmt: skip
+        result = uvroot(
+            "sync", "--project", project, "--target", tmp_path / "t", "--link-mode", "hardlink", cache=cache
+        )
     finally:
         subprocess.run(["rm", "-rf", str(cache)], check=False)
     assert result.exit_code == 0, result.output
@@ -149,8 +153,19 @@ def test_two_syncs_sharing_a_cache_end_consistent(make_locked_project: Callable[
     results = {}
 
     def run(name: str) -> None:
-        argv = [sys.executable, "-m", "uvroot", "sync", "--project", str(project), "--root", str(tmp_path / name),
-                *TARGET, "--cache-dir", str(cache)]  # fmt: skip
+        argv = [
+            sys.executable,
+            "-m",
+            "uvroot",
+            "sync",
+            "--project",
+            str(project),
+            "--root",
+            str(tmp_path / name),
+            *TARGET,
+            "--cache-dir",
+            str(cache),
+        ]
         results[name] = subprocess.run(argv, capture_output=True, text=True, check=False)
 
     threads = [threading.Thread(target=run, args=(name,)) for name in ("a", "b")]
@@ -190,6 +205,9 @@ def test_worker_processes_give_the_same_tree_and_roll_back_together(
     (root / "usr/local/bin/gadget").write_text("not yours\n")
     result = uvroot("sync", "--project", project, "--root", root, *TARGET, cache=uvroot_cache)
     assert result.exit_code == 6 and "usr/local/bin/gadget already exists" in result.output
-    assert _snapshot(root) == {"usr": ("dir", 0o755, b""), "usr/local": ("dir", 0o755, b""),
-                               "usr/local/bin": ("dir", 0o755, b""),
-                               "usr/local/bin/gadget": ("file", 0o644, b"not yours\n")}  # fmt: skip
+    assert _snapshot(root) == {
+        "usr": ("dir", 0o755, b""),
+        "usr/local": ("dir", 0o755, b""),
+        "usr/local/bin": ("dir", 0o755, b""),
+        "usr/local/bin/gadget": ("file", 0o644, b"not yours\n"),
+    }

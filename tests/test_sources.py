@@ -136,8 +136,9 @@ def test_sdist_only_package_is_verified_built_once_and_cached(
     built = list(cache.glob("built-v1/*/*.whl"))
     assert len(built) == 1
     index.reset()
-    result = uvroot("sync", "--project", project, "--target", tmp_path / "second", "--python-version", HOST, "-v",
-                    cache=cache)  # fmt: skip
+    result = uvroot(
+        "sync", "--project", project, "--target", tmp_path / "second", "--python-version", HOST, "-v", cache=cache
+    )
     assert result.exit_code == 0 and "building" not in result.output  # the cached build is reused
     assert index.sdist_downloads() == []
 
@@ -178,8 +179,9 @@ def test_failed_build_names_the_package_and_shows_the_backend(
     make_locked_project: Callable[..., Path], make_package: Callable[..., Path], tmp_path: Path
 ) -> None:
     make_package(name="broken")
-    project = make_locked_project(dependencies=["alpha", "broken"], sources={"broken": {"path": "../libs/broken"}},
-                                  requires_python=">=3.10")  # fmt: skip
+    project = make_locked_project(
+        dependencies=["alpha", "broken"], sources={"broken": {"path": "../libs/broken"}}, requires_python=">=3.10"
+    )
     pyproject = tmp_path / "libs/broken/pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('version = "1.0"', 'dynamic = ["version"]'))
     result = uvroot("sync", "--project", project, "--root", tmp_path / "root", cache=tmp_path / "cache")
@@ -193,16 +195,28 @@ def test_host_only_wheel_for_a_foreign_target_is_refused(
     make_locked_project: Callable[..., Path], make_package: Callable[..., Path], tmp_path: Path
 ) -> None:
     make_package(name="nat", native=True)
-    project = make_locked_project(dependencies=["nat", "alpha"], sources={"nat": {"path": "../libs/nat"}},
-                                  requires_python=">=3.10")  # fmt: skip
-    result = uvroot("sync", "--project", project, "--root", tmp_path / "root", "--python-version", "3.12",
-                    "--python-platform", "aarch64-unknown-linux-musl", cache=tmp_path / "cache")  # fmt: skip
+    project = make_locked_project(
+        dependencies=["nat", "alpha"], sources={"nat": {"path": "../libs/nat"}}, requires_python=">=3.10"
+    )
+    result = uvroot(
+        "sync",
+        "--project",
+        project,
+        "--root",
+        tmp_path / "root",
+        "--python-version",
+        "3.12",
+        "--python-platform",
+        "aarch64-unknown-linux-musl",
+        cache=tmp_path / "cache",
+    )
     assert result.exit_code == 7, result.output
     assert "nat==1.0 was built on this machine as" in result.output
     assert "does not run on cp312-aarch64-musllinux_1_2" in result.output
     assert not (tmp_path / "root").exists()
-    native = uvroot("sync", "--project", project, "--root", tmp_path / "root", "--python-version", HOST,
-                    cache=tmp_path / "cache")  # fmt: skip
+    native = uvroot(
+        "sync", "--project", project, "--root", tmp_path / "root", "--python-version", HOST, cache=tmp_path / "cache"
+    )
     assert native.exit_code == 0, native.output  # the same build fits the host's own target
 
 
@@ -210,8 +224,9 @@ def test_host_only_wheel_for_a_foreign_target_is_refused(
 def test_build_frontends(make_locked_project: Callable[..., Path], tmp_path: Path, frontend: str) -> None:
     project = make_locked_project(name="shop", dependencies=["alpha"], backend="tinybuild", requires_python=">=3.10")
     target = tmp_path / "target"
-    result = uvroot("sync", "--project", project, "--target", target, "--build-frontend", frontend, "-v",
-                    cache=tmp_path / "cache")  # fmt: skip
+    result = uvroot(
+        "sync", "--project", project, "--target", target, "--build-frontend", frontend, "-v", cache=tmp_path / "cache"
+    )
     assert result.exit_code == 0, result.output
     assert f"building shop==0.1.0 with {frontend}" in result.output
     assert (target / "shop/__init__.py").is_file()

@@ -54,8 +54,9 @@ class Downloader(Protocol):
 class RequestsDownloader:
     """A :class:`Downloader` over a pooled ``requests.Session``: TLS verified, credentials as uv takes them."""
 
-    def __init__(self, *, retries: int = 3, credentials: Credentials | None = None,
-                 session: requests.Session | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, *, retries: int = 3, credentials: Credentials | None = None, session: requests.Session | None = None
+    ) -> None:
         self.retries = retries
         self.credentials = credentials or {}
         self.timeout = float(os.environ.get("UVROOT_HTTP_TIMEOUT", "30"))
@@ -88,8 +89,9 @@ class RequestsDownloader:
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             raise TransientError(f"cannot download {redact(url)}: {_reason(exc)}") from None
         except requests.RequestException as exc:
-            raise FetchError(f"cannot download {redact(url)}: {_reason(exc)}",
-                             hint="check the index URL in uv.lock") from None  # fmt: skip
+            raise FetchError(
+                f"cannot download {redact(url)}: {_reason(exc)}", hint="check the index URL in uv.lock"
+            ) from None
 
 
 def _check_status(url: str, response: requests.Response) -> None:
@@ -100,8 +102,11 @@ def _check_status(url: str, response: requests.Response) -> None:
     if status in _TRANSIENT_STATUS:
         raise TransientError(message, retry_after=_retry_after(response.headers.get("Retry-After")))
     if status in (401, 403):
-        raise FetchError(message, hint="the index wants credentials: set UV_INDEX_<NAME>_USERNAME/PASSWORD, "
-                                       "use .netrc or userinfo in the index URL")  # fmt: skip
+        raise FetchError(
+            message,
+            hint="the index wants credentials: set UV_INDEX_<NAME>_USERNAME/PASSWORD, "
+            "use .netrc or userinfo in the index URL",
+        )
     raise FetchError(message, hint="the file is gone from the index: re-lock with `uv lock`, or check the index URL")
 
 

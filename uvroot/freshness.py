@@ -109,21 +109,33 @@ def _truth(marker: str) -> str:
 
 
 def _samples() -> list[dict[str, str]]:
-    platforms = [("linux", "Linux", "posix", "x86_64"), ("linux", "Linux", "posix", "aarch64"),
-                 ("win32", "Windows", "nt", "AMD64"), ("darwin", "Darwin", "posix", "arm64")]  # fmt: skip
+    platforms = [
+        ("linux", "Linux", "posix", "x86_64"),
+        ("linux", "Linux", "posix", "aarch64"),
+        ("win32", "Windows", "nt", "AMD64"),
+        ("darwin", "Darwin", "posix", "arm64"),
+    ]
     samples = []
     for minor in range(6, 16):
         for patch in (0, 7):
             for sys_platform, system, os_name, machine in platforms:
                 for implementation in ("cpython", "pypy"):
                     full = f"3.{minor}.{patch}"
-                    samples.append({
-                        "python_version": f"3.{minor}", "python_full_version": full,
-                        "implementation_name": implementation, "implementation_version": full,
-                        "platform_python_implementation": "CPython" if implementation == "cpython" else "PyPy",
-                        "sys_platform": sys_platform, "platform_system": system, "os_name": os_name,
-                        "platform_machine": machine, "platform_release": "", "platform_version": "",
-                    })  # fmt: skip
+                    samples.append(
+                        {
+                            "python_version": f"3.{minor}",
+                            "python_full_version": full,
+                            "implementation_name": implementation,
+                            "implementation_version": full,
+                            "platform_python_implementation": "CPython" if implementation == "cpython" else "PyPy",
+                            "sys_platform": sys_platform,
+                            "platform_system": system,
+                            "os_name": os_name,
+                            "platform_machine": machine,
+                            "platform_release": "",
+                            "platform_version": "",
+                        }
+                    )
     return samples
 
 

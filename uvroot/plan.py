@@ -106,9 +106,7 @@ def plan_install(lock: Lock, project: Project, target: Target, selection: Select
 def best_wheel(package: LockedPackage, target: Target) -> LockedWheel | None:
     """The wheel uv would choose: best tag priority, then the highest build tag; None if none fits."""
     rank = target.rank
-    scored = [
-        (min(rank.get(tag, _UNRANKED) for tag in wheel.tags), wheel) for wheel in package.wheels
-    ]  # fmt: skip
+    scored = [(min(rank.get(tag, _UNRANKED) for tag in wheel.tags), wheel) for wheel in package.wheels]
     scored = [(score, wheel) for score, wheel in scored if score != _UNRANKED]
     if not scored:
         return None

@@ -171,8 +171,9 @@ class SpreadOptions:
     placer: Placer
 
 
-def spread_wheel(planned: PlannedDist, local: LocalFile, unpacked: Path, key: str, options: SpreadOptions,
-                 journal: Journal) -> int:  # fmt: skip
+def spread_wheel(
+    planned: PlannedDist, local: LocalFile, unpacked: Path, key: str, options: SpreadOptions, journal: Journal
+) -> int:
     """Install one verified, unpacked wheel into the layout; returns the number of files written."""
     layout = options.layout
     try:

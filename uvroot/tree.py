@@ -49,8 +49,10 @@ class Journal:
         if existing not in self.made:  # checked once per directory this sync had not seen
             real = os.path.realpath(existing)
             if real != top and not real.startswith(top + os.sep):
-                raise EscapeError(f"{existing} leads outside {self.top} (to {real}) through a symbolic link",
-                                  hint="uvroot never writes outside the tree it was given; remove the link")  # fmt: skip
+                raise EscapeError(
+                    f"{existing} leads outside {self.top} (to {real}) through a symbolic link",
+                    hint="uvroot never writes outside the tree it was given; remove the link",
+                )
         os.makedirs(parent, exist_ok=True)
         self.made.add(parent)
 
@@ -126,8 +128,10 @@ class Placer:
             if self._fallback is None or LINK_MODES.index(instead) > LINK_MODES.index(self._fallback):
                 self._fallback = instead
                 if self._notice and instead == "copy":  # clone -> hardlink is silent, as in uv
-                    self._notice(f"notice: --link-mode {self.mode} is not possible here ({exc.strerror}); "
-                                 f"using {instead} instead")  # fmt: skip
+                    self._notice(
+                        f"notice: --link-mode {self.mode} is not possible here ({exc.strerror}); "
+                        f"using {instead} instead"
+                    )
 
 
 def _clone(source: str, destination: str) -> None:

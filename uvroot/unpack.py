@@ -84,12 +84,16 @@ def _refuse_hostile(name: str, members: list[zipfile.ZipInfo]) -> None:
     """Refuse, before writing a byte, wheels that are bombs, carry links or do not match their name."""
     declared = sum(info.file_size for info in members)
     if declared > _MAX_UNPACKED:
-        raise InstallError(f"{name} would unpack to {declared >> 20} MiB, more than uvroot allows",
-                           hint="the wheel is a zip bomb or damaged")  # fmt: skip
+        raise InstallError(
+            f"{name} would unpack to {declared >> 20} MiB, more than uvroot allows",
+            hint="the wheel is a zip bomb or damaged",
+        )
     for info in members:
         if info.file_size > _BOMB_FLOOR and info.file_size > _MAX_RATIO * max(info.compress_size, 1):
-            raise InstallError(f"{name}: {info.filename} expands {info.file_size // max(info.compress_size, 1)}x",
-                               hint="the wheel is a zip bomb")  # fmt: skip
+            raise InstallError(
+                f"{name}: {info.filename} expands {info.file_size // max(info.compress_size, 1)}x",
+                hint="the wheel is a zip bomb",
+            )
         if stat.S_ISLNK(info.external_attr >> 16):
             raise InstallError(f"{name} has a symbolic link {info.filename!r}", hint="wheels may not carry links")
         if re.match(r"^[A-Za-z]:", info.filename):
@@ -111,8 +115,10 @@ def _check_name(name: str, members: list[zipfile.ZipInfo]) -> None:
         or len(stems[0]) != 2
         or expected != (f"{canonicalize_name(stems[0][0])}-{canonicalize_version(stems[0][1])}")
     ):
-        raise InstallError(f"{name} does not contain the dist-info its name promises (found: {', '.join(found) or 'none'})",
-                           hint="the wheel is mislabelled or hostile")  # fmt: skip
+        raise InstallError(
+            f"{name} does not contain the dist-info its name promises (found: {', '.join(found) or 'none'})",
+            hint="the wheel is mislabelled or hostile",
+        )
 
 
 def _record(name: str, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> dict[str, tuple[str, str]]:
