@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,9 @@ def read_toml(path: Path, error: type[InputError], hint: str, cache_dir: Path | 
         raise error(f"{path} does not exist", hint=hint) from None
     except OSError as exc:
         raise error(f"cannot read {path}: {exc}", hint=hint) from None
-    cached = cache_dir / "toml-v1" / f"{hashlib.sha256(data).hexdigest()}.json" if cache_dir else None
+    # A lock whose URLs carry credentials is not copied into the cache (often a shared mount).
+    cacheable = cache_dir is not None and not re.search(rb"://[^/\s\"']+@", data)
+    cached = cache_dir / "toml-v1" / f"{hashlib.sha256(data).hexdigest()}.json" if cache_dir and cacheable else None
     if cached is not None and cached.is_file():
         with contextlib.suppress(OSError, ValueError):
             return dict(json.loads(cached.read_bytes()))

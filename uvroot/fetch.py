@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 _CHUNK = 1 << 16
 _TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
-_MAX_RETRY_AFTER = 30.0
+_MAX_RETRY_AFTER = 10.0
 Credentials = dict[str, tuple[str, str]]
 """Host (``netloc`` without userinfo) -> (username, password), from ``UV_INDEX_<NAME>_*``."""
 
@@ -87,7 +87,9 @@ class RequestsDownloader:
         except requests.Timeout:
             raise TransientError(f"cannot download {redact(url)}: timed out after {self.timeout:g} s") from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
-            raise TransientError(f"cannot download {redact(url)}: {_reason(exc)}") from None
+            # A stall in the middle of the body arrives as a ConnectionError wrapping a read timeout.
+            why = f"timed out after {self.timeout:g} s" if "timed out" in str(exc) else _reason(exc)
+            raise TransientError(f"cannot download {redact(url)}: {why}") from None
         except requests.RequestException as exc:
             raise FetchError(
                 f"cannot download {redact(url)}: {_reason(exc)}", hint="check the index URL in uv.lock"

@@ -37,7 +37,7 @@ from .fetch import LocalFile
 from .layout import Layout
 from .plan import PlannedDist
 from .state import INSTALLER_NAME, STATE_FILE
-from .tree import Journal, LinkMode, Placer
+from .tree import PARTIAL, Journal, LinkMode, Placer
 from .unpack import wheel_name
 
 _MAX_SHEBANG = 127
@@ -71,9 +71,16 @@ class _Destination(SchemeDictionaryDestination):
     origins: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Unpacked-cache file -> its (hash, size) in the wheel's RECORD: such files are linked or copied as is."""
     files: int = 0
+    dist_info: str = ""
+    """The wheel's dist-info directory name: written under a temporary name, renamed into place last."""
 
     def __post_init__(self) -> None:
         self._bases = {scheme: os.path.abspath(directory) for scheme, directory in self.scheme_dict.items()}
+        # A distribution becomes visible (to pip, importlib.metadata and the next sync)
+        # only when its dist-info appears, complete, by one rename: a killed sync
+        # never leaves a dist-info without its RECORD.
+        self._partial = f".{self.dist_info}{PARTIAL}"
+        self.owner = self._on_disk(Scheme("purelib"), self.dist_info) if self.dist_info else ""
 
     def _path_with_destdir(self, scheme: Scheme, path: str) -> Path:
         return Path(self._on_disk(scheme, path))
@@ -85,6 +92,8 @@ class _Destination(SchemeDictionaryDestination):
         file = os.path.normpath(os.path.join(base, path))
         if not file.startswith(base + os.sep):
             raise ValueError(f"Attempting to write {path} outside of the target directory")
+        if self.dist_info and scheme in ("purelib", "platlib") and path.startswith(self.dist_info + "/"):
+            file = os.path.join(base, self._partial, path[len(self.dist_info) + 1 :])
         return file if self.destdir is None else self.destdir + file
 
     def _target(self, scheme: Scheme, path: str) -> str:
@@ -106,22 +115,24 @@ class _Destination(SchemeDictionaryDestination):
         # only once it is ours.
         assert self.placer is not None and self.journal is not None
         target = self._target(scheme, path)
+        self.journal.record(target, self.owner)
         try:
             self.placer.place(source, target)
         except FileExistsError:
+            self.journal.cancel(target)
             raise self._conflict(target) from None
-        self.journal.record(target)
         digest, size = self.origins[source]
         return RecordEntry(path, Hash.parse(digest) if digest else None, int(size) if size else None)
 
     def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool) -> RecordEntry:
         assert self.journal is not None
         target = self._target(scheme, path)
+        self.journal.record(target, self.owner)
         try:
             sink = open(target, "xb")  # noqa: SIM115 - closed below
         except FileExistsError:
+            self.journal.cancel(target)
             raise self._conflict(target) from None
-        self.journal.record(target)
         with sink:
             digest, size = copyfileobj_with_hashing(stream, sink, self.hash_algorithm)
         if is_executable:
@@ -160,6 +171,13 @@ class _Destination(SchemeDictionaryDestination):
         prefixes = {name: None if path == "." else path + "/" for name, path in relative.items()}
         with construct_record_file(records, prefixes.__getitem__) as record:
             self.write_to_fs(scheme, record_file_path, record, is_executable=False)
+        partial = os.path.dirname(self._on_disk(scheme, record_file_path))
+        if os.path.lexists(self.owner):
+            raise FileConflict(f"{self.owner} already exists and uvroot did not install it")
+        os.rename(partial, self.owner)
+        assert self.journal is not None
+        for name in os.listdir(self.owner):  # rolled back by their final names from now on
+            self.journal.record(os.path.join(self.owner, name), self.owner)
 
 
 @dataclass(frozen=True)
@@ -187,6 +205,7 @@ def spread_wheel(
             launcher_preamble=_TARGET_PREAMBLE if layout.kind == "target" else b"",
             placer=options.placer,
             origins=source.origins,
+            dist_info=source.dist_info_dir,
         )
         install(source, destination, _metadata(planned, local, options.target, key))
     except (InstallerError, ValueError, OSError) as exc:
@@ -319,11 +338,14 @@ class BatchResult:
     files: dict[str, int]
     notices: list[str]
     error: BaseException | None = None
+    log: str | None = None
+    """The on-disk journal of a failed batch: removed by the caller once it has rolled back."""
 
 
 def spread_batch(items: list[Item], layout: Layout, target: str, link_mode: LinkMode) -> BatchResult:
     """Spread several wheels (threads overlap their syscalls); never raises, the caller rolls back."""
     journal = Journal(layout.top)
+    journal.open_log()
     notices: list[str] = []
     options = SpreadOptions(layout, target, Placer(link_mode, notices.append))
     files: dict[str, int] = {}
@@ -336,5 +358,6 @@ def spread_batch(items: list[Item], layout: Layout, target: str, link_mode: Link
         with ThreadPoolExecutor(max_workers=_THREADS) as pool:
             list(pool.map(one, items))
     except BaseException as exc:  # noqa: BLE001 - returned: the parent rolls back every batch
-        return BatchResult(journal.written, files, notices, exc)
+        return BatchResult(journal.written, files, notices, exc, journal.log)
+    journal.close_log()
     return BatchResult(journal.written, files, notices)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from packaging.utils import canonicalize_name
 from .errors import InstallError, UsageError
 from .layout import Layout
 from .plan import InstallPlan, PlannedDist
-from .tree import prune_empty
+from .tree import PARTIAL, prune_empty, recover_pending
 
 INSTALLER_NAME = b"uvroot\n"
 STATE_FILE = "uvroot.json"
@@ -85,16 +87,50 @@ def diff(
 
 
 def remove_dist(dist: InstalledDist, layout: Layout) -> int:
-    """Delete one of our distributions by its RECORD; returns the files removed."""
-    top = layout.top.resolve()
-    site = dist.dist_info.parent
-    paths = [(site / row).resolve() for row in _record_paths(dist)]
-    outside = [p for p in paths if not p.is_relative_to(top)]
-    if outside:
-        raise InstallError(
-            f"RECORD of {dist.dist_info.name} lists {outside[0]}, outside {top}",
-            hint="uvroot removes only files inside the tree it manages",
-        )
+    """Delete one of our distributions by its RECORD; returns the files removed.
+
+    The dist-info goes first, by one rename, so a killed removal leaves no half
+    distribution behind, only files that the next sync's :func:`recover` deletes.
+    """
+    paths = _owned_paths(dist.dist_info, dist.dist_info / "RECORD", layout)
+    partial = dist.dist_info.parent / f".{dist.dist_info.name}{PARTIAL}"
+    dist.dist_info.rename(partial)
+    _delete(paths, layout)
+    shutil.rmtree(partial, ignore_errors=True)
+    return len(paths)
+
+
+def recover(layout: Layout) -> int:
+    """Finish what a killed sync left in the layout; returns the number of files deleted."""
+    deleted = recover_pending(layout.top)
+    site = layout.site_packages
+    for partial in sorted(site.glob(f".*{PARTIAL}")) if site.is_dir() else []:
+        record = partial / "RECORD"
+        if record.is_file():  # an interrupted removal, or an install killed just before its rename
+            paths = _owned_paths(site / partial.name[1:].removesuffix(PARTIAL), record, layout)
+            deleted += _delete(paths, layout)
+        shutil.rmtree(partial, ignore_errors=True)
+    return deleted
+
+
+def _owned_paths(dist_info: Path, record: Path, layout: Layout) -> list[Path]:
+    # Lexical paths: with --link-mode symlink the files themselves point into the cache.
+    top = os.path.realpath(layout.top)
+    site = dist_info.parent
+    with record.open(newline="", encoding="utf-8") as stream:
+        paths = [Path(os.path.normpath(site / row[0])) for row in csv.reader(stream) if row]
+    for path in paths:
+        parent = os.path.realpath(path.parent) if path.parent.exists() else os.path.normpath(path.parent)
+        if parent != top and not parent.startswith(top + os.sep):
+            raise InstallError(
+                f"RECORD of {dist_info.name} lists {path}, outside {layout.top}",
+                hint="uvroot removes only files inside the tree it manages",
+            )
+    return paths
+
+
+def _delete(paths: list[Path], layout: Layout) -> int:
+    top = layout.top
     for path in paths:
         path.unlink(missing_ok=True)
         if path.suffix == ".py":
@@ -103,12 +139,6 @@ def remove_dist(dist: InstalledDist, layout: Layout) -> int:
     parents = {p for path in paths for p in path.parents if p.is_relative_to(top) and p != top}
     prune_empty(parents | {d / "__pycache__" for d in parents})
     return len(paths)
-
-
-def _record_paths(dist: InstalledDist) -> list[str]:
-    record = dist.dist_info / "RECORD"
-    with record.open(newline="", encoding="utf-8") as stream:
-        return [row[0] for row in csv.reader(stream) if row]
 
 
 def _read(info: Path) -> InstalledDist:

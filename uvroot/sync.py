@@ -30,7 +30,7 @@ from .lock import Lock, load_lock
 from .plan import InstallPlan, PlannedDist, plan_install
 from .project import Project, load_project
 from .selection import SelectionFlags, select
-from .state import Changes, InstalledDist, check_target_dir, diff, remove_dist, scan
+from .state import Changes, InstalledDist, check_target_dir, diff, recover, remove_dist, scan
 from .target import Target
 from .tree import Journal, LinkMode
 from .unpack import unpack, unpacked
@@ -133,6 +133,8 @@ def sync(options: SyncOptions, *, downloader: Downloader, reporter: Reporter | N
     started = time.monotonic()
     plan, lock, project = make_plan(options, reporter)
     downloader.credentials.update(index_credentials(project.indexes))
+    if not options.dry_run and (recovered := recover(options.layout)):
+        reporter.warn(f"recovered from an interrupted sync: removed {recovered} files it had not finished")
     installed = scan(options.layout)
     check_target_dir(options.layout, installed)
     with _cache(options) as cache:
@@ -245,6 +247,9 @@ def _collect(results: list[BatchResult], items: list[Item], layout: Layout, repo
     failed = next((result.error for result in results if result.error is not None), None)
     if failed is not None:
         journal.rollback()  # leave nothing half-written: every batch's files go
+        for result in results:
+            if result.log:
+                Path(result.log).unlink(missing_ok=True)
         raise failed
     files = {name: count for result in results for name, count in result.files.items()}
     for planned, *_ in items:

@@ -7,6 +7,7 @@ import errno
 import fcntl
 import os
 import shutil
+import signal
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -24,13 +25,48 @@ class Journal:
     written: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     made: set[str] = field(default_factory=set, repr=False)
-    made_top: str = ""
     """Directories known to exist: a mkdir per file costs more than the file on a slow disk."""
+    made_top: str = ""
+    log: str | None = None
+    """The on-disk copy of ``written`` (``TOP/.uvroot-pending-*``): what a killed sync leaves for the next."""
+    _fd: int | None = field(default=None, repr=False)
+    _kill_after: int = field(default_factory=lambda: int(os.environ.get("UVROOT_TEST_KILL_AFTER_FILES", "0")))
 
-    def record(self, path: str | Path) -> None:
-        """Note a file about to be written (before writing, so a partial file is rolled back too)."""
+    def open_log(self) -> None:
+        """Start writing every recorded path to disk as well, unbuffered, so even SIGKILL loses none."""
+        self._real_top()
+        self.log = os.path.join(self.made_top, f"{PENDING}{os.getpid()}-{threading.get_ident()}")
+        self._fd = os.open(self.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # The filesystem's own clock at the start: every file this sync creates is newer.
+        os.write(self._fd, f"#born\t{os.fstat(self._fd).st_ctime_ns}\n".encode())
+
+    def close_log(self) -> None:
+        """The sync finished (or was rolled back): the on-disk journal is no longer needed."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self.log is not None:
+            Path(self.log).unlink(missing_ok=True)
+
+    def record(self, path: str | Path, owner: str = "") -> None:
+        """Note a file about to be created (so a kill right after creating it loses nothing).
+
+        ``owner`` is the dist-info that will make it part of a distribution.  If the
+        file turns out to exist already, :meth:`cancel` must follow.
+        """
         with self.lock:
             self.written.append(str(path))
+            if self._fd is not None:
+                os.write(self._fd, f"{owner}\t{path}\n".encode())
+            if self._kill_after and len(self.written) >= self._kill_after:  # fault injection for the tests
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    def cancel(self, path: str) -> None:
+        """The file was not created (something was already there): it is not ours to delete."""
+        with self.lock:
+            self.written.remove(path)
+            if self._fd is not None:
+                os.write(self._fd, f"-\t{path}\n".encode())
 
     def make_parent(self, path: str) -> None:
         """Create the directory ``path`` goes in, unless this sync already has; never outside ``top``.
@@ -71,6 +107,44 @@ class Journal:
             parents.update(p for p in path.parents if p.is_relative_to(self.top) and p != self.top)
         prune_empty(parents)
         self.written.clear()
+
+
+PENDING = ".uvroot-pending-"
+PARTIAL = ".uvroot-partial"
+
+
+def recover_pending(top: Path) -> int:
+    """Finish what a killed sync left: delete files of distributions it did not complete.
+
+    A distribution is complete once its dist-info exists (it is renamed into place
+    after its RECORD is written); every other file a pending journal lists goes.
+    Returns the number of files deleted.
+    """
+    deleted = 0
+    for log in sorted(top.glob(f"{PENDING}*")) if top.is_dir() else []:
+        lines = [line.partition("\t") for line in log.read_text(encoding="utf-8", errors="replace").splitlines()]
+        cancelled = {path for owner, _, path in lines if owner == "-"}
+        # A path is logged before the file is created; one that already existed then
+        # (a foreign file) is older than the journal itself and is never ours to delete.
+        born = next((int(path) for owner, _, path in lines if owner == "#born"), 0)
+        parents: set[Path] = set()
+        for owner, _, path in lines:
+            if (
+                owner in ("-", "#born")
+                or not path
+                or path in cancelled
+                or os.path.isfile(os.path.join(owner, "RECORD"))
+            ):
+                continue
+            file = Path(path)
+            with contextlib.suppress(FileNotFoundError):
+                if file.lstat().st_ctime_ns >= born:
+                    file.unlink()
+                    deleted += 1
+            parents.update(p for p in file.parents if p.is_relative_to(top) and p != top)
+        prune_empty(parents)
+        log.unlink()
+    return deleted
 
 
 def prune_empty(directories: Iterable[Path]) -> None:

@@ -28,8 +28,8 @@ Behaviours (module-level constructors):
 
 Every request is recorded (:attr:`FaultyServer.requests`: method, path, headers,
 arrival time), thread-safely.  Bounded: a sleep is at most :data:`MAX_SLEEP`
-seconds and is cut short when the server stops; stopping never waits for a
-client's open connection.
+seconds and is cut short when the server stops (the connection is then reset);
+stopping never waits for a client's open connection.
 """
 
 from __future__ import annotations
@@ -291,8 +291,9 @@ class FaultyServer:
         with self._lock:
             self.errors.append(repr(error))
 
-    def _sleep(self, seconds: float) -> None:
-        self._stopping.wait(min(seconds, MAX_SLEEP))
+    def _sleep(self, seconds: float) -> bool:
+        """Sleep (at most MAX_SLEEP); False when cut short because the server is stopping."""
+        return not self._stopping.wait(min(seconds, MAX_SLEEP))
 
     def _file(self, filename: str) -> bytes | None:
         path = self.directory / filename
@@ -332,13 +333,18 @@ def _make_handler(server: FaultyServer) -> type[BaseHTTPRequestHandler]:
             elif kind == "wrong_bytes":
                 self._file(corrupt_bytes(data), send_body)
             elif kind == "slow":
+                # A sleep cut short by stop() ends in a reset: a stopped server serves nothing more.
                 if plan.n_bytes is None:
-                    server._sleep(plan.seconds)
+                    if not server._sleep(plan.seconds):
+                        self._hang_up(abort=True)
+                        return
                     self._file(data, send_body)
                 else:
                     self._headers(len(data))
                     self._write(data[: plan.n_bytes])
-                    server._sleep(plan.seconds)
+                    if not server._sleep(plan.seconds):
+                        self._hang_up(abort=True)
+                        return
                     self._write(data[plan.n_bytes :])
             elif kind == "truncate":
                 self._headers(len(data))

@@ -1,0 +1,596 @@
+"""Fault injection: downloads from a misbehaving server (tests/support/faulty.py).
+
+Projects are locked with the real uv against the normal local index, then their
+uv.lock is pointed at a :class:`FaultyServer` over the same wheelhouse (same
+bytes, so the locked hashes stay valid).  Every run gets a fresh uvroot cache:
+the cache is content-addressed, so a warm one would never download.
+
+The behaviour under test (uvroot/fetch.py):
+
+* transient failures (connection errors/resets, timeouts, truncated bodies,
+  429, 5xx) are retried with exponential backoff, ``--retries N`` (default 3)
+  times after the first attempt; ``UVROOT_RETRY_BACKOFF`` is the base delay;
+* 4xx fail at once (exit 5, ``cannot download URL: HTTP nnn``), 401/403 with a
+  hint about credentials;
+* ``UVROOT_HTTP_TIMEOUT`` bounds a slow response, which then counts as transient;
+* wrong bytes are never retried and never cached;
+* redirects are followed, hashes still checked, credentials never sent to another host;
+* after any fault the root is unchanged and no traceback is printed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from tests.support.cli import check_record, tree, uvroot
+from tests.support.faulty import (
+    Behaviour,
+    FaultyServer,
+    ok,
+    redirect,
+    require_auth,
+    reset,
+    slow,
+    status,
+    truncate,
+    wrong_bytes,
+)
+from tests.support.index import LocalIndex
+from tests.support.uvproject import uv_lock, write_project
+
+ALPHA = "alpha-1.0-py3-none-any.whl"
+BETA = "beta-1.0-py3-none-any.whl" if sys.version_info < (3, 12) else "beta-2.0-py3-none-any.whl"
+GADGETS = "gadgets-1.0-py3-none-any.whl"
+SITE = f"usr/local/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"
+
+USER, SECRET = "alice", "s3cret"
+BASIC = "Basic " + base64.b64encode(f"{USER}:{SECRET}".encode()).decode()
+
+
+# -- fixtures and helpers ------------------------------------------------------
+
+
+@pytest.fixture
+def faulty(wheelhouse: Path) -> Iterator[FaultyServer]:
+    with FaultyServer(wheelhouse) as server:
+        yield server
+
+
+@pytest.fixture
+def other(wheelhouse: Path) -> Iterator[FaultyServer]:
+    """A second server: another port is another host for credential forwarding."""
+    with FaultyServer(wheelhouse) as server:
+        yield server
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """Short backoff, and nothing from this machine (netrc, proxies) steering requests."""
+    netrc = tmp_path / "empty.netrc"
+    netrc.write_text("")
+    return {
+        "UVROOT_RETRY_BACKOFF": "0.01",
+        "NETRC": str(netrc),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
+
+
+def point_lock_at(project: Path, index: LocalIndex, server: FaultyServer, userinfo: str | None = None) -> Path:
+    """Rewrite every ``<index>/files/`` URL in uv.lock (and pyproject.toml) to ``server``; return the project."""
+    old = f"{index.files_url}/"
+    new = server.url_for("", userinfo)
+    lock = project / "uv.lock"
+    text = lock.read_text()
+    assert old in text, text
+    lock.write_text(text.replace(old, new))
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(old, new))
+    return project
+
+
+@pytest.fixture(scope="module")
+def locked_projects(tmp_path_factory: pytest.TempPathFactory, index: LocalIndex, uv_cache: Path) -> Callable[..., Path]:
+    """``locked_projects(*dependencies) -> project`` locked by uv against ``index``, once per module and set."""
+    done: dict[tuple[str, ...], Path] = {}
+
+    def get(*dependencies: str) -> Path:
+        if dependencies not in done:
+            project = tmp_path_factory.mktemp("faults-template")
+            write_project(project, dependencies=list(dependencies), requires_python=">=3.10")
+            uv_lock(project, index.url, cache_dir=uv_cache)
+            done[dependencies] = project
+        return done[dependencies]
+
+    return get
+
+
+@pytest.fixture
+def faulty_project(
+    locked_projects: Callable[..., Path], index: LocalIndex, faulty: FaultyServer, tmp_path: Path
+) -> Callable[..., Path]:
+    """``faulty_project(*dependencies, userinfo=None) -> project`` whose wheel URLs point at ``faulty``.
+
+    A copy of a project the real uv locked against the normal index (see ``locked_projects``).
+    """
+    counter = iter(range(1, 1000))
+
+    def make(*dependencies: str, userinfo: str | None = None) -> Path:
+        project = tmp_path / f"project-{next(counter)}"
+        shutil.copytree(locked_projects(*(dependencies or ("gadgets",))), project)
+        return point_lock_at(project, index, faulty, userinfo)
+
+    return make
+
+
+def locked_sha256(project: Path, filename: str) -> str:
+    """The sha256 uv.lock pins for ``filename``."""
+    lock = tomllib.loads((project / "uv.lock").read_text())
+    for package in lock["package"]:
+        for wheel in package.get("wheels", []):
+            if wheel["url"].rsplit("/", 1)[1] == filename:
+                return str(wheel["hash"]).removeprefix("sha256:")
+    raise AssertionError(f"{filename} is not in {project / 'uv.lock'}")
+
+
+def sync(project: Path, root: Path, cache: Path, *flags: str, env: dict[str, str]):  # type: ignore[no-untyped-def]
+    return uvroot("sync", "--project", project, "--root", root, *flags, cache=cache, env=env)
+
+
+def assert_ok(result) -> None:  # type: ignore[no-untyped-def]
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and "error:" not in result.output, result.output
+
+
+def assert_fails(result, *needles: str, code: int = 5) -> None:  # type: ignore[no-untyped-def]
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output, result.output
+    assert result.output.count("error: ") == 1, result.output
+    for needle in needles:
+        assert needle in result.output, f"{needle!r} not in:\n{result.output}"
+
+
+def assert_not_cached(cache: Path, sha256: str) -> None:
+    """Nothing of the wheel with this hash is in the cache, and no partial download is left."""
+    for kind in ("wheels-v1", "unpacked-v1"):
+        files = [p for p in (cache / kind / sha256[:2] / sha256).rglob("*") if not p.is_dir()]
+        assert files == [], files  # (an empty directory is no entry)
+    leftovers = list((cache / "tmp").rglob("*")) if (cache / "tmp").exists() else []
+    assert leftovers == [], leftovers
+
+
+def assert_cached_verified(cache: Path, sha256: str, filename: str) -> None:
+    cached = cache / "wheels-v1" / sha256[:2] / sha256 / filename
+    assert hashlib.sha256(cached.read_bytes()).hexdigest() == sha256
+
+
+def snapshot(root: Path) -> tuple[list[str], dict[str, bytes]] | None:
+    """Every path (directories too) and every file's bytes under ``root``; None when absent."""
+    if not root.exists():
+        return None
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")), tree(root)
+
+
+def assert_staged(root: Path, *dists: str) -> None:
+    for dist in dists:
+        info = root / SITE / f"{dist}.dist-info"
+        assert info.is_dir(), sorted(tree(root))
+        assert check_record(info) == []
+
+
+# Transient faults: (id, behaviour factory, a needle the final error must hold or None).
+TRANSIENT: list[tuple[str, Callable[[], Behaviour], str | None]] = [
+    ("500", lambda: status(500), "HTTP 500"),
+    ("502", lambda: status(502), "HTTP 502"),
+    ("503", lambda: status(503), "HTTP 503"),
+    ("504", lambda: status(504), "HTTP 504"),
+    ("429", lambda: status(429, {"Retry-After": "0"}), "HTTP 429"),
+    ("reset", lambda: reset(), None),
+    ("reset-mid-body", lambda: reset(mid_body=True), None),
+    ("truncate", lambda: truncate(100), None),
+]
+TRANSIENT_IDS = [t[0] for t in TRANSIENT]
+
+
+# -- transient failures are retried ------------------------------------------------
+
+
+@pytest.mark.parametrize(("kind", "fault", "needle"), TRANSIENT, ids=TRANSIENT_IDS)
+def test_transient_fault_is_retried_then_succeeds(
+    kind: str,
+    fault: Callable[[], Behaviour],
+    needle: str | None,
+    faulty: FaultyServer,
+    faulty_project: Callable[..., Path],
+    tmp_path: Path,
+    env: dict[str, str],
+) -> None:
+    project = faulty_project("gadgets")
+    faulty.plan(GADGETS, fault(), fault(), ok())
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    result = sync(project, root, cache, env=env)
+    assert_ok(result)
+    assert len(faulty.hits(GADGETS)) == 3
+    assert_staged(root, "gadgets-1.0")
+    assert_cached_verified(cache, locked_sha256(project, GADGETS), GADGETS)
+
+
+@pytest.mark.parametrize(("kind", "fault", "needle"), TRANSIENT, ids=TRANSIENT_IDS)
+def test_transient_fault_gives_up_after_retries(
+    kind: str,
+    fault: Callable[[], Behaviour],
+    needle: str | None,
+    faulty: FaultyServer,
+    faulty_project: Callable[..., Path],
+    tmp_path: Path,
+    env: dict[str, str],
+) -> None:
+    project = faulty_project("alpha", "gadgets")
+    faulty.plan(GADGETS, *(fault() for _ in range(5)))
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    result = sync(project, root, cache, "--retries", "2", env=env)
+    assert_fails(result, faulty.url_for(GADGETS), *([needle] if needle else []))
+    assert len(faulty.hits(GADGETS)) == 3  # the first attempt and exactly 2 retries
+    assert faulty.pending(GADGETS) == 2
+    assert snapshot(root) is None  # alpha was fine, but nothing is staged
+    assert_not_cached(cache, locked_sha256(project, GADGETS))
+
+
+def test_default_is_three_retries(
+    faulty: FaultyServer, faulty_project: Callable[..., Path], tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = faulty_project("gadgets")
+    faulty.plan(GADGETS, *(status(503) for _ in range(3)), ok())
+    assert_ok(sync(project, tmp_path / "a", tmp_path / "cache-a", env=env))
+    assert len(faulty.hits(GADGETS)) == 4
+
+    faulty.clear()
+    faulty.plan(GADGETS, *(status(503) for _ in range(4)), ok())
+    result = sync(project, tmp_path / "b", tmp_path / "cache-b", env=env)
+    assert_fails(result, f"cannot download {faulty.url_for(GADGETS)}: HTTP 503")
+    assert len(faulty.hits(GADGETS)) == 4
+    assert snapshot(tmp_path / "b") is None
+    assert_not_cached(tmp_path / "cache-b", locked_sha256(project, GADGETS))
+
+
+def test_retries_zero_means_one_attempt(
+    faulty: FaultyServer, faulty_project: Callable[..., Path], tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = faulty_project("gadgets")
+    faulty.plan(GADGETS, status(503))
+    result = sync(project, tmp_path / "root", tmp_path / "cache", "--retries", "0", env=env)
+    assert_fails(result, "HTTP 503")
+    assert len(faulty.hits(GADGETS)) == 1
+    assert snapshot(tmp_path / "root") is None
+
+
+def test_backoff_base_comes_from_the_environment(
+    faulty: FaultyServer, faulty_project: Callable[..., Path], tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = faulty_project("gadgets")
+    # 0.01 s base: three retries take far less than the default 0.5 s base would (0.5 + 1 + 2 s).
+    faulty.plan(GADGETS, *(status(503) for _ in range(3)), ok())
+    assert_ok(sync(project, tmp_path / "a", tmp_path / "cache-a", env=env))
+    hits = faulty.hits(GADGETS)
+    assert len(hits) == 4 and hits[-1].at - hits[0].at < 0.5, [h.at - hits[0].at for h in hits]
+
+    # 0.2 s base: the waits add up to at least the base (0.2 + 0.4 without jitter).
+    faulty.clear()
+    faulty.plan(GADGETS, status(503), status(503), ok())
+    assert_ok(sync(project, tmp_path / "b", tmp_path / "cache-b", env={**env, "UVROOT_RETRY_BACKOFF": "0.2"}))
+    hits = faulty.hits(GADGETS)
+    assert len(hits) == 3 and hits[-1].at - hits[0].at >= 0.2, [h.at - hits[0].at for h in hits]
+
+
+def test_429_honours_a_small_retry_after(
+    faulty: FaultyServer, faulty_project: Callable[..., Path], tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = faulty_project("gadgets")
+    faulty.plan(GADGETS, status(429, {"Retry-After": "1"}), ok())
+    assert_ok(sync(project, tmp_path / "root", tmp_path / "cache", env=env))
+    hits = faulty.hits(GADGETS)
+    assert len(hits) == 2
+    assert hits[1].at - hits[0].at >= 0.9  # Retry-After, not the 0.01 s backoff
+    assert_staged(tmp_path / "root", "gadgets-1.0")
+
+
+# -- non-transient HTTP errors fail at once --------------------------------------
+
+
+@pytest.mark.parametrize("code", [400, 401, 403, 404, 410])
+def test_client_errors_fail_at_once(
+    code: int, faulty: FaultyServer, faulty_project: Callable[..., Path], tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = faulty_project("alpha", "gadgets")
+    faulty.plan(GADGETS, status(code))  # then ok: a retry would have succeeded
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    result = sync(project, root, cache, env=env)
+    assert_fails(result, f"cannot download {faulty.url_for(GADGETS)}: HTTP {code}")
+    assert len(faulty.hits(GADGETS)) == 1
+    credentials_hint = "UV_INDEX_" in result.output and ".netrc" in result.output
+    assert credentials_hint == (code in (401, 403)), result.output
+    assert snapshot(root) is None
+    assert_not_cached(cache, locked_sha256(project, GADGETS))
+
+
+def test_wrong_credentials_fail_at_once_redacted_with_a_hint(
+    faulty: FaultyServer, faulty_project: Callable[..., Path], tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = faulty_project("gadgets", userinfo=f"{USER}:wrong-password")
+    auth = require_auth(USER, SECRET)
+    faulty.default("*", auth)
+    result = sync(project, tmp_path / "root", tmp_path / "cache", env=env)
+    assert_fails(result, f"cannot download http://****@127.0.0.1:{faulty.port}/files/{GADGETS}: HTTP 401")
+    assert "UV_INDEX_" in result.output and ".netrc" in result.output
+    assert "wrong-password" not in result.output and f"{USER}:" not in result.output
+    assert len(faulty.hits(GADGETS)) == 1
+    assert auth.seen == ["Basic " + base64.b64encode(f"{USER}:wrong-password".encode()).decode()]
+    assert snapshot(tmp_path / "root") is None
+
+
+# -- timeouts ----------------------------------------------------------------------------
+
+
+STALLS = [
+    pytest.param(lambda: slow(1.5), id="before-headers"),
+    pytest.param(lambda: slow(1.5, after_bytes=100), id="mid-body"),
+]
+
+
+@pytest.mark.parametrize("stall", STALLS)
+def test_slow_response_times_out_and_is_retried(
+    stall: Callable[[], Behaviour],
+    faulty: FaultyServer,
+    faulty_project: Callable[..., Path],
+    tmp_path: Path,
+    env: dict[str, str],
+) -> None:
+    project = faulty_project("gadgets")
+    faulty.plan(GADGETS, stall(), ok())
+    started = time.monotonic()
+    assert_ok(sync(project, tmp_path / "root", tmp_path / "cache", env={**env, "UVROOT_HTTP_TIMEOUT": "0.3"}))
+    assert len(faulty.hits(GADGETS)) == 2
+    assert time.monotonic() - started < 1.4  # gave up on the stalled response, did not wait it out
+    assert_staged(tmp_path / "root", "gadgets-1.0")
+    assert_cached_verified(tmp_path / "cache", locked_sha256(project, GADGETS), GADGETS)
+
+
+@pytest.mark.parametrize("stall", STALLS)
+def test_slow_response_fails_with_timed_out_after_retries(
+    stall: Callable[[], Behaviour],
+    faulty: FaultyServer,
+    faulty_project: Callable[..., Path],
+    tmp_path: Path,
+    env: dict[str, str],
+) -> None:
+    project = faulty_project("gadgets")
+    faulty.plan(GADGETS, stall(), stall(), stall())
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    result = sync(project, root, cache, "--retries", "1", env={**env, "UVROOT_HTTP_TIMEOUT": "0.3"})
+    assert_fails(result, faulty.url_for(GADGETS), "timed out")
+    assert len(faulty.hits(GADGETS)) == 2
+    assert snapshot(root) is None
+    assert_not_cached(cache, locked_sha256(project, GADGETS))
+
+
+def test_a_slow_response_within_the_timeout_is_fine(
+    faulty: FaultyServer, faulty_project: Callable[..., Path], tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = faulty_project("gadgets")
+    faulty.plan(GADGETS, slow(0.3, after_bytes=100))
+    assert_ok(sync(project, tmp_path / "root", tmp_path / "cache", env={**env, "UVROOT_HTTP_TIMEOUT": "2"}))
+    assert len(faulty.hits(GADGETS)) == 1
+
+
+# -- wrong bytes ------------------------------------------------------------------------
+
+
+def test_wrong_bytes_are_not_retried_and_never_cached(
+    faulty: FaultyServer, faulty_project: Callable[..., Path], tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = faulty_project("alpha", "gadgets")
+    faulty.plan(GADGETS, wrong_bytes())  # then ok: a retry would have succeeded
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    result = sync(project, root, cache, env=env)
+    assert_fails(result, GADGETS, "does not match uv.lock")
+    assert len(faulty.hits(GADGETS)) == 1
+    assert snapshot(root) is None
+    assert_not_cached(cache, locked_sha256(project, GADGETS))
+
+
+# -- redirects ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", [301, 302, 307])
+def test_redirect_to_another_host_is_followed(
+    code: int,
+    faulty: FaultyServer,
+    other: FaultyServer,
+    faulty_project: Callable[..., Path],
+    tmp_path: Path,
+    env: dict[str, str],
+) -> None:
+    project = faulty_project("gadgets")
+    faulty.plan(GADGETS, redirect(other.url_for(GADGETS), code))
+    assert_ok(sync(project, tmp_path / "root", tmp_path / "cache", env=env))
+    assert len(faulty.hits(GADGETS)) == 1 and len(other.hits(GADGETS)) == 1
+    assert_staged(tmp_path / "root", "gadgets-1.0")
+
+
+def test_redirect_target_is_still_hash_checked(
+    faulty: FaultyServer,
+    other: FaultyServer,
+    faulty_project: Callable[..., Path],
+    tmp_path: Path,
+    env: dict[str, str],
+) -> None:
+    project = faulty_project("gadgets")
+    faulty.plan(GADGETS, redirect(other.url_for(GADGETS)))
+    other.plan(GADGETS, wrong_bytes())
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    result = sync(project, root, cache, env=env)
+    assert_fails(result, GADGETS, "does not match uv.lock")
+    assert len(faulty.hits(GADGETS)) == 1 and len(other.hits(GADGETS)) == 1  # not retried
+    assert snapshot(root) is None
+    assert_not_cached(cache, locked_sha256(project, GADGETS))
+
+
+# -- credentials ----------------------------------------------------------------------
+
+
+def _no_secret_anywhere(result_output: str, *trees: Path) -> None:
+    assert SECRET not in result_output, result_output
+    for top in trees:
+        for path in top.rglob("*"):
+            assert SECRET not in str(path.relative_to(top)), path
+        for name, data in tree(top).items():
+            assert SECRET.encode() not in data, f"{SECRET} in {top / name}"
+
+
+def test_credentials_in_the_lock_url_are_sent_and_never_leak(
+    faulty: FaultyServer, faulty_project: Callable[..., Path], index: LocalIndex, tmp_path: Path, env: dict[str, str]
+) -> None:
+    # gadgets as a URL dependency: its dist-info gets a direct_url.json.
+    project = faulty_project("alpha", f"gadgets @ {index.files_url}/{GADGETS}", userinfo=f"{USER}:{SECRET}")
+    auth = require_auth(USER, SECRET)
+    faulty.default("*", auth)
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    result = sync(project, root, cache, "-v", env=env)
+    assert_ok(result)
+    assert sorted(r.path for r in faulty.file_requests()) == sorted(f"/files/{n}" for n in (ALPHA, BETA, GADGETS))
+    assert auth.seen == [BASIC] * 3
+    assert_staged(root, "alpha-1.0", "gadgets-1.0")
+    direct_url = (root / SITE / "gadgets-1.0.dist-info" / "direct_url.json").read_text()
+    assert f"127.0.0.1:{faulty.port}/files/{GADGETS}" in direct_url
+    _no_secret_anywhere(result.output, root)
+    for path in cache.rglob("*"):  # the cache's file *names*; see the next test for contents
+        assert SECRET not in str(path.relative_to(cache)), path
+
+
+def test_credentials_are_not_written_into_the_cache(
+    faulty: FaultyServer, faulty_project: Callable[..., Path], tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = faulty_project("gadgets", userinfo=f"{USER}:{SECRET}")
+    faulty.default("*", require_auth(USER, SECRET))
+    cache = tmp_path / "cache"
+    assert_ok(sync(project, tmp_path / "root", cache, env=env))
+    _no_secret_anywhere("", cache)
+
+
+def test_credentials_are_not_forwarded_on_a_redirect_to_another_host(
+    faulty: FaultyServer,
+    other: FaultyServer,
+    faulty_project: Callable[..., Path],
+    tmp_path: Path,
+    env: dict[str, str],
+) -> None:
+    project = faulty_project("alpha", "gadgets", userinfo=f"{USER}:{SECRET}")
+    guards = {name: require_auth(USER, SECRET, then=redirect(other.url_for(name))) for name in (ALPHA, BETA, GADGETS)}
+    for name, guard in guards.items():
+        faulty.default(name, guard)
+    root = tmp_path / "root"
+    result = sync(project, root, tmp_path / "cache", "-v", env=env)
+    assert_ok(result)
+    assert all(guard.seen == [BASIC] for guard in guards.values()), {n: g.seen for n, g in guards.items()}
+    landed = other.file_requests()
+    assert sorted(r.path for r in landed) == sorted(f"/files/{n}" for n in (ALPHA, BETA, GADGETS))
+    assert [r.header("Authorization") for r in landed] == [None] * 3
+    assert_staged(root, "alpha-1.0", "gadgets-1.0")
+    _no_secret_anywhere(result.output, root)
+
+
+# -- the root survives every fault ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(lambda: status(503), id="503"),
+        pytest.param(lambda: status(404), id="404"),
+        pytest.param(lambda: status(403), id="403"),
+        pytest.param(lambda: reset(), id="reset"),
+        pytest.param(lambda: truncate(10), id="truncate"),
+        pytest.param(lambda: wrong_bytes(), id="wrong-bytes"),
+    ],
+)
+def test_a_fault_leaves_an_existing_root_as_it_was(
+    fault: Callable[[], Behaviour],
+    faulty: FaultyServer,
+    faulty_project: Callable[..., Path],
+    tmp_path: Path,
+    env: dict[str, str],
+) -> None:
+    root = tmp_path / "root"
+    assert_ok(sync(faulty_project("alpha"), root, tmp_path / "cache-1", env=env))
+    before = snapshot(root)
+    assert before is not None and (root / SITE / "alpha-1.0.dist-info").is_dir()
+
+    bigger = faulty_project("alpha", "gadgets")
+    faulty.default(GADGETS, fault())  # every attempt fails
+    cache = tmp_path / "cache-2"
+    result = sync(bigger, root, cache, env=env)
+    assert_fails(result, GADGETS)
+    assert snapshot(root) == before
+    assert_not_cached(cache, locked_sha256(bigger, GADGETS))
+
+
+# -- the harness itself --------------------------------------------------------------------
+
+
+def test_faulty_server_does_what_it_says(faulty: FaultyServer, other: FaultyServer, wheelhouse: Path) -> None:
+    """Each behaviour as a plain client sees it, and a negative control for credential forwarding."""
+    import urllib.request
+
+    import requests
+
+    real = (wheelhouse / GADGETS).read_bytes()
+    url = faulty.url_for(GADGETS)
+    faulty.plan(GADGETS, status(503, {"Retry-After": "7"}), reset(), reset(mid_body=True), truncate(10), wrong_bytes())
+    with requests.Session() as session:
+        answer = session.get(url, timeout=5)
+        assert (answer.status_code, answer.headers["Retry-After"]) == (503, "7")
+        with pytest.raises(requests.ConnectionError):
+            session.get(url, timeout=5)
+        for _ in range(2):  # reset mid-body, truncate: the body ends early
+            with pytest.raises((requests.exceptions.ChunkedEncodingError, requests.ConnectionError)):
+                session.get(url, timeout=5).content  # noqa: B018
+        assert session.get(url, timeout=5).content not in (real, b"")  # wrong bytes
+        assert session.get(url, timeout=5).content == real  # the plan is used up: ok
+        faulty.plan(GADGETS, slow(1.0))
+        with pytest.raises(requests.Timeout):
+            session.get(url, timeout=0.2)
+    assert len(faulty.hits(GADGETS)) == 7 and faulty.pending(GADGETS) == 0
+
+    # require_auth records what it saw; urllib, unlike requests, forwards a set Authorization
+    # header to another host on a redirect, and the other server records it.
+    guard = require_auth(USER, SECRET, then=redirect(other.url_for(GADGETS), 307))
+    faulty.default(GADGETS, guard)
+    with pytest.raises(urllib.error.HTTPError, match="401"):
+        urllib.request.urlopen(url, timeout=5)
+    request = urllib.request.Request(url, headers={"Authorization": BASIC})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.read() == real
+    assert guard.seen == [None, BASIC]
+    assert [r.header("authorization") for r in other.hits(GADGETS)] == [BASIC]
+
+    # stop() cuts a sleeping response short.
+    faulty.default(GADGETS, slow(5.0))
+    with pytest.raises(requests.ConnectionError):
+        started = time.monotonic()
+        threading.Timer(0.2, faulty.stop).start()
+        requests.get(url, timeout=3)
+    assert time.monotonic() - started < 2
