@@ -73,8 +73,14 @@ def test_no_compatible_wheel_names_package_tags_and_wheels(
             ["alpha==1.0 depends on betta", "matches no locked packages"],
         ),
         (lambda text: text.replace("source = { registry", "source = { nowhere", 1), ["source must name exactly"]),
+        (
+            lambda text: (
+                text + text[text.index("[[package]]") : text.index("[[package]]", text.index("[[package]]") + 1)]
+            ),
+            ["locks alpha==1.0 from registry+", "twice"],
+        ),
     ],
-    ids=["toml", "future-version", "hash", "dangling", "source"],
+    ids=["toml", "future-version", "hash", "dangling", "source", "duplicate"],
 )
 def test_malformed_lock(project: Path, tmp_path: Path, mutate: Callable[[str], str], needles: list[str]) -> None:
     lock = project / "uv.lock"
@@ -149,7 +155,7 @@ def test_conflict_with_a_foreign_file_rolls_back_the_whole_sync(project: Path, t
     foreign.parent.mkdir(parents=True)
     foreign.write_text("#!/bin/sh\necho not yours\n")
     result = uvroot("sync", "--project", project, "--root", root, cache=tmp_path / "cache")
-    _fails(result, 6, "usr/local/bin/gadget already exists and uvroot did not install it")
+    _fails(result, 6, "gadgets-1.0 would overwrite", "usr/local/bin/gadget, which no installed distribution owns")
     assert tree(root) == {"usr/local/bin/gadget": b"#!/bin/sh\necho not yours\n"}
     assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*")) == [
         "usr",
@@ -157,6 +163,20 @@ def test_conflict_with_a_foreign_file_rolls_back_the_whole_sync(project: Path, t
         "usr/local/bin",
         "usr/local/bin/gadget",
     ]
+
+
+def test_conflict_names_both_owners(project: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    site = root / "usr/local/lib/python3.11/site-packages"
+    info = site / "oldgadgets-0.9.dist-info"
+    info.mkdir(parents=True)
+    (info / "INSTALLER").write_text("pip\n")
+    (info / "RECORD").write_text("../../../bin/gadget,,\noldgadgets-0.9.dist-info/RECORD,,\n")
+    (root / "usr/local/bin").mkdir(parents=True)
+    (root / "usr/local/bin/gadget").write_text("#!/bin/sh\n")
+    result = uvroot("sync", "--project", project, "--root", root, "--python-version", "3.11", cache=tmp_path / "c")
+    _fails(result, 6, "gadgets-1.0 would overwrite", "belongs to oldgadgets-0.9 (installed by pip)")
+    assert (root / "usr/local/bin/gadget").read_text() == "#!/bin/sh\n"
 
 
 def test_verbose_shows_the_traceback(project: Path, tmp_path: Path) -> None:

@@ -189,6 +189,7 @@ def load_lock(path: Path, cache_dir: Path | None = None) -> Lock:
     if not isinstance(raw_packages, list):
         raise LockError(f"{where}: 'package' must be an array of tables", hint=_HINT)
     packages = tuple(_package(raw, f"package[{index}]", path.parent) for index, raw in enumerate(raw_packages))
+    _refuse_duplicates(packages, path)
     manifest = data.get("manifest", {})
     members = tuple(canonicalize_name(m) for m in _list_of(manifest, "members", str, "manifest"))
     return Lock(
@@ -198,6 +199,14 @@ def load_lock(path: Path, cache_dir: Path | None = None) -> Lock:
         packages=packages,
         members=members,
     )
+
+
+def _refuse_duplicates(packages: tuple[LockedPackage, ...], path: Path) -> None:
+    seen: set[PackageId] = set()
+    for package in packages:
+        if package.id in seen:
+            raise LockError(f"{path} locks {package.label} from {package.id.source} twice", hint=_HINT)
+        seen.add(package.id)
 
 
 def _package(raw: object, where: str, base: Path) -> LockedPackage:

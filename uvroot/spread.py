@@ -104,8 +104,10 @@ class _Destination(SchemeDictionaryDestination):
         return target
 
     def _conflict(self, target: str) -> FileConflict:
+        site = self._bases["purelib"] if self.destdir is None else self.destdir + self._bases["purelib"]
+        owner = _owner_of(target, site)
         return FileConflict(
-            f"{target} already exists and uvroot did not install it",
+            f"{self.dist_info.removesuffix('.dist-info')} would overwrite {target}, which {owner}",
             hint="stage into an empty directory, or remove the file that is in the way",
         )
 
@@ -178,6 +180,17 @@ class _Destination(SchemeDictionaryDestination):
         assert self.journal is not None
         for name in os.listdir(self.owner):  # rolled back by their final names from now on
             self.journal.record(os.path.join(self.owner, name), self.owner)
+
+
+def _owner_of(target: str, site: str) -> str:
+    """Who put ``target`` there, for the conflict message (the error path only: it reads RECORDs)."""
+    for record in sorted(Path(site).glob("*.dist-info/RECORD")):
+        rows = parse_record_file(record.read_text(encoding="utf-8", errors="replace").splitlines())
+        if any(os.path.normpath(os.path.join(site, row[0])) == target for row in rows):
+            installer = record.parent / "INSTALLER"
+            by = installer.read_text(encoding="utf-8").strip() if installer.is_file() else "an unknown installer"
+            return f"belongs to {record.parent.name.removesuffix('.dist-info')} (installed by {by})"
+    return "no installed distribution owns and uvroot did not install"
 
 
 @dataclass(frozen=True)
