@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.support.cli import tree, uvroot
 from tests.support.index import LocalIndex
@@ -125,3 +127,34 @@ def test_a_symlink_inside_the_root_is_fine(
     result = uvroot("sync", "--project", project, "--root", root, "--python-version", "3.12", cache=uvroot_cache)
     assert result.exit_code == 0, result.output
     assert (root / "usr/local/real-lib/python3.12/site-packages/alpha/__init__.py").is_file()
+
+
+_SEGMENTS = st.sampled_from(["..", ".", "a", "b.py", "", "C:", "c:\\\\x", "\\\\", "ü", "~", "-", " "])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(st.lists(_SEGMENTS, min_size=1, max_size=5).map("/".join), min_size=1, max_size=4))
+def test_unpacking_never_writes_outside_its_entry(names: list[str], tmp_path_factory: pytest.TempPathFactory) -> None:
+    # Whatever the entry names, unpacking either refuses the wheel or keeps every file inside its entry.
+    from uvroot.cache import WheelCache
+    from uvroot.errors import InstallError
+    from uvroot.fetch import LocalFile
+    from uvroot.unpack import unpack
+
+    work = tmp_path_factory.mktemp("fuzz")
+    files = {**GOOD, **dict.fromkeys(names, b"x")}
+    try:
+        wheel = _wheel(work / "alpha-1.0-py3-none-any.whl", files)
+    except (ValueError, OSError, IndexError):
+        return  # zipfile itself refuses some names (the empty one, with an IndexError)
+    before = set(work.rglob("*"))
+    try:
+        entry = unpack(LocalFile(wheel, None, wheel.stat().st_size), WheelCache(work / "cache"))
+    except InstallError:
+        after = {p for p in work.rglob("*") if "cache/tmp" not in p.as_posix()}
+        assert after - before <= {work / "cache", work / "cache/tmp", work / "cache/CACHEDIR.TAG"}
+        return
+    written = [p for p in entry.rglob("*") if p.is_file()]
+    assert all(p.resolve().is_relative_to(entry.resolve()) for p in written)
+    outside = {p for p in work.rglob("*") if not p.is_relative_to(work / "cache")} - before
+    assert outside == set()

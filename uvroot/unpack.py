@@ -133,7 +133,7 @@ def _extract_one(
     name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, into: Path, record: dict[str, tuple[str, str]]
 ) -> None:
     path = PurePosixPath(info.filename)
-    if path.is_absolute() or ".." in path.parts or "\\" in info.filename:
+    if not path.parts or path.is_absolute() or ".." in path.parts or "\\" in info.filename:
         raise InstallError(f"{name} has an unsafe entry {info.filename!r}", hint="the wheel is malformed or hostile")
     target = into.joinpath(*path.parts)
     target.parent.mkdir(parents=True, exist_ok=True)
