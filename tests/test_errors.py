@@ -179,6 +179,17 @@ def test_conflict_names_both_owners(project: Path, tmp_path: Path) -> None:
     assert (root / "usr/local/bin/gadget").read_text() == "#!/bin/sh\n"
 
 
+def test_allow_existing_takes_over_foreign_files(project: Path, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "usr/local/bin").mkdir(parents=True)
+    (root / "usr/local/bin/gadget").write_text("#!/bin/sh\necho not yours\n")
+    result = uvroot("sync", "--project", project, "--root", root, "--allow-existing", cache=tmp_path / "cache")
+    assert result.exit_code == 0, result.output
+    assert "gadgets" in (root / "usr/local/bin/gadget").read_text()  # now the staged console script
+    again = uvroot("sync", "--project", project, "--root", root, cache=tmp_path / "cache")
+    assert again.exit_code == 0 and "is up to date" in again.output
+
+
 def test_verbose_shows_the_traceback(project: Path, tmp_path: Path) -> None:
     result = uvroot("sync", "--project", project, "--root", tmp_path / "r", "--python-version", "3.9", "-v")
     assert result.exit_code == 4 and "Traceback" in result.output

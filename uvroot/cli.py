@@ -154,6 +154,14 @@ def sync(
         ),
     ] = "clone",
     reinstall: Annotated[bool, typer.Option("--reinstall", help="Place every package again.")] = False,
+    allow_existing: Annotated[
+        bool,
+        typer.Option(
+            "--allow-existing",
+            rich_help_panel=_LAYOUT,
+            help="Replace files in the way that no uvroot distribution owns (default: stop).",
+        ),
+    ] = False,
     retries: Annotated[
         int,
         typer.Option(
@@ -227,6 +235,7 @@ def sync(
             build_frontend=_choice("--build-frontend", build_frontend, FRONTENDS) if build_frontend else None,
             link_mode=_choice("--link-mode", link_mode, LINK_MODES),
             reinstall=reinstall,
+            allow_existing=allow_existing,
             reinstall_packages=frozenset(reinstall_package or ()),
         )
         with _reporter(quiet, verbose) as reporter:

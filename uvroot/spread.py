@@ -66,6 +66,7 @@ class _Destination(SchemeDictionaryDestination):
     """installer's destination, journalled and with target-correct scripts."""
 
     journal: Journal | None = None
+    allow_existing: bool = False
     launcher_preamble: bytes = b""
     placer: Placer | None = None
     origins: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -103,6 +104,15 @@ class _Destination(SchemeDictionaryDestination):
         self.files += 1
         return target
 
+    def _replace_foreign(self, target: str) -> bool:
+        """With --allow-existing, take over a file in the way; else give the path back."""
+        assert self.journal is not None
+        if not self.allow_existing or os.path.isdir(target):
+            self.journal.cancel(target)
+            return False
+        os.unlink(target)  # from now on the path is ours: RECORD lists it, removal deletes it
+        return True
+
     def _conflict(self, target: str) -> FileConflict:
         site = self._bases["purelib"] if self.destdir is None else self.destdir + self._bases["purelib"]
         owner = _owner_of(target, site)
@@ -121,8 +131,9 @@ class _Destination(SchemeDictionaryDestination):
         try:
             self.placer.place(source, target)
         except FileExistsError:
-            self.journal.cancel(target)
-            raise self._conflict(target) from None
+            if not self._replace_foreign(target):
+                raise self._conflict(target) from None
+            self.placer.place(source, target)
         digest, size = self.origins[source]
         return RecordEntry(path, Hash.parse(digest) if digest else None, int(size) if size else None)
 
@@ -133,8 +144,9 @@ class _Destination(SchemeDictionaryDestination):
         try:
             sink = open(target, "xb")  # noqa: SIM115 - closed below
         except FileExistsError:
-            self.journal.cancel(target)
-            raise self._conflict(target) from None
+            if not self._replace_foreign(target):
+                raise self._conflict(target) from None
+            sink = open(target, "xb")  # noqa: SIM115 - closed below
         with sink:
             digest, size = copyfileobj_with_hashing(stream, sink, self.hash_algorithm)
         if is_executable:
@@ -200,6 +212,8 @@ class SpreadOptions:
     layout: Layout
     target: str
     placer: Placer
+    allow_existing: bool = False
+    """Replace files in the way that no uvroot distribution owns (``--allow-existing``)."""
 
 
 def spread_wheel(
@@ -219,6 +233,7 @@ def spread_wheel(
             placer=options.placer,
             origins=source.origins,
             dist_info=source.dist_info_dir,
+            allow_existing=options.allow_existing,
         )
         install(source, destination, _metadata(planned, local, options.target, key))
     except (InstallerError, ValueError, OSError) as exc:
@@ -355,12 +370,14 @@ class BatchResult:
     """The on-disk journal of a failed batch: removed by the caller once it has rolled back."""
 
 
-def spread_batch(items: list[Item], layout: Layout, target: str, link_mode: LinkMode) -> BatchResult:
+def spread_batch(
+    items: list[Item], layout: Layout, target: str, link_mode: LinkMode, allow_existing: bool = False
+) -> BatchResult:
     """Spread several wheels (threads overlap their syscalls); never raises, the caller rolls back."""
     journal = Journal(layout.top)
     journal.open_log()
     notices: list[str] = []
-    options = SpreadOptions(layout, target, Placer(link_mode, notices.append))
+    options = SpreadOptions(layout, target, Placer(link_mode, notices.append), allow_existing)
     files: dict[str, int] = {}
 
     def one(item: Item) -> None:

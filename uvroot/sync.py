@@ -104,6 +104,7 @@ class SyncOptions:
     link_mode: LinkMode = "clone"
     reinstall: bool = False
     reinstall_packages: frozenset[str] = frozenset()
+    allow_existing: bool = False
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,7 @@ def _apply(
         remove_dist(dist, layout)
         reporter.removed(dist)
     items = [(p, local, unpacked, keys[p.name]) for p, (local, unpacked) in zip(changes.install, prepared, strict=True)]
-    args = (layout, str(options.target), options.link_mode)
+    args = (layout, str(options.target), options.link_mode, options.allow_existing)
     batches = _batches(items, prepared)
     if len(batches) == 1:
         results = [spread_batch(batches[0], *args)]
