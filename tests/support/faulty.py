@@ -48,6 +48,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from tests.support.index import corrupt_bytes
+from tests.support.loopback import LoopbackServer
 
 __all__ = [
     "MAX_SLEEP",
@@ -171,68 +172,31 @@ class _Server(ThreadingHTTPServer):
         self.owner._note_error(sys.exc_info()[1])
 
 
-class FaultyServer:
+class FaultyServer(LoopbackServer):
     """Serves ``directory``'s files at ``/files/<name>`` with programmable faults (see module doc)."""
 
     def __init__(self, directory: Path, host: str = "127.0.0.1") -> None:
+        super().__init__(host)
         self.directory = Path(directory)
-        self.host = host
         self.requests: list[Request] = []
         self.errors: list[str] = []  # exceptions in handler threads (client went away...), for debugging
         self._lock = threading.Lock()
         self._plans: dict[str, deque[Behaviour]] = {}
         self._defaults: dict[str, Behaviour] = {}
         self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
-    def start(self) -> FaultyServer:
-        """Bind a free port and serve in a daemon thread (idempotent)."""
-        if self._server is None:
-            self._stopping.clear()
-            server = _Server((self.host, 0), _make_handler(self))
-            server.owner = self
-            self._server = server
-            self._thread = threading.Thread(
-                target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="FaultyServer", daemon=True
-            )
-            self._thread.start()
-        return self
+    def _make_server(self) -> _Server:
+        self._stopping.clear()
+        server = _Server((self.host, 0), _make_handler(self))
+        server.owner = self
+        return server
 
     def stop(self) -> None:
         """Stop serving, cut every sleep short, release the port."""
         self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._server = self._thread = None
-
-    def __enter__(self) -> FaultyServer:  # noqa: PYI034 (typing.Self needs 3.11)
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # -- addresses ---------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FaultyServer is not started")
-        return self._server.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def files_url(self) -> str:
-        """Where files live: ``{files_url}/{filename}``."""
-        return f"{self.base_url}/files"
+        super().stop()
 
     def url_for(self, filename: str, userinfo: str | None = None) -> str:
         """``http://[userinfo@]host:port/files/<filename>``."""

@@ -43,6 +43,8 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 
+from tests.support.loopback import LoopbackServer
+
 __all__ = ["LocalIndex", "WheelInfo", "read_sdist_info", "read_wheel_info"]
 
 
@@ -113,62 +115,19 @@ def corrupt_bytes(data: bytes) -> bytes:
     return out.getvalue()
 
 
-class LocalIndex:
+class LocalIndex(LoopbackServer):
     """PEP 503 index over ``directory`` (``*.whl`` and ``*.tar.gz`` files), on 127.0.0.1."""
 
     def __init__(self, directory: Path, host: str = "127.0.0.1") -> None:
+        super().__init__(host)
         self.directory = Path(directory)
-        self.host = host
         self.requests: list[str] = []  # every request path, in arrival order
         self._lock = threading.Lock()
         self._corrupted: set[str] = set()
         self._cache: dict[tuple[str, int, int], WheelInfo] = {}
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle ---------------------------------------------------------
-
-    def start(self) -> LocalIndex:
-        """Bind a free port and serve in a daemon thread (idempotent)."""
-        if self._server is None:
-            self._server = ThreadingHTTPServer((self.host, 0), _make_handler(self))
-            self._server.daemon_threads = True  # never block interpreter exit
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                # Short poll so stop() returns promptly at session teardown.
-                kwargs={"poll_interval": 0.05},
-                name="LocalIndex",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Shut the server down and release the port."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._server = self._thread = None
-
-    def __enter__(self) -> LocalIndex:  # noqa: PYI034 (typing.Self needs 3.11)
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # -- addresses ---------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("LocalIndex is not started")
-        return self._server.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+    def _make_server(self) -> ThreadingHTTPServer:
+        return ThreadingHTTPServer((self.host, 0), _make_handler(self))
 
     @property
     def url(self) -> str:
