@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from .fetch import LocalFile
 from .plan import InstallPlan, PlannedDist
 from .state import Changes, InstalledDist
 from .sync import SyncReport
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 class LineReporter:
@@ -51,34 +54,47 @@ class LineReporter:
 
 
 class BarReporter(LineReporter):
-    """A rich progress bar on a terminal, over the per-package lines of ``-v``."""
+    """A rich progress bar on a terminal, over the per-package lines of ``-v``.
+
+    rich is imported only once there is work to show: a no-op sync never pays for it.
+    """
 
     def __init__(self, verbose: bool) -> None:
         super().__init__(verbose)
-        from rich.progress import Progress  # only terminals pay for importing rich
-
-        self.progress = Progress(transient=True)
-        self.task = self.progress.add_task("staging", total=None)
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
 
     def planned(self, plan: InstallPlan, changes: Changes) -> None:  # noqa: D102
         super().planned(plan, changes)
-        self.progress.update(self.task, total=2 * len(changes.install))
-        self.progress.start()
+        if changes.install:
+            from rich.progress import Progress
+
+            self.progress = Progress(transient=True)
+            self.task = self.progress.add_task("staging", total=2 * len(changes.install))
+            self.progress.start()
 
     def fetched(self, planned: PlannedDist, cached: LocalFile) -> None:  # noqa: D102
         super().fetched(planned, cached)
-        self.progress.update(self.task, advance=1, description=f"fetched {planned.name}")
+        self._advance(f"fetched {planned.name}")
 
     def installed(self, planned: PlannedDist, files: int) -> None:  # noqa: D102
         super().installed(planned, files)
-        self.progress.update(self.task, advance=1, description=f"installed {planned.name}")
+        self._advance(f"installed {planned.name}")
 
     def close(self) -> None:
         """Remove the bar from the terminal."""
-        self.progress.stop()
+        if self.progress is not None:
+            self.progress.stop()
+
+    def _advance(self, description: str) -> None:
+        if self.progress is not None and self.task is not None:
+            self.progress.update(self.task, advance=1, description=description)
 
     def _say(self, line: str) -> None:
-        self.progress.console.print(line, highlight=False, markup=False)
+        if self.progress is None:
+            super()._say(line)
+        else:
+            self.progress.console.print(line, highlight=False, markup=False)
 
 
 def plan_table(report: SyncReport) -> str:
@@ -100,7 +116,7 @@ def summary(report: SyncReport, where: str) -> str:
         return f"{where} is up to date ({len(changes.keep)} packages for {report.plan.target})"
     removed = f", removed {len(changes.remove)}" if changes.remove else ""
     return (
-        f"staged {len(changes.install)} packages ({report.files} files, {_size(report.bytes)}) "
+        f"staged {len(changes.install)} packages ({report.files} files from {_size(report.bytes)} of wheels) "
         f"into {where} for {report.plan.target}{removed}, kept {len(changes.keep)}, in {report.seconds:.2f}s"
     )
 
