@@ -143,6 +143,7 @@ class LocalFile:
     """A verified wheel or sdist on local disk, under its original filename."""
 
     path: Path
+    """Where it is cached (a warm sync goes straight to the unpacked copy and never opens it)."""
     sha256: str | None
     size: int
 

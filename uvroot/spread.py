@@ -84,6 +84,7 @@ class _Destination(SchemeDictionaryDestination):
         self.owner = self._on_disk(Scheme("purelib"), self.dist_info) if self.dist_info else ""
 
     def _path_with_destdir(self, scheme: Scheme, path: str) -> Path:
+        # installer's own path hook, kept in step with ours for any installer code path that asks.
         return Path(self._on_disk(scheme, path))
 
     def _on_disk(self, scheme: Scheme, path: str) -> str:

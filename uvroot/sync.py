@@ -122,8 +122,7 @@ class SyncReport:
 def make_plan(options: SyncOptions, reporter: Reporter | None = None) -> tuple[InstallPlan, Lock, Project]:
     """Read the project and lock and decide every distribution, without touching the layout or network."""
     project = load_project(options.project_dir)
-    cache_dir = None if options.no_cache else options.cache_dir or default_cache_dir()
-    lock = load_lock(options.project_dir / "uv.lock", cache_dir)
+    lock = load_lock(options.project_dir / "uv.lock", _cache_dir(options))
     check_fresh(project, lock, strict=options.locked, warn=(reporter or NullReporter()).warn)
     return plan_install(lock, project, options.target, select(project, options.selection)), lock, project
 
@@ -183,7 +182,7 @@ def _prepare_all(
         wheel = planned.wheel
         assert wheel is not None
         if (ready := unpacked(context.cache, wheel.sha256)) is not None:  # warm: not even the .whl is read
-            local = LocalFile(ready / wheel.filename, wheel.sha256, wheel.size or 0)
+            local = LocalFile(context.cache.path_for(wheel), wheel.sha256, wheel.size or 0)
         else:
             local = fetch(wheel, context.cache, context.downloader, offline=context.offline)
             ready = unpack(local, context.cache)
@@ -258,10 +257,15 @@ def _collect(results: list[BatchResult], items: list[Item], layout: Layout, repo
     return len(journal.written)
 
 
+def _cache_dir(options: SyncOptions) -> Path | None:
+    """The persistent cache, or None under --no-cache."""
+    return None if options.no_cache else options.cache_dir or default_cache_dir()
+
+
 @contextmanager
 def _cache(options: SyncOptions) -> Iterator[WheelCache]:
-    if not options.no_cache:
-        yield WheelCache(options.cache_dir or default_cache_dir())
+    if (persistent := _cache_dir(options)) is not None:
+        yield WheelCache(persistent)
         return
     with tempfile.TemporaryDirectory(prefix="uvroot-cache-") as scratch:
         yield WheelCache(Path(scratch))
