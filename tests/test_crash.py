@@ -32,11 +32,28 @@ def _run(project: Path, root: Path, cache: Path, kill_after: int = 0) -> subproc
     return subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
 
 
-def _consistent(root: Path) -> None:
-    site = root / "usr/local/lib/python3.12/site-packages"
+SITE = "usr/local/lib/python3.12/site-packages"
+
+
+def _entries(root: Path) -> dict[str, set[str]]:
+    """Top-level importable entries of site-packages -> their files (dist-infos and hidden ones aside)."""
+    site = root / SITE
+    found: dict[str, set[str]] = {}
+    for path in site.rglob("*") if site.is_dir() else []:
+        top = path.relative_to(site).parts[0]
+        if path.is_file() and not top.startswith(".") and not top.endswith(".dist-info"):
+            found.setdefault(top, set()).add(path.relative_to(site).as_posix())
+    return found
+
+
+def _consistent(root: Path, clean: Path) -> None:
+    site = root / SITE
     for info in site.glob("*.dist-info") if site.is_dir() else []:
         assert (info / "RECORD").is_file(), f"{info.name} has no RECORD"
         assert check_record(info) == [], f"{info.name} is incomplete"
+    whole = _entries(clean)
+    for entry, files in _entries(root).items():  # never half a package, even without its dist-info
+        assert files == whole.get(entry, files), f"{entry} is only partly there"
 
 
 @pytest.mark.parametrize("resync", [False, True], ids=["fresh", "upgrade"])
@@ -57,10 +74,10 @@ def test_killed_syncs_leave_whole_distributions_and_the_next_sync_finishes(
         killed = _run(after, root, cache, kill_after=point)
         if killed.returncode == -signal.SIGKILL:
             survived += 1
-        _consistent(root)
+        _consistent(root, clean)
         finished = _run(after, root, cache)
         assert finished.returncode == 0, finished.stderr
-        _consistent(root)
+        _consistent(root, clean)
         assert tree(root) == tree(clean), f"after a kill at file {point}"
         assert not list(root.glob(".uvroot-pending-*"))
     assert survived >= KILLS // 2  # most kill points really interrupted a sync

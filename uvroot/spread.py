@@ -9,6 +9,7 @@ remove everything it wrote.
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -37,7 +38,7 @@ from .fetch import LocalFile
 from .layout import Layout
 from .plan import PlannedDist
 from .state import INSTALLER_NAME, STATE_FILE
-from .tree import PARTIAL, Journal, LinkMode, Placer
+from .tree import PARTIAL, STAGE, Journal, LinkMode, Placer
 from .unpack import wheel_name
 
 _MAX_SHEBANG = 127
@@ -81,7 +82,12 @@ class _Destination(SchemeDictionaryDestination):
         # only when its dist-info appears, complete, by one rename: a killed sync
         # never leaves a dist-info without its RECORD.
         self._partial = f".{self.dist_info}{PARTIAL}"
-        self.owner = self._on_disk(Scheme("purelib"), self.dist_info) if self.dist_info else ""
+        # Importable files are written under a staging directory too and moved into
+        # site-packages entry by entry: a killed sync never leaves half a package.
+        self._stage = f".{self.dist_info}{STAGE}"
+        site = self._bases["purelib"]
+        self._site = site if self.destdir is None else self.destdir + site
+        self.owner = os.path.join(self._site, self.dist_info) if self.dist_info else ""
 
     def _path_with_destdir(self, scheme: Scheme, path: str) -> Path:
         # installer's own path hook, kept in step with ours for any installer code path that asks.
@@ -94,8 +100,11 @@ class _Destination(SchemeDictionaryDestination):
         file = os.path.normpath(os.path.join(base, path))
         if not file.startswith(base + os.sep):
             raise ValueError(f"Attempting to write {path} outside of the target directory")
-        if self.dist_info and scheme in ("purelib", "platlib") and path.startswith(self.dist_info + "/"):
-            file = os.path.join(base, self._partial, path[len(self.dist_info) + 1 :])
+        if self.dist_info and scheme in ("purelib", "platlib") and base == self._bases["purelib"]:
+            if path.startswith(self.dist_info + "/"):
+                file = os.path.join(base, self._partial, path[len(self.dist_info) + 1 :])
+            else:
+                file = os.path.join(base, self._stage, os.path.relpath(file, base))
         return file if self.destdir is None else self.destdir + file
 
     def _target(self, scheme: Scheme, path: str) -> str:
@@ -189,10 +198,54 @@ class _Destination(SchemeDictionaryDestination):
         partial = os.path.dirname(self._on_disk(scheme, record_file_path))
         if os.path.lexists(self.owner):
             raise FileConflict(f"{self.owner} already exists and uvroot did not install it")
+        stage = os.path.join(self._site, self._stage)
+        if os.path.isdir(stage):
+            for name in sorted(os.listdir(stage)):
+                self._move(os.path.join(stage, name), os.path.join(self._site, name))
+            os.rmdir(stage)
         os.rename(partial, self.owner)
         assert self.journal is not None
         for name in os.listdir(self.owner):  # rolled back by their final names from now on
             self.journal.record(os.path.join(self.owner, name), self.owner)
+
+    def _move(self, staged: str, final: str) -> None:
+        """Move one staged entry into site-packages: a new directory whole, by one rename; else merged."""
+        assert self.journal is not None
+        if os.path.isdir(staged) and not os.path.islink(staged):
+            if not os.path.lexists(final) and self._rename_tree(staged, final):
+                return
+            if not os.path.isdir(final):
+                raise self._conflict(final)
+            self.journal.check_inside(final)  # an existing directory may be a link: never follow it out
+            for name in sorted(os.listdir(staged)):
+                self._move(os.path.join(staged, name), os.path.join(final, name))
+            os.rmdir(staged)
+            return
+        self.journal.record(final, self.owner)
+        try:
+            os.link(staged, final, follow_symlinks=False)  # exclusive: never over a file in the way
+        except FileExistsError:
+            if not self._replace_foreign(final):
+                raise self._conflict(final) from None
+            os.link(staged, final, follow_symlinks=False)
+        os.unlink(staged)
+
+    def _rename_tree(self, staged: str, final: str) -> bool:
+        assert self.journal is not None
+        moved = [
+            final + os.path.join(root, name)[len(staged) :] for root, _, names in os.walk(staged) for name in names
+        ]
+        for path in moved:
+            self.journal.record(path, self.owner)
+        try:
+            os.rename(staged, final)
+        except OSError as exc:  # another wheel of this sync made it meanwhile (a namespace directory)
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            for path in moved:
+                self.journal.cancel(path)
+            return False
+        return True
 
 
 def _owner_of(target: str, site: str) -> str:

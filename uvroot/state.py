@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 from .errors import InstallError, UsageError
 from .layout import Layout
 from .plan import InstallPlan, PlannedDist
-from .tree import PARTIAL, prune_empty, recover_pending
+from .tree import PARTIAL, STAGE, prune_empty, recover_pending
 
 INSTALLER_NAME = b"uvroot\n"
 STATE_FILE = "uvroot.json"
@@ -104,6 +104,8 @@ def recover(layout: Layout) -> int:
     """Finish what a killed sync left in the layout; returns the number of files deleted."""
     deleted = recover_pending(layout.top)
     site = layout.site_packages
+    for stage in sorted(site.glob(f".*{STAGE}")) if site.is_dir() else []:
+        shutil.rmtree(stage, ignore_errors=True)  # staged files of a distribution never moved into place
     for partial in sorted(site.glob(f".*{PARTIAL}")) if site.is_dir() else []:
         record = partial / "RECORD"
         if record.is_file():  # an interrupted removal, or an install killed just before its rename

@@ -92,6 +92,16 @@ class Journal:
         os.makedirs(parent, exist_ok=True)
         self.made.add(parent)
 
+    def check_inside(self, directory: str) -> None:
+        """Refuse an existing directory that leads outside the tree through a symbolic link."""
+        top = self._real_top()
+        real = os.path.realpath(directory)
+        if real != top and not real.startswith(top + os.sep):
+            raise EscapeError(
+                f"{directory} leads outside {self.top} (to {real}) through a symbolic link",
+                hint="uvroot never writes outside the tree it was given; remove the link",
+            )
+
     def _real_top(self) -> str:
         if not self.made_top:
             os.makedirs(self.top, exist_ok=True)
@@ -111,6 +121,7 @@ class Journal:
 
 PENDING = ".uvroot-pending-"
 PARTIAL = ".uvroot-partial"
+STAGE = ".uvroot-stage"
 
 
 def recover_pending(top: Path) -> int:
