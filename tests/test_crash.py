@@ -67,7 +67,8 @@ def test_killed_syncs_leave_whole_distributions_and_the_next_sync_finishes(
     assert _run(after, clean, cache).returncode == 0
     total = sum(1 for _ in clean.rglob("*") if _.is_file())
     survived = 0
-    for number, point in enumerate(sorted(random.Random(20261123).sample(range(1, total + 1), KILLS))):
+    points = random.Random(20261123).sample(range(1, total + 1), KILLS)
+    for number, point in enumerate(sorted(points)):
         root = tmp_path / f"root-{number}"
         if resync:
             assert _run(before, root, cache).returncode == 0
@@ -80,4 +81,5 @@ def test_killed_syncs_leave_whole_distributions_and_the_next_sync_finishes(
         _consistent(root, clean)
         assert tree(root) == tree(clean), f"after a kill at file {point}"
         assert not list(root.glob(".uvroot-pending-*"))
+    print(f"{survived} of {KILLS} syncs killed mid-way (kill points {sorted(points)} of {total} files)")
     assert survived >= KILLS // 2  # most kill points really interrupted a sync
