@@ -188,3 +188,10 @@ def test_target_launchers_find_their_own_directory(project: Path, tmp_path: Path
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("alpha 1.0")
+
+
+def test_summary_counts_each_file_once(project: Path, tmp_path: Path, uvroot_cache: Path) -> None:
+    root = tmp_path / "root"
+    result = uvroot("sync", "--project", project, "--root", root, "--python-version", "3.12", cache=uvroot_cache)
+    files = sum(1 for path in root.rglob("*") if path.is_file())
+    assert f"staged 3 packages ({files} files from" in result.output

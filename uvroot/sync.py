@@ -254,7 +254,7 @@ def _collect(results: list[BatchResult], items: list[Item], layout: Layout, repo
     files = {name: count for result in results for name, count in result.files.items()}
     for planned, *_ in items:
         reporter.installed(planned, files[planned.name])
-    return len(journal.written)
+    return sum(files.values())  # not len(written): a staged file is journalled twice, staged and moved
 
 
 def _cache_dir(options: SyncOptions) -> Path | None:
