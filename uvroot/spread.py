@@ -124,8 +124,7 @@ class _Destination(SchemeDictionaryDestination):
         return True
 
     def _conflict(self, target: str) -> FileConflict:
-        site = self._bases["purelib"] if self.destdir is None else self.destdir + self._bases["purelib"]
-        owner = _owner_of(target, site)
+        owner = _owner_of(target, self._site)
         return FileConflict(
             f"{self.dist_info.removesuffix('.dist-info')} would overwrite {target}, which {owner}",
             hint="stage into an empty directory, or remove the file that is in the way",
@@ -133,8 +132,8 @@ class _Destination(SchemeDictionaryDestination):
 
     def _place(self, scheme: Scheme, path: str, source: str) -> RecordEntry:
         # Every way of placing creates the file exclusively, so an existing file (a
-        # foreign one, or another wheel's) is never overwritten, and it is journalled
-        # only once it is ours.
+        # foreign one, or another wheel's) is never overwritten; the path is journalled
+        # before the create, and cancelled again if the create finds something there.
         assert self.placer is not None and self.journal is not None
         target = self._target(scheme, path)
         self.journal.record(target, self.owner)
