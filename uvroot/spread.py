@@ -441,6 +441,7 @@ def spread_batch(
         with ThreadPoolExecutor(max_workers=_THREADS) as pool:
             list(pool.map(one, items))
     except BaseException as exc:  # noqa: BLE001 - returned: the parent rolls back every batch
+        journal.close_log(delete=False)  # the parent deletes it once it has rolled back
         return BatchResult(journal.written, files, notices, exc, journal.log)
     journal.close_log()
     return BatchResult(journal.written, files, notices)

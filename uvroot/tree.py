@@ -40,12 +40,12 @@ class Journal:
         # The filesystem's own clock at the start: every file this sync creates is newer.
         os.write(self._fd, f"#born\t{os.fstat(self._fd).st_ctime_ns}\n".encode())
 
-    def close_log(self) -> None:
-        """The sync finished (or was rolled back): the on-disk journal is no longer needed."""
+    def close_log(self, *, delete: bool = True) -> None:
+        """Stop logging; ``delete`` once the journal is no longer needed (the sync finished or rolled back)."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        if self.log is not None:
+        if delete and self.log is not None:
             Path(self.log).unlink(missing_ok=True)
 
     def record(self, path: str | Path, owner: str = "") -> None:
