@@ -25,7 +25,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from .cache import WheelCache
 from .errors import BuildError, FetchError, redact
-from .fetch import Downloader, LocalFile, fetch
+from .fetch import Downloader, LocalFile, fetch, file_sha256
 from .plan import PlannedDist
 from .target import Target
 
@@ -73,7 +73,7 @@ def source_key(planned: PlannedDist, target: Target, context: BuildContext) -> s
     source = planned.package.id.source
     if planned.build_from == "sdist":
         assert planned.package.sdist is not None
-        origin = f"sdist:{planned.package.sdist.sha256 or _file_digest(Path(planned.package.sdist.url or ''))}"
+        origin = f"sdist:{planned.package.sdist.sha256 or file_sha256(Path(planned.package.sdist.url or ''))}"
     elif source.kind == "git":
         origin = f"git:{source.git_url}#{source.git_commit}:{source.subdirectory or ''}"
     else:
@@ -91,7 +91,7 @@ def build_dist(planned: PlannedDist, target: Target, key: str, context: BuildCon
             _check_fits(planned, built, target)
             cached = context.cache.publish_built(key, built)
     _check_fits(planned, cached, target)
-    return LocalFile(cached, _file_digest(cached), cached.stat().st_size)
+    return LocalFile(cached, file_sha256(cached), cached.stat().st_size)
 
 
 def available_frontend(preferred: Frontend | None) -> tuple[Frontend, list[str]]:
@@ -239,7 +239,7 @@ def _tree_digest(tree: Path, exclude: Path | None) -> str:
     digest = hashlib.sha256()
     for path in sorted(_tree_files(tree, exclude.resolve() if exclude else None)):
         digest.update(path.relative_to(tree).as_posix().encode() + b"\0")
-        digest.update(_file_digest(path).encode())
+        digest.update(file_sha256(path).encode())
     return digest.hexdigest()
 
 
@@ -254,11 +254,3 @@ def _tree_files(tree: Path, exclude: Path | None) -> Iterator[Path]:
             and (exclude is None or (here / d).resolve() != exclude)
         ]
         yield from (here / name for name in files if not name.endswith(".pyc"))
-
-
-def _file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 16):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -193,17 +193,26 @@ def _backoff() -> float:
     return float(os.environ.get("UVROOT_RETRY_BACKOFF", "0.5"))
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in chunks (memory stays bounded for any size)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _local(wheel: Artifact, path: Path) -> LocalFile:
     # A wheel from a local directory or path source: read in place, verified when hashed.
     try:
-        data = path.read_bytes()
+        size = path.stat().st_size
+        if wheel.sha256 is not None:
+            _verify(wheel, file_sha256(path), size, str(path))
     except OSError as exc:
         raise FetchError(
             f"cannot read {path}: {exc.strerror}", hint="the lock points at a local file that moved"
         ) from None
-    if wheel.sha256 is not None:
-        _verify(wheel, hashlib.sha256(data).hexdigest(), len(data), str(path))
-    return LocalFile(path, wheel.sha256, len(data))
+    return LocalFile(path, wheel.sha256, size)
 
 
 def _verify(wheel: Artifact, digest: str, size: int, origin: str) -> None:

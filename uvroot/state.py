@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 from .errors import InstallError, UsageError
 from .layout import Layout
 from .plan import InstallPlan, PlannedDist
-from .tree import PARTIAL, STAGE, prune_empty, recover_pending
+from .tree import PARTIAL, STAGE, is_within, prune_empty, recover_pending
 
 INSTALLER_NAME = b"uvroot\n"
 STATE_FILE = "uvroot.json"
@@ -123,7 +123,7 @@ def _owned_paths(dist_info: Path, record: Path, layout: Layout) -> list[Path]:
         paths = [Path(os.path.normpath(site / row[0])) for row in csv.reader(stream) if row]
     for path in paths:
         parent = os.path.realpath(path.parent) if path.parent.exists() else os.path.normpath(path.parent)
-        if parent != top and not parent.startswith(top + os.sep):
+        if not is_within(parent, top):
             raise InstallError(
                 f"RECORD of {dist_info.name} lists {path}, outside {layout.top}",
                 hint="uvroot removes only files inside the tree it manages",

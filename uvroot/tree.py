@@ -78,25 +78,18 @@ class Journal:
         parent = os.path.dirname(path)
         if parent in self.made:
             return
-        top = self._real_top()
         existing = parent
         while existing not in self.made and not os.path.lexists(existing):
             existing = os.path.dirname(existing)
         if existing not in self.made:  # checked once per directory this sync had not seen
-            real = os.path.realpath(existing)
-            if real != top and not real.startswith(top + os.sep):
-                raise EscapeError(
-                    f"{existing} leads outside {self.top} (to {real}) through a symbolic link",
-                    hint="uvroot never writes outside the tree it was given; remove the link",
-                )
+            self.check_inside(existing)
         os.makedirs(parent, exist_ok=True)
         self.made.add(parent)
 
     def check_inside(self, directory: str) -> None:
         """Refuse an existing directory that leads outside the tree through a symbolic link."""
-        top = self._real_top()
         real = os.path.realpath(directory)
-        if real != top and not real.startswith(top + os.sep):
+        if not is_within(real, self._real_top()):
             raise EscapeError(
                 f"{directory} leads outside {self.top} (to {real}) through a symbolic link",
                 hint="uvroot never writes outside the tree it was given; remove the link",
@@ -117,6 +110,11 @@ class Journal:
             parents.update(p for p in path.parents if p.is_relative_to(self.top) and p != self.top)
         prune_empty(parents)
         self.written.clear()
+
+
+def is_within(path: str, top: str) -> bool:
+    """``path`` is ``top`` or below it (both already made absolute/real by the caller)."""
+    return path == top or path.startswith(top + os.sep)
 
 
 PENDING = ".uvroot-pending-"

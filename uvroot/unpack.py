@@ -22,7 +22,7 @@ from packaging.utils import canonicalize_name, canonicalize_version
 
 from .cache import WheelCache
 from .errors import InstallError
-from .fetch import LocalFile
+from .fetch import LocalFile, file_sha256
 
 _CHUNK = 1 << 16
 _MAX_UNPACKED = 16 << 30  # no real wheel unpacks to more (the largest CUDA wheels are ~6 GiB)
@@ -45,7 +45,7 @@ def _entry(cache: WheelCache, sha256: str) -> Path:
 
 def unpack(local: LocalFile, cache: WheelCache) -> Path:
     """The directory holding ``local``'s contents, verified against its RECORD (unpacking once)."""
-    digest = local.sha256 or _digest(local.path)
+    digest = local.sha256 or file_sha256(local.path)
     final = _entry(cache, digest)
     if (final / _DONE).is_file():
         return final
@@ -163,11 +163,3 @@ def _check(name: str, info: zipfile.ZipInfo, record: dict[str, tuple[str, str]],
 def _is_record(filename: str, names: tuple[str, ...] = ("RECORD",)) -> bool:
     parts = filename.split("/")
     return len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] in names
-
-
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
