@@ -166,7 +166,7 @@ def assert_fails(result, *needles: str, code: int = 5) -> None:  # type: ignore[
 
 def assert_not_cached(cache: Path, sha256: str) -> None:
     """Nothing of the wheel with this hash is in the cache, and no partial download is left."""
-    for kind in ("wheels-v1", "unpacked-v1"):
+    for kind in ("wheels-v1", "unpacked-v2"):
         files = [p for p in (cache / kind / sha256[:2] / sha256).rglob("*") if not p.is_dir()]
         assert files == [], files  # (an empty directory is no entry)
     leftovers = list((cache / "tmp").rglob("*")) if (cache / "tmp").exists() else []

@@ -99,7 +99,7 @@ def test_hostile_wheel_is_refused_before_anything_is_written(
     assert needle in result.output and "Traceback" not in result.output
     assert tree(root) == {}  # gadgets was fine, but nothing is spread when one wheel is hostile
     assert not outside.exists() and not Path("/tmp/evil.py").exists()
-    assert not list(cache.glob("unpacked-v1/*/*/alpha"))
+    assert not list(cache.glob("unpacked-v2/*/*/alpha"))
 
 
 def test_a_symlink_out_of_the_root_is_never_followed(

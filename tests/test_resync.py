@@ -112,7 +112,7 @@ def test_every_link_mode_gives_a_working_tree(
     )
     assert result.exit_code == 0, result.output
     module = target / "alpha/__init__.py"
-    cached = next(cache.glob("unpacked-v1/*/*/alpha/__init__.py"))
+    cached = next(cache.glob("unpacked-v2/*/*/alpha/__init__.py"))
     if mode == "symlink":
         assert module.is_symlink() and module.resolve() == cached.resolve()
     elif mode == "hardlink":
@@ -176,7 +176,7 @@ def test_two_syncs_sharing_a_cache_end_consistent(make_locked_project: Callable[
     assert all(done.returncode == 0 for done in results.values()), [d.stderr for d in results.values()]
     assert _snapshot(tmp_path / "a") == _snapshot(tmp_path / "b")
     assert not list((cache / "tmp").iterdir())  # no half entries left behind
-    entries = list(cache.glob("unpacked-v1/*/*"))
+    entries = list(cache.glob("unpacked-v2/*/*"))
     assert len(entries) == 5 and all((entry / ".uvroot-unpacked").is_file() for entry in entries)
 
 

@@ -1,24 +1,30 @@
-"""Where each part of a wheel goes: ``--root``, ``--prefix``, ``--target`` or ``--user``.
+"""Where each part of a wheel goes: the install scheme of the final image, as data.
 
 A :class:`Layout` holds the *runtime* scheme (the paths as the final image sees
 them, written into RECORD and shebangs) and, for ``--root``, the staging
-directory they are re-rooted under.  Only schemes are data here; writing is
-``spread``'s job.
+directory they are re-rooted under.  The scheme comes from a flag
+(``--root``/``--prefix``/``--user``/``--target``/``--venv``), a preset for an
+image that cannot run at build time (``--layout``), a real interpreter's
+sysconfig (``--python``), plus per-key overrides (``--scheme-path``).  Only
+schemes are data here; writing is ``spread``'s job.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from .errors import UsageError
+from .interpreter import Interpreter
 from .target import Target
 
-LayoutKind = Literal["root", "prefix", "target", "user"]
+LayoutKind = Literal["root", "prefix", "target", "user", "venv", "system"]
 DEFAULT_PREFIX = "/usr/local"
+SCHEME_KEYS = ("purelib", "platlib", "scripts", "headers", "data")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,18 +35,21 @@ class Layout:
     destdir: Path | None
     """Files land under this directory; None writes the runtime paths directly."""
     purelib: str
+    platlib: str
     scripts: str
     headers: str
     """Headers directory; the distribution name is appended per wheel."""
     data: str
     interpreter: str
     """What generated scripts run: the TARGET interpreter, never the build machine's."""
+    venv_python: str | None = None
+    """For ``--venv``: the interpreter ``pyvenv.cfg`` and ``bin/python`` name."""
 
     def scheme_dict(self, distribution: str) -> dict[str, str]:
         """The installer scheme for one distribution (runtime paths)."""
         return {
             "purelib": self.purelib,
-            "platlib": self.purelib,
+            "platlib": self.platlib,
             "scripts": self.scripts,
             "headers": posixpath.join(self.headers, distribution),
             "data": self.data,
@@ -54,52 +63,179 @@ class Layout:
 
     @property
     def site_packages(self) -> Path:
-        """The import directory as written on the build machine."""
+        """The import directory (purelib) as written on the build machine."""
         return self.on_disk(self.purelib)
 
     @property
+    def lib_dirs(self) -> tuple[Path, ...]:
+        """purelib, and platlib where it differs: where dist-infos live."""
+        return tuple(dict.fromkeys((self.on_disk(self.purelib), self.on_disk(self.platlib))))
+
+    @property
     def top(self) -> Path:
-        """The directory the user named; nothing outside it is written."""
+        """The directory the user named (or that holds every scheme directory); nothing outside it is written."""
         if self.destdir is not None:
             return self.destdir
-        return Path(self.data)
+        directories = (self.purelib, self.platlib, self.scripts, self.headers, self.data)
+        return Path(os.path.commonpath(directories))
+
+    def describe(self) -> dict[str, str]:
+        """Each scheme directory as written on the build machine (for listings and reports)."""
+        return {key: str(self.on_disk(getattr(self, key))) for key in SCHEME_KEYS}
 
 
-def make_layout(
-    target: Target,
-    *,
-    root: Path | None = None,
-    prefix: str | None = None,
-    target_dir: Path | None = None,
-    user: bool = False,
-    shebang: str | None = None,
-) -> Layout:
-    """Build the layout the flags ask for (exactly one of root, prefix, target, user)."""
-    if target_dir is not None:
-        if root is not None or prefix is not None or user:
-            raise UsageError(
-                "--target cannot be combined with --root, --prefix or --user",
-                hint="--target is a flat import directory of its own",
-            )
-        return _flat(target_dir.resolve(), target, shebang)
-    if target.os == "windows":
+@dataclass(frozen=True, slots=True)
+class Preset:
+    """An image's system scheme, for images that cannot run at build time."""
+
+    description: str
+    scheme: Callable[[str], dict[str, str]]
+    """``X.Y`` -> runtime paths of purelib, platlib, scripts, headers, data and the interpreter."""
+
+
+def _system(lib: str, base: str, include: str, interpreter: str) -> Callable[[str], dict[str, str]]:
+    def scheme(version: str) -> dict[str, str]:
+        site = lib.format(version=version)
+        return {
+            "purelib": site,
+            "platlib": site,
+            "scripts": f"{base}/bin",
+            "headers": include.format(version=version),
+            "data": base,
+            "interpreter": interpreter.format(version=version),
+        }
+
+    return scheme
+
+
+PRESETS = {
+    # python:X.Y (official images, built from source): posix_prefix at /usr/local.
+    "official": Preset(
+        "python:X.Y images",
+        _system("/usr/local/lib/python{version}/site-packages", "/usr/local", "/usr/local/include/python{version}",
+                "/usr/local/bin/python{version}"),
+    ),
+    # Debian/Ubuntu/distroless python3: posix_local puts local installs in dist-packages
+    # under /usr/local, but headers under /usr/include (what pip --root does there).
+    "debian": Preset(
+        "Debian, Ubuntu and distroless with the distribution's python3",
+        _system("/usr/local/lib/python{version}/dist-packages", "/usr/local", "/usr/include/python{version}",
+                "/usr/bin/python{version}"),
+    ),
+    # Alpine's apk python3: posix_prefix with prefix /usr.
+    "alpine": Preset(
+        "Alpine with apk's python3",
+        _system("/usr/lib/python{version}/site-packages", "/usr", "/usr/include/python{version}",
+                "/usr/bin/python{version}"),
+    ),
+}  # fmt: skip
+PRESET_ALIASES = {"python": "official", "ubuntu": "debian", "distroless": "debian"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LayoutRequest:
+    """The layout flags as given, before they are checked against each other."""
+
+    root: Path | None = None
+    prefix: str | None = None
+    target_dir: Path | None = None
+    user: bool = False
+    venv: Path | None = None
+    venv_python: str | None = None
+    preset: str | None = None
+    python: Interpreter | None = None
+    scheme_paths: tuple[tuple[str, str], ...] = ()
+    shebang: str | None = None
+
+
+def make_layout(target: Target, request: LayoutRequest | None = None, **flags: object) -> Layout:
+    """Build the layout the flags ask for, refusing combinations that contradict each other."""
+    request = request or LayoutRequest(**flags)  # type: ignore[arg-type]
+    _check_combination(target, request)
+    if request.target_dir is not None:
+        return _flat(request.target_dir.resolve(), target, request.shebang)
+    root = request.root.resolve() if request.root is not None else None
+    if request.venv is not None:
+        layout = _venv(root, request.venv, target, request.venv_python, request.shebang)
+    elif request.user:
+        prefix = _absolute_posix(request.prefix or DEFAULT_PREFIX)
+        interpreter = request.shebang or _interpreter(request, target) or f"{prefix}/bin/python{target.python_version}"
+        layout = _user(root, target, interpreter)
+    elif request.preset is not None or request.python is not None:
+        layout = _system_layout(root, request, target)
+    elif root is None and request.prefix is None:
         raise UsageError(
-            f"--root, --prefix and --user lay out a POSIX system, and {target} is Windows",
+            "choose where to install: --root DIR, --prefix DIR, --target DIR, --user, --venv DIR or --python PATH",
+            hint="for a Docker staging tree use --root /root-dir (add --layout debian or alpine for those images)",
+        )
+    elif root is None:
+        layout = _prefix(None, str(Path(request.prefix or "").resolve()), target, request.shebang)
+    else:
+        layout = _prefix(root, _absolute_posix(request.prefix or DEFAULT_PREFIX), target, request.shebang)
+    return _override(layout, request.scheme_paths)
+
+
+def preset_name(name: str) -> str:
+    """The canonical preset for a ``--layout`` value (aliases included), or a usage error."""
+    canonical = PRESET_ALIASES.get(name, name)
+    if canonical not in PRESETS:
+        known = ", ".join([*PRESETS, *PRESET_ALIASES])
+        raise UsageError(f"--layout {name!r} is not a layout uvroot knows ({known})", hint=_LAYOUT_HINT)
+    return canonical
+
+
+def parse_scheme_paths(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
+    """``KIND=PATH`` values of ``--scheme-path``, checked."""
+    parsed = []
+    for value in values:
+        kind, sep, path = value.partition("=")
+        if not sep or kind not in SCHEME_KEYS or not path:
+            raise UsageError(
+                f"--scheme-path {value!r} is not KIND=PATH with KIND one of {', '.join(SCHEME_KEYS)}",
+                hint="e.g. --scheme-path purelib=/opt/app/lib --scheme-path scripts=/opt/app/bin",
+            )
+        parsed.append((kind, _absolute_posix(path, "--scheme-path")))
+    return tuple(parsed)
+
+
+_LAYOUT_HINT = "official: python:X.Y images; debian: Debian/Ubuntu/distroless python3; alpine: apk python3"
+
+
+def _check_combination(target: Target, request: LayoutRequest) -> None:
+    given = {
+        "--target": request.target_dir is not None,
+        "--venv": request.venv is not None,
+        "--user": request.user,
+        "--layout": request.preset is not None,
+        "--python": request.python is not None,
+        "--prefix": request.prefix is not None,
+        "--scheme-path": bool(request.scheme_paths),
+        "--root": request.root is not None,
+    }
+    allowed = {
+        # Each of these chooses a whole scheme; these are the flags that may refine it.
+        "--target": {"--target"},
+        "--venv": {"--venv", "--root"},
+        "--user": {"--user", "--root", "--layout", "--python", "--prefix", "--scheme-path"},
+        "--layout": {"--layout", "--root", "--scheme-path"},
+        "--python": {"--python", "--root", "--scheme-path"},
+    }
+    for flag, fits in allowed.items():
+        extra = [other for other, on in given.items() if on and other not in fits]
+        if given[flag] and extra:
+            raise UsageError(
+                f"{flag} cannot be combined with {', '.join(extra)}",
+                hint="--target, --venv, --user, --layout and --python each choose a whole layout",
+            )
+    if request.user and request.prefix is not None and request.root is None:
+        raise UsageError("--user cannot be combined with --prefix", hint="use --user alone or with --root")
+    if request.venv_python is not None and request.venv is None:
+        raise UsageError("--venv-python needs --venv DIR")
+    if target.os == "windows" and request.target_dir is None:
+        raise UsageError(
+            f"--root, --prefix, --user, --venv and --layout lay out a POSIX system, and {target} is Windows",
             hint="use --target DIR for a Windows target",
         )
-    if user:
-        if prefix is not None and root is None:
-            raise UsageError("--user cannot be combined with --prefix", hint="use --user alone or with --root")
-        return _user(root, target, prefix or DEFAULT_PREFIX, shebang)
-    if root is None and prefix is None:
-        raise UsageError(
-            "choose where to install: --root DIR, --prefix DIR, --target DIR or --user",
-            hint="for a Docker staging tree use --root /root-dir",
-        )
-    if root is None:
-        absolute = str(Path(prefix or "").resolve())
-        return _prefix(None, absolute, target, shebang)
-    return _prefix(root.resolve(), _absolute_posix(prefix or DEFAULT_PREFIX), target, shebang)
 
 
 def _prefix(destdir: Path | None, prefix: str, target: Target, shebang: str | None) -> Layout:
@@ -108,24 +244,74 @@ def _prefix(destdir: Path | None, prefix: str, target: Target, shebang: str | No
     return _posix(kind, destdir, prefix, target, shebang or f"{prefix}/bin/python{target.python_version}")
 
 
-def _user(destdir: Path | None, target: Target, prefix: str, shebang: str | None) -> Layout:
+def _user(destdir: Path | None, target: Target, interpreter: str) -> Layout:
     # posix_user: the base is PYTHONUSERBASE or ~/.local, as pip and site.py compute it.
     base = os.environ.get("PYTHONUSERBASE") or str(Path("~/.local").expanduser())
-    interpreter = shebang or f"{_absolute_posix(prefix)}/bin/python{target.python_version}"
     return _posix("user", destdir, base, target, interpreter)
 
 
 def _posix(kind: LayoutKind, destdir: Path | None, base: str, target: Target, interpreter: str) -> Layout:
     # posix_prefix and posix_user share one shape: lib/pythonX.Y/site-packages, bin, include/pythonX.Y.
     version = target.python_version
+    site = f"{base}/lib/python{version}/site-packages"
     return Layout(
         kind=kind,
         destdir=destdir,
-        purelib=f"{base}/lib/python{version}/site-packages",
+        purelib=site,
+        platlib=site,
         scripts=f"{base}/bin",
         headers=f"{base}/include/python{version}",
         data=base,
         interpreter=interpreter,
+    )
+
+
+def _interpreter(request: LayoutRequest, target: Target) -> str | None:
+    """The interpreter a preset or a real interpreter names (for --user on such an image)."""
+    if request.python is not None:
+        return request.python.executable
+    if request.preset is not None:
+        return PRESETS[preset_name(request.preset)].scheme(target.python_version)["interpreter"]
+    return None
+
+
+def _system_layout(destdir: Path | None, request: LayoutRequest, target: Target) -> Layout:
+    if request.python is not None:
+        # Exactly what `pip install --root DIR` does with this interpreter: its default
+        # scheme, headers in include/<dist>, shebangs naming its sys.executable.
+        paths = request.python.paths
+        scheme = {**{key: paths[key] for key in ("purelib", "platlib", "scripts", "data")}, "headers": paths["include"]}
+        interpreter = request.python.executable
+    else:
+        scheme = PRESETS[preset_name(request.preset or "")].scheme(target.python_version)
+        interpreter = scheme["interpreter"]
+    return Layout(
+        kind="root" if destdir is not None else "system",
+        destdir=destdir,
+        purelib=scheme["purelib"],
+        platlib=scheme["platlib"],
+        scripts=scheme["scripts"],
+        headers=scheme["headers"],
+        data=scheme["data"],
+        interpreter=request.shebang or interpreter,
+    )
+
+
+def _venv(destdir: Path | None, directory: Path, target: Target, python: str | None, shebang: str | None) -> Layout:
+    # The venv scheme (what `python -m venv` and uv lay out), at a path of the final image.
+    base = _absolute_posix(str(directory), "--venv") if destdir is not None else str(directory.resolve())
+    version = target.python_version
+    site = f"{base}/lib/python{version}/site-packages"
+    return Layout(
+        kind="venv",
+        destdir=destdir,
+        purelib=site,
+        platlib=site,
+        scripts=f"{base}/bin",
+        headers=f"{base}/include/site/python{version}",
+        data=base,
+        interpreter=shebang or f"{base}/bin/python",
+        venv_python=python or f"{DEFAULT_PREFIX}/bin/python{version}",
     )
 
 
@@ -136,6 +322,7 @@ def _flat(directory: Path, target: Target, shebang: str | None) -> Layout:
         kind="target",
         destdir=None,
         purelib=str(directory),
+        platlib=str(directory),
         scripts=str(directory / "bin"),
         headers=str(directory / "include" / "python"),
         data=str(directory),
@@ -143,10 +330,24 @@ def _flat(directory: Path, target: Target, shebang: str | None) -> Layout:
     )
 
 
-def _absolute_posix(prefix: str) -> str:
+def _override(layout: Layout, scheme_paths: tuple[tuple[str, str], ...]) -> Layout:
+    if not scheme_paths:
+        return layout
+    paths = dict(scheme_paths)
+    return replace(
+        layout,
+        purelib=paths.get("purelib", layout.purelib),
+        platlib=paths.get("platlib", layout.platlib),
+        scripts=paths.get("scripts", layout.scripts),
+        headers=paths.get("headers", layout.headers),
+        data=paths.get("data", layout.data),
+    )
+
+
+def _absolute_posix(prefix: str, flag: str = "--prefix") -> str:
     if not prefix.startswith("/"):
         raise UsageError(
-            f"--prefix {prefix!r} must be an absolute path in the target system",
-            hint="with --root, --prefix names a directory of the final image, e.g. /usr/local",
+            f"{flag} {prefix!r} must be an absolute path in the target system",
+            hint=f"with --root, {flag} names a directory of the final image, e.g. /usr/local",
         )
     return posixpath.normpath(prefix)

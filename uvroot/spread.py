@@ -33,15 +33,18 @@ if TYPE_CHECKING:
 
 from installer.destinations import SchemeDictionaryDestination
 
+from .bytecode import CompileServer
 from .errors import FileConflict, InstallError, redact
 from .fetch import LocalFile
+from .interpreter import Interpreter
 from .layout import Layout
 from .plan import PlannedDist
 from .state import INSTALLER_NAME, STATE_FILE
-from .tree import PARTIAL, STAGE, Journal, LinkMode, Placer
+from .tree import DEFAULT_EPOCH, PARTIAL, STAGE, Journal, LinkMode, Placer
 from .unpack import wheel_name
 
 _MAX_SHEBANG = 127
+_PURELIB = Scheme("purelib")
 _THREADS = 4
 # --target launchers put their own target directory first on sys.path, so
 # `DIR/bin/tool` runs without PYTHONPATH (pip's and uv's would fail to import).
@@ -75,6 +78,10 @@ class _Destination(SchemeDictionaryDestination):
     files: int = 0
     dist_info: str = ""
     """The wheel's dist-info directory name: written under a temporary name, renamed into place last."""
+    compiler: CompileServer | None = None
+    """Compiles the wheel's modules before its dist-info appears (``--compile-bytecode``)."""
+    root_scheme: Scheme = _PURELIB
+    """Where the wheel's root (and its dist-info) goes: purelib, or platlib without Root-Is-Purelib."""
 
     def __post_init__(self) -> None:
         self._bases = {scheme: os.path.abspath(directory) for scheme, directory in self.scheme_dict.items()}
@@ -85,7 +92,7 @@ class _Destination(SchemeDictionaryDestination):
         # Importable files are written under a staging directory too and moved into
         # site-packages entry by entry: a killed sync never leaves half a package.
         self._stage = f".{self.dist_info}{STAGE}"
-        site = self._bases["purelib"]
+        site = self._bases[self.root_scheme]
         self._site = site if self.destdir is None else self.destdir + site
         self.owner = os.path.join(self._site, self.dist_info) if self.dist_info else ""
 
@@ -100,7 +107,7 @@ class _Destination(SchemeDictionaryDestination):
         file = os.path.normpath(os.path.join(base, path))
         if not file.startswith(base + os.sep):
             raise ValueError(f"Attempting to write {path} outside of the target directory")
-        if self.dist_info and scheme in ("purelib", "platlib") and base == self._bases["purelib"]:
+        if self.dist_info and scheme in ("purelib", "platlib") and base == self._bases[self.root_scheme]:
             if path.startswith(self.dist_info + "/"):
                 file = os.path.join(base, self._partial, path[len(self.dist_info) + 1 :])
             else:
@@ -158,8 +165,9 @@ class _Destination(SchemeDictionaryDestination):
             sink = open(target, "xb")  # noqa: SIM115 - closed below
         with sink:
             digest, size = copyfileobj_with_hashing(stream, sink, self.hash_algorithm)
-        if is_executable:
-            os.chmod(target, 0o755)
+        os.chmod(target, 0o755 if is_executable else 0o644)  # not the umask: the tree must be reproducible
+        epoch = self.placer.epoch if self.placer is not None else DEFAULT_EPOCH
+        os.utime(target, (epoch, epoch))
         return RecordEntry(path, Hash(self.hash_algorithm, digest), size)
 
     def write_file(
@@ -187,6 +195,9 @@ class _Destination(SchemeDictionaryDestination):
     def finalize_installation(
         self, scheme: Scheme, record_file_path: str, records: Iterable[tuple[Scheme, RecordEntry]]
     ) -> None:
+        if self.compiler is not None:
+            records = list(records)
+            records += self._compile(records)
         base = self.scheme_dict[scheme]
         # Paths relative to site-packages; installer would write "./x" when
         # purelib == platlib, which some tools mis-read.
@@ -206,6 +217,36 @@ class _Destination(SchemeDictionaryDestination):
         assert self.journal is not None
         for name in os.listdir(self.owner):  # rolled back by their final names from now on
             self.journal.record(os.path.join(self.owner, name), self.owner)
+
+    def _compile(self, records: list[tuple[Scheme, RecordEntry]]) -> list[tuple[Scheme, RecordEntry]]:
+        """The pyc files for the wheel's importable modules, where they will be imported from; their RECORD rows."""
+        assert self.compiler is not None and self.journal is not None
+        tag = self.compiler.cache_tag
+        jobs, pycs = [], []
+        for scheme, entry in records:
+            if scheme not in ("purelib", "platlib") or not entry.path.endswith(".py"):
+                continue
+            directory, name = posixpath.split(entry.path)
+            pyc = posixpath.join(directory, "__pycache__", f"{name[:-3]}.{tag}.pyc")
+            target = self._target(scheme, pyc)  # where the source is now: staged, if it is importable
+            self.journal.record(target, self.owner)
+            runtime = posixpath.normpath(posixpath.join(self._bases[scheme], entry.path))
+            jobs.append((self._on_disk(scheme, entry.path), target, runtime))
+            pycs.append((scheme, pyc, target))
+        failed = self.compiler.compile(jobs)  # a module that is not valid Python stays uncompiled, as with pip
+        rows = []
+        epoch = self.placer.epoch if self.placer is not None else DEFAULT_EPOCH
+        for (source, _, _), (scheme, pyc, target) in zip(jobs, pycs, strict=True):
+            if source in failed:
+                self.journal.cancel(target)
+                self.files -= 1
+                continue
+            os.chmod(target, 0o644)
+            os.utime(target, (epoch, epoch))
+            with open(target, "rb") as stream:
+                digest, size = copyfileobj_with_hashing(stream, io.BytesIO(), self.hash_algorithm)
+            rows.append((scheme, RecordEntry(pyc, Hash(self.hash_algorithm, digest), size)))
+        return rows
 
     def _move(self, staged: str, final: str) -> None:
         """Move one staged entry into site-packages: a new directory whole, by one rename; else merged."""
@@ -267,6 +308,7 @@ class SpreadOptions:
     placer: Placer
     allow_existing: bool = False
     """Replace files in the way that no uvroot distribution owns (``--allow-existing``)."""
+    compiler: CompileServer | None = None
 
 
 def spread_wheel(
@@ -286,6 +328,8 @@ def spread_wheel(
             placer=options.placer,
             origins=source.origins,
             dist_info=source.dist_info_dir,
+            root_scheme=source.root_scheme,
+            compiler=options.compiler,
             allow_existing=options.allow_existing,
         )
         install(source, destination, _metadata(planned, local, options.target, key))
@@ -315,6 +359,17 @@ class UnpackedSource(WheelSource):
     def dist_info_dir(self) -> str:
         """The dist-info directory as the wheel spells it (it may differ from the normalized name)."""
         return self._dist_info
+
+    @property
+    def root_scheme(self) -> Scheme:
+        """Where the wheel's root goes (purelib or platlib), as its ``Root-Is-Purelib`` says (installer's rule)."""
+        wheel = (self.root / self._dist_info / "WHEEL").read_text(encoding="utf-8")
+        pure = any(
+            line.split(":", 1)[-1].strip().lower() == "true"
+            for line in wheel.splitlines()
+            if line.lower().startswith("root-is-purelib:")
+        )
+        return Scheme("purelib" if pure else "platlib")
 
     @property
     def data_dir(self) -> str:
@@ -424,13 +479,20 @@ class BatchResult:
 
 
 def spread_batch(
-    items: list[Item], layout: Layout, target: str, link_mode: LinkMode, allow_existing: bool = False
+    items: list[Item],
+    layout: Layout,
+    target: str,
+    link_mode: LinkMode,
+    allow_existing: bool = False,
+    epoch: int = DEFAULT_EPOCH,
+    compile_with: Interpreter | None = None,
 ) -> BatchResult:
     """Spread several wheels (threads overlap their syscalls); never raises, the caller rolls back."""
     journal = Journal(layout.top)
     journal.open_log()
     notices: list[str] = []
-    options = SpreadOptions(layout, target, Placer(link_mode, notices.append), allow_existing)
+    compiler = CompileServer(compile_with) if compile_with is not None else None
+    options = SpreadOptions(layout, target, Placer(link_mode, notices.append, epoch), allow_existing, compiler)
     files: dict[str, int] = {}
 
     def one(item: Item) -> None:
@@ -441,7 +503,11 @@ def spread_batch(
         with ThreadPoolExecutor(max_workers=_THREADS) as pool:
             list(pool.map(one, items))
     except BaseException as exc:  # noqa: BLE001 - returned: the parent rolls back every batch
+        if compiler is not None:
+            compiler.close()
         journal.close_log(delete=False)  # the parent deletes it once it has rolled back
         return BatchResult(journal.written, files, notices, exc, journal.log)
+    if compiler is not None:
+        compiler.close()
     journal.close_log()
     return BatchResult(journal.written, files, notices)

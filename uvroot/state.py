@@ -47,11 +47,9 @@ class Changes:
 
 
 def scan(layout: Layout) -> list[InstalledDist]:
-    """Every distribution installed in the layout's site-packages."""
-    site = layout.site_packages
-    if not site.is_dir():
-        return []
-    return [_read(info) for info in sorted(site.glob("*.dist-info")) if info.is_dir()]
+    """Every distribution installed in the layout's purelib and platlib directories."""
+    infos = [info for site in layout.lib_dirs if site.is_dir() for info in sorted(site.glob("*.dist-info"))]
+    return [_read(info) for info in infos if info.is_dir()]
 
 
 def check_target_dir(layout: Layout, installed: list[InstalledDist]) -> None:
@@ -86,8 +84,8 @@ def diff(
     return Changes(install=tuple(install), keep=tuple(keep), remove=remove)
 
 
-def remove_dist(dist: InstalledDist, layout: Layout) -> int:
-    """Delete one of our distributions by its RECORD; returns the files removed.
+def remove_dist(dist: InstalledDist, layout: Layout) -> list[Path]:
+    """Delete one of our distributions by its RECORD; returns the paths removed.
 
     The dist-info goes first, by one rename, so a killed removal leaves no half
     distribution behind, only files that the next sync's :func:`recover` deletes.
@@ -97,21 +95,21 @@ def remove_dist(dist: InstalledDist, layout: Layout) -> int:
     dist.dist_info.rename(partial)
     _delete(paths, layout)
     shutil.rmtree(partial, ignore_errors=True)
-    return len(paths)
+    return paths
 
 
 def recover(layout: Layout) -> int:
     """Finish what a killed sync left in the layout; returns the number of files deleted."""
     deleted = recover_pending(layout.top)
-    site = layout.site_packages
-    for stage in sorted(site.glob(f".*{STAGE}")) if site.is_dir() else []:
-        shutil.rmtree(stage, ignore_errors=True)  # staged files of a distribution never moved into place
-    for partial in sorted(site.glob(f".*{PARTIAL}")) if site.is_dir() else []:
-        record = partial / "RECORD"
-        if record.is_file():  # an interrupted removal, or an install killed just before its rename
-            paths = _owned_paths(site / partial.name[1:].removesuffix(PARTIAL), record, layout)
-            deleted += _delete(paths, layout)
-        shutil.rmtree(partial, ignore_errors=True)
+    for site in layout.lib_dirs:
+        for stage in sorted(site.glob(f".*{STAGE}")) if site.is_dir() else []:
+            shutil.rmtree(stage, ignore_errors=True)  # staged files of a distribution never moved into place
+        for partial in sorted(site.glob(f".*{PARTIAL}")) if site.is_dir() else []:
+            record = partial / "RECORD"
+            if record.is_file():  # an interrupted removal, or an install killed just before its rename
+                paths = _owned_paths(site / partial.name[1:].removesuffix(PARTIAL), record, layout)
+                deleted += _delete(paths, layout)
+            shutil.rmtree(partial, ignore_errors=True)
     return deleted
 
 

@@ -14,7 +14,44 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from .errors import InstallError
+from .errors import InstallError, UsageError
+
+DEFAULT_EPOCH = 315532800
+"""1980-01-01T00:00:00Z: every staged file's mtime unless SOURCE_DATE_EPOCH says otherwise (zip's first second)."""
+CACHE_EPOCH = DEFAULT_EPOCH
+"""The mtime of every file in the unpacked cache, so hardlinked files carry the default epoch."""
+
+
+def source_date_epoch() -> int:
+    """The mtime of everything a sync writes: ``SOURCE_DATE_EPOCH`` (reproducible-builds.org) or the default."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not value:
+        return DEFAULT_EPOCH
+    if not value.isdigit():
+        raise UsageError(
+            f"SOURCE_DATE_EPOCH={value!r} is not a number of seconds since 1970",
+            hint="set it to e.g. $(git log -1 --format=%ct), or unset it for the fixed default (1980-01-01)",
+        )
+    return int(value)
+
+
+def stamp_directories(paths: Iterable[str | Path], top: Path, epoch: int) -> None:
+    """Give every directory holding one of ``paths`` (up to and including ``top``) the epoch as mtime.
+
+    Creating or deleting a file changes its directory's mtime; stamping them
+    afterwards makes the tree's metadata independent of when and in what order
+    it was written.
+    """
+    root = str(top)
+    directories = {root}
+    for path in paths:
+        parent = os.path.dirname(path)
+        while parent not in directories and is_within(parent, root):
+            directories.add(parent)
+            parent = os.path.dirname(parent)
+    for directory in directories:
+        with contextlib.suppress(FileNotFoundError):  # pruned after its last file went
+            os.utime(directory, (epoch, epoch), follow_symlinks=False)
 
 
 @dataclass
@@ -176,25 +213,27 @@ _CANNOT_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EOPNOTSUPP, errno.
 class Placer:
     """Puts a cached file at a destination with uv's link modes, falling back once, with a notice."""
 
-    def __init__(self, mode: LinkMode, notice: Callable[[str], None] | None = None) -> None:
+    def __init__(self, mode: LinkMode, notice: Callable[[str], None] | None = None, epoch: int = DEFAULT_EPOCH) -> None:
         self.mode = mode
+        self.epoch = epoch
+        # A hard link shares the cache file's mtime (CACHE_EPOCH): another epoch needs a file of its own.
+        self._can_share = epoch == CACHE_EPOCH
         self._notice = notice
         self._fallback: LinkMode | None = None
         self._lock = threading.Lock()
 
     def place(self, source: str, destination: str) -> None:
-        """Create ``destination`` (which must not exist) with ``source``'s contents and mode."""
+        """Create ``destination`` (which must not exist) with ``source``'s contents, mode and the epoch."""
         mode = self._fallback or self.mode
         if mode == "symlink":
             os.symlink(source, destination)
-            return
-        if mode == "clone":
-            if self._try(_clone, source, destination, "hardlink"):
-                return
-            mode = "hardlink"
-        if mode == "hardlink" and self._try(os.link, source, destination, "copy"):
-            return
-        _copy(source, destination)
+        elif mode == "clone" and self._try(_clone, source, destination, "hardlink"):
+            pass
+        elif mode != "copy" and self._can_share and self._try(os.link, source, destination, "copy"):
+            return  # the cache file already has the epoch
+        else:
+            _copy(source, destination)
+        os.utime(destination, (self.epoch, self.epoch), follow_symlinks=False)
 
     def _try(self, link: Callable[[str, str], None], source: str, destination: str, instead: LinkMode) -> bool:
         try:

@@ -1,7 +1,9 @@
 """The unpacked-wheel cache: each verified wheel is unzipped (and its RECORD checked) once.
 
-Syncs then place files from ``unpacked-v1/<sha[:2]>/<sha256>/`` by copying or
-linking them, as uv does, instead of unzipping every wheel again.  An entry is
+Syncs then place files from ``unpacked-v2/<sha[:2]>/<sha256>/`` by copying or
+linking them, as uv does, instead of unzipping every wheel again.  Every file has
+a fixed mode (0644, or 0755 for executables) and a fixed mtime, so a tree linked
+from the cache is the same whatever the umask or the day it was unpacked.  An entry is
 built in a temporary directory of the cache and published with one rename, so
 two syncs sharing a cache never see half of one.
 """
@@ -12,6 +14,7 @@ import base64
 import csv
 import hashlib
 import io
+import os
 import re
 import shutil
 import stat
@@ -23,6 +26,7 @@ from packaging.utils import canonicalize_name, canonicalize_version
 from .cache import WheelCache
 from .errors import InstallError
 from .fetch import LocalFile, file_sha256
+from .tree import CACHE_EPOCH
 
 _CHUNK = 1 << 16
 _MAX_UNPACKED = 16 << 30  # no real wheel unpacks to more (the largest CUDA wheels are ~6 GiB)
@@ -40,7 +44,7 @@ def unpacked(cache: WheelCache, sha256: str | None) -> Path | None:
 
 
 def _entry(cache: WheelCache, sha256: str) -> Path:
-    return cache.root / "unpacked-v1" / sha256[:2] / sha256
+    return cache.root / "unpacked-v2" / sha256[:2] / sha256
 
 
 def unpack(local: LocalFile, cache: WheelCache) -> Path:
@@ -146,6 +150,7 @@ def _extract_one(
         _check(name, info, record, digest)
     executable = (info.external_attr >> 16) & 0o111 or (path.parts[0].endswith(".data") and "scripts" in path.parts)
     target.chmod(0o755 if executable else 0o644)
+    os.utime(target, (CACHE_EPOCH, CACHE_EPOCH))  # hard links into the cache carry it into the tree
 
 
 def _check(name: str, info: zipfile.ZipInfo, record: dict[str, tuple[str, str]], digest: hashlib._Hash) -> None:

@@ -1,0 +1,80 @@
+"""``--venv DIR``: the few files that make a staged tree a virtual environment.
+
+A venv is a directory with ``pyvenv.cfg`` (whose ``home`` tells the interpreter
+where its base Python lives) and ``bin/python*`` links to that interpreter.  Here
+both name the TARGET image's interpreter (``--venv-python``), which need not
+exist on the build machine: after ``COPY --from=build`` the environment runs on
+the image's own Python, with no uv and no activation scripts.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+from pathlib import Path
+
+from . import __version__
+from .errors import UsageError
+from .layout import Layout
+from .state import InstalledDist
+from .target import Target
+
+CONFIG = "pyvenv.cfg"
+
+
+def venv_config(layout: Layout, target: Target) -> bytes:
+    """``pyvenv.cfg`` for the target interpreter (keys as ``python -m venv`` writes them)."""
+    python = layout.venv_python or ""
+    lines = [
+        f"home = {posixpath.dirname(python)}",
+        "include-system-site-packages = false",
+        f"version = {target.python_version}",
+        f"executable = {python}",
+        f"uvroot = {__version__}",
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def check_venv_dir(layout: Layout, installed: list[InstalledDist]) -> None:
+    """A --venv directory must be new, empty, or one uvroot made: never someone else's environment."""
+    top = layout.on_disk(layout.data)
+    if layout.kind != "venv" or not top.is_dir() or not any(top.iterdir()):
+        return
+    config = top / CONFIG
+    ours = config.is_file() and b"\nuvroot = " in config.read_bytes()
+    if not ours and not any(dist.ours for dist in installed):
+        raise UsageError(
+            f"--venv {top} is not empty and is not an environment uvroot made",
+            hint="choose a new directory, or delete the existing environment first",
+        )
+
+
+def write_venv(layout: Layout, target: Target, epoch: int) -> list[Path]:
+    """Write ``pyvenv.cfg`` and the ``bin/python`` links where they differ; returns what was (re)written."""
+    base = layout.on_disk(layout.data)
+    python = layout.venv_python or ""
+    wanted: dict[Path, bytes | str] = {base / CONFIG: venv_config(layout, target)}
+    for name in ("python", "python3", f"python{target.python_version}"):
+        wanted[base / "bin" / name] = python
+    written = []
+    for path, content in wanted.items():
+        if _current(path, content):
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.uvroot-new")
+        temporary.unlink(missing_ok=True)
+        if isinstance(content, bytes):
+            temporary.write_bytes(content)
+            temporary.chmod(0o644)
+        else:
+            temporary.symlink_to(content)
+        os.utime(temporary, (epoch, epoch), follow_symlinks=False)
+        temporary.replace(path)  # atomic: a killed sync leaves the old file or the new one
+        written.append(path)
+    return written
+
+
+def _current(path: Path, content: bytes | str) -> bool:
+    if isinstance(content, str):
+        return path.is_symlink() and str(path.readlink()) == content
+    return path.is_file() and not path.is_symlink() and path.read_bytes() == content
