@@ -10,7 +10,7 @@ import hashlib
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -28,6 +28,8 @@ _TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 _MAX_RETRY_AFTER = 10.0
 Credentials = dict[str, tuple[str, str]]
 """Host (``netloc`` without userinfo) -> (username, password), from ``UV_INDEX_<NAME>_*``."""
+Progress = Callable[[int], None]
+"""Told the size of each chunk as it arrives, and minus the bytes of an attempt that failed."""
 
 
 class TransientError(FetchError):
@@ -148,7 +150,14 @@ class LocalFile:
     size: int
 
 
-def fetch(wheel: Artifact, cache: WheelCache, downloader: Downloader, *, offline: bool) -> LocalFile:
+def needs_download(wheel: Artifact, cache: WheelCache) -> bool:
+    """Whether :func:`fetch` would download this file: a remote URL not yet in the cache."""
+    return "://" in (wheel.url or "") and cache.get(wheel) is None
+
+
+def fetch(
+    wheel: Artifact, cache: WheelCache, downloader: Downloader, *, offline: bool, progress: Progress | None = None
+) -> LocalFile:
     """Return a verified local copy of a wheel or sdist, downloading only on a cache miss."""
     url = wheel.url or ""
     if "://" not in url:
@@ -167,7 +176,7 @@ def fetch(wheel: Artifact, cache: WheelCache, downloader: Downloader, *, offline
         )
     for attempt in range(downloader.retries + 1):
         try:
-            return _download(wheel, url, cache, downloader)
+            return _download(wheel, url, cache, downloader, progress)
         except TransientError as exc:
             if attempt == downloader.retries:
                 raise FetchError(f"{exc.message} (after {attempt + 1} attempts)", hint=exc.hint) from None
@@ -175,16 +184,25 @@ def fetch(wheel: Artifact, cache: WheelCache, downloader: Downloader, *, offline
     raise AssertionError("unreachable")
 
 
-def _download(wheel: Artifact, url: str, cache: WheelCache, downloader: Downloader) -> LocalFile:
+def _download(
+    wheel: Artifact, url: str, cache: WheelCache, downloader: Downloader, progress: Progress | None = None
+) -> LocalFile:
     # The entry is published only when the block ends cleanly: a failed or wrong
     # download leaves nothing in the cache.
-    with cache.new_entry(wheel) as sink:
-        digest, size = hashlib.sha256(), 0
-        for chunk in downloader.chunks(url):
-            digest.update(chunk)
-            size += len(chunk)
-            sink.write(chunk)
-        _verify(wheel, digest.hexdigest(), size, redact(url))
+    digest, size = hashlib.sha256(), 0
+    try:
+        with cache.new_entry(wheel) as sink:
+            for chunk in downloader.chunks(url):
+                digest.update(chunk)
+                size += len(chunk)
+                sink.write(chunk)
+                if progress is not None:
+                    progress(len(chunk))
+            _verify(wheel, digest.hexdigest(), size, redact(url))
+    except BaseException:
+        if progress is not None and size:
+            progress(-size)  # a retry starts from zero: the bar must not count these bytes twice
+        raise
     return LocalFile(cache.path_for(wheel), wheel.sha256, size)
 
 

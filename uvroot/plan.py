@@ -5,6 +5,18 @@ project, ``--package`` or every workspace member), add the selected extras and
 groups, follow every edge whose marker holds for the TARGET, then give each
 package its best locked wheel by (tag priority, build tag), or, where none fits
 or the package is a local tree, a build from source.
+
+Asked to ``explain``, a second walk (never on the hot path of a no-op sync)
+follows every edge the first one did not and records why each locked package
+is left out: the first blocked edge on its shortest path from a root decides
+(``marker``, ``group``, ``extra``, or the ``--only-group`` ``flag``).  The
+other branch of a Python-version fork is a ``marker`` skip like any other.
+Packages that no path from the selected roots reaches at all (another
+workspace member's dependencies, extras nobody selected on the way) are
+``unreachable``, and the virtual project itself is ``virtual``: with them every
+locked package is either planned or skipped.  Planning that is not ``strict``
+collects every package without a usable artifact in ``problems`` instead of
+raising at the first, for ``uvroot check``.
 """
 
 from __future__ import annotations
@@ -12,13 +24,14 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from packaging.markers import Marker
 
-from .errors import NoCompatibleWheel, PlanError
+from .errors import LockError, NoCompatibleWheel, PlanError
 from .lock import Dependency, Lock, LockedPackage, LockedWheel, PackageId
 from .project import Project
 from .selection import Selection
@@ -69,12 +82,55 @@ class PlannedDist:
         return f"build from {self.package.id.source.kind} {self.package.id.source.value}"
 
 
+SkipKind = Literal["flag", "marker", "group", "extra", "unreachable", "virtual"]
+Block = tuple[SkipKind, str, str]  # (kind, detail, label of the package whose edge is blocked)
+
+
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """A locked package that is needed but not installed, and why."""
+    """A locked package that is not installed, and why."""
 
-    label: str
-    reason: str
+    package: LockedPackage
+    kind: SkipKind
+    """``flag`` (a --no-install-* or --only-* flag), ``marker``, ``group``, ``extra``, ``unreachable``, ``virtual``."""
+    detail: str
+    """The flag, the marker text, or the group or extra name."""
+    parent: str = ""
+    """``name==version`` of the package whose edge was not followed (marker, group and extra skips)."""
+
+    @property
+    def label(self) -> str:
+        """``name==version``."""
+        return self.package.label
+
+    @property
+    def reason(self) -> str:
+        """For people: ``--no-install-project``, ``marker sys_platform == 'win32'``, ``group docs``..."""
+        return self.detail if self.kind == "flag" else f"{self.kind} {self.detail}".rstrip()
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A package with neither a wheel for the target nor a source to build (non-strict planning)."""
+
+    package: LockedPackage
+    why: str
+    """``no wheel for <target> (tags tried: ...)``."""
+
+    @property
+    def wheels(self) -> tuple[str, ...]:
+        """The wheels uv.lock has for the package."""
+        return tuple(wheel.filename for wheel in self.package.wheels)
+
+    @property
+    def message(self) -> str:
+        """The error of a strict plan."""
+        return f"{self.package.label} has {self.why}"
+
+    @property
+    def hint(self) -> str:
+        """What the lock offers instead."""
+        return f"wheels in uv.lock: {', '.join(self.wheels) or 'none'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +140,19 @@ class InstallPlan:
     target: Target
     dists: tuple[PlannedDist, ...]
     skipped: tuple[Skipped, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    """Only when planned with ``strict=False``: packages that cannot be staged (else the first one raises)."""
 
 
-def plan_install(lock: Lock, project: Project, target: Target, selection: Selection) -> InstallPlan:
-    """Choose what to install for every package the target needs."""
+def plan_install(
+    lock: Lock, project: Project, target: Target, selection: Selection, *, explain: bool = False, strict: bool = True
+) -> InstallPlan:
+    """Choose what to install for every package the target needs.
+
+    ``explain`` adds a :class:`Skipped` for every locked package left out (a
+    second walk); ``strict=False`` collects packages that cannot be staged in
+    ``problems`` instead of raising :class:`NoCompatibleWheel` at the first.
+    """
     _check_python(lock, target)
     roots = _roots(lock, project, selection)
     env: Env = {
@@ -97,10 +162,19 @@ def plan_install(lock: Lock, project: Project, target: Target, selection: Select
         "extra": "",  # a plain `extra == ...` edge marker (not uv's conflict spelling) is never active
     }
     needed, direct = _walk(lock, roots, env, selection)
-    skipped = _skip(needed, roots, lock, selection)
-    dists = [_choose(package, target, package.id in direct) for package in needed.values()]
+    walked = set(needed)
+    skipped = _skip(needed, roots, lock, selection, explain)
+    if explain:
+        skipped += _explain(lock, roots, env, selection, walked)
+    chosen = [_choose(package, target, package.id in direct) for package in needed.values()]
+    problems = [found for found in chosen if isinstance(found, Problem)]
+    if strict and problems:
+        raise NoCompatibleWheel(problems[0].message, hint=problems[0].hint)
+    dists = [found for found in chosen if isinstance(found, PlannedDist)]
     dists.sort(key=lambda planned: (planned.name, planned.version))
-    return InstallPlan(target=target, dists=tuple(dists), skipped=tuple(skipped))
+    skipped.sort(key=lambda item: (item.package.name, item.package.id.version or ""))
+    problems.sort(key=lambda problem: problem.package.label)
+    return InstallPlan(target=target, dists=tuple(dists), skipped=tuple(skipped), problems=tuple(problems))
 
 
 def best_wheel(package: LockedPackage, target: Target) -> LockedWheel | None:
@@ -113,15 +187,13 @@ def best_wheel(package: LockedPackage, target: Target) -> LockedWheel | None:
     return min(scored, key=lambda pair: (pair[0], _negated(pair[1].build)))[1]
 
 
-def _choose(package: LockedPackage, target: Target, requested: bool) -> PlannedDist:
+def _choose(package: LockedPackage, target: Target, requested: bool) -> PlannedDist | Problem:
     if package.id.source.is_local:
         return PlannedDist(package, None, requested)  # a tree: always built, never editable
     wheel = best_wheel(package, target)
     if wheel is None and package.sdist is None:
-        offered = ", ".join(w.filename for w in package.wheels) or "none"
         tried = ", ".join(str(tag) for tag in target.tags[:3])
-        msg = f"{package.label} has no wheel for {target} (tags tried: {tried}, ... {len(target.tags)} in all)"
-        raise NoCompatibleWheel(msg, hint=f"wheels in uv.lock: {offered}")
+        return Problem(package, f"no wheel for {target} (tags tried: {tried}, ... {len(target.tags)} in all)")
     return PlannedDist(package, wheel, requested)
 
 
@@ -180,7 +252,11 @@ def _root_edges(root: LockedPackage, selection: Selection) -> list[Dependency]:
 
 
 def _skip(
-    needed: dict[PackageId, LockedPackage], roots: list[LockedPackage], lock: Lock, selection: Selection
+    needed: dict[PackageId, LockedPackage],
+    roots: list[LockedPackage],
+    lock: Lock,
+    selection: Selection,
+    explain: bool = False,
 ) -> list[Skipped]:
     """Drop what the --no-install-* flags (and virtual sources) leave out; their dependencies stay."""
     project_ids = {root.id for root in roots} if not selection.all_packages else set()
@@ -190,8 +266,69 @@ def _skip(
         if reason is not None:
             del needed[package_id]
             if reason:
-                skipped.append(Skipped(package.label, reason))
+                skipped.append(Skipped(package, "flag", reason))
+            elif explain:
+                skipped.append(Skipped(package, "virtual", "a virtual project is never installed"))
     return skipped
+
+
+def _explain(
+    lock: Lock, roots: list[LockedPackage], env: Env, selection: Selection, walked: set[PackageId]
+) -> list[Skipped]:
+    """Why each locked package that the walk did not reach is left out (see the module doc)."""
+    todo: deque[tuple[LockedPackage, frozenset[str], Block | None]] = deque()
+
+    def push(edge: Dependency, parent: LockedPackage, block: Block | None) -> None:
+        with suppress(LockError):  # an edge the real walk never follows must not fail an explanation
+            todo.append((lock.resolve(edge, parent), edge.extras, block))
+
+    for root in roots:
+        for edge, block in _explained_root_edges(root, selection, env):
+            push(edge, root, block)
+    found: dict[PackageId, Block] = {}
+    seen: set[tuple[PackageId, frozenset[str], bool]] = set()
+    while todo:  # breadth first: the shortest path decides, and the first blocked edge on it
+        package, extras, block = todo.popleft()
+        if (package.id, extras, block is None) in seen:
+            continue
+        seen.add((package.id, extras, block is None))
+        if block is not None and package.id not in walked:
+            found.setdefault(package.id, block)
+        follow = [*package.dependencies, *(d for e in extras for d in package.optional_dependencies.get(e, ()))]
+        for edge in follow:
+            push(edge, package, block or (None if _holds(edge, env) else _marker_block(edge, package)))
+    skipped = [
+        Skipped(lock_package, *found[lock_package.id]) for lock_package in lock.packages if lock_package.id in found
+    ]
+    skipped += [
+        Skipped(package, "unreachable", "not a dependency of the selected project or members")
+        for package in lock.packages
+        if package.id not in walked and package.id not in found
+    ]
+    return skipped
+
+
+def _explained_root_edges(root: LockedPackage, selection: Selection, env: Env) -> list[tuple[Dependency, Block | None]]:
+    """Every edge of a root, each with what blocks it (None: the walk follows it)."""
+
+    def check(edge: Dependency, unselected: Block | None) -> tuple[Dependency, Block | None]:
+        if unselected is not None:
+            return edge, unselected
+        return edge, None if _holds(edge, env) else _marker_block(edge, root)
+
+    only: Block | None = ("flag", "--only-group/--only-dev", root.label) if not selection.project_dependencies else None
+    edges = [check(edge, only) for edge in root.dependencies]
+    for extra, deps in sorted(root.optional_dependencies.items()):
+        block: Block | None = None if extra in selection.extras else ("extra", extra, root.label)
+        edges += [check(edge, block) for edge in deps]
+    for group, deps in sorted(root.dependency_groups.items()):
+        block = None if group in selection.groups else ("group", group, root.label)
+        edges += [check(edge, block) for edge in deps]
+    return edges
+
+
+def _marker_block(edge: Dependency, parent: LockedPackage) -> Block:
+    return ("marker", str(edge.marker), parent.label)
 
 
 def _skip_reason(package: LockedPackage, is_project: bool, lock: Lock, selection: Selection) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from typing import TYPE_CHECKING, TextIO
 
 from .fetch import LocalFile
@@ -13,14 +14,25 @@ from .sync import SyncReport
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+_LABELS = {"error": "31", "warning": "33", "hint": "36"}  # red, yellow, cyan: uv's colours
+
+
+def painted(line: str, color: bool) -> str:
+    """``line`` with its leading ``error:``, ``warning:`` or ``hint:`` in bold colour (as uv), if ``color``."""
+    label, colon, rest = line.partition(":")
+    if not (color and colon and label in _LABELS):
+        return line
+    return f"\x1b[1;{_LABELS[label]}m{label}\x1b[0m\x1b[1m:\x1b[0m{rest}"
+
 
 class LineReporter:
     """Plain lines: one per package with ``-v``, nothing otherwise (CI logs stay short)."""
 
-    def __init__(self, verbose: bool, quiet: bool = False, stream: TextIO | None = None) -> None:
+    def __init__(self, verbose: bool, quiet: bool = False, stream: TextIO | None = None, color: bool = False) -> None:
         self.verbose = verbose
         self.quiet = quiet
         self.stream = stream or sys.stderr  # looked up per instance: tests and tools swap sys.stderr
+        self.color = color
 
     def planned(self, plan: InstallPlan, changes: Changes) -> None:  # noqa: D102
         if self.verbose:
@@ -28,6 +40,12 @@ class LineReporter:
                 f"target {plan.target}: {len(changes.install)} to install, "
                 f"{len(changes.keep)} unchanged, {len(changes.remove)} to remove"
             )
+
+    def downloads(self, dists: tuple[PlannedDist, ...]) -> None:  # noqa: D102
+        pass  # lines report each wheel once it is verified, not its bytes
+
+    def downloading(self, planned: PlannedDist, nbytes: int) -> None:  # noqa: D102
+        pass
 
     def fetched(self, planned: PlannedDist, cached: LocalFile) -> None:  # noqa: D102
         if self.verbose:
@@ -47,54 +65,113 @@ class LineReporter:
 
     def warn(self, line: str) -> None:  # noqa: D102
         if not self.quiet:
-            self._say(line)
+            self._say(painted(line, self.color))
 
     def _say(self, line: str) -> None:
         print(line, file=self.stream, flush=True)
 
 
 class BarReporter(LineReporter):
-    """A rich progress bar on a terminal, over the per-package lines of ``-v``.
+    """Two rich progress bars on a terminal, bytes downloaded and packages placed, over the lines of ``-v``.
 
-    rich is imported only once there is work to show: a no-op sync never pays for it.
+    The bars appear with the first piece of real work, so a no-op sync or a dry run
+    never imports rich.  They are transient (only the summary line stays) and drawn on
+    stderr, the stream the CLI checked is a terminal; the byte bar shows only when
+    something is not cached.  Events come from the download threads too.
     """
 
-    def __init__(self, verbose: bool) -> None:
-        super().__init__(verbose)
+    def __init__(self, verbose: bool, *, color: bool = True, stream: TextIO | None = None) -> None:
+        super().__init__(verbose, stream=stream, color=color)
+        self.packages = 0
         self.progress: Progress | None = None
-        self.task: TaskID | None = None
+        self.download: TaskID | None = None
+        self.install: TaskID | None = None
+        self._lock = threading.Lock()
 
     def planned(self, plan: InstallPlan, changes: Changes) -> None:  # noqa: D102
         super().planned(plan, changes)
-        if changes.install:
-            from rich.progress import Progress
+        self.packages = len(changes.install)
 
-            self.progress = Progress(transient=True)
-            self.task = self.progress.add_task("staging", total=2 * len(changes.install))
-            self.progress.start()
+    def downloads(self, dists: tuple[PlannedDist, ...]) -> None:  # noqa: D102
+        if (bars := self._bars()) is None or self.download is None:
+            return
+        sizes = [planned.wheel.size if planned.wheel else None for planned in dists]
+        known = [size for size in sizes if size is not None]
+        # A size missing from the lock (the index published none) leaves the total open: the bar pulses.
+        total = sum(known) if len(known) == len(sizes) else None
+        bars.update(self.download, total=total, visible=True)
+
+    def downloading(self, planned: PlannedDist, nbytes: int) -> None:  # noqa: D102
+        if (bars := self.progress or self._bars()) is not None and self.download is not None:
+            bars.advance(self.download, nbytes)  # rich's Progress takes its own lock
 
     def fetched(self, planned: PlannedDist, cached: LocalFile) -> None:  # noqa: D102
         super().fetched(planned, cached)
-        self._advance(f"fetched {planned.name}")
+        if (bars := self._bars()) is not None and self.install is not None:
+            bars.update(self.install, note=f"prepared {planned.name}")
 
     def installed(self, planned: PlannedDist, files: int) -> None:  # noqa: D102
         super().installed(planned, files)
-        self._advance(f"installed {planned.name}")
+        if (bars := self._bars()) is not None and self.install is not None:
+            bars.update(self.install, advance=1, note=planned.name)
 
     def close(self) -> None:
-        """Remove the bar from the terminal."""
+        """Remove the bars from the terminal."""
         if self.progress is not None:
             self.progress.stop()
 
-    def _advance(self, description: str) -> None:
-        if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, advance=1, description=description)
+    def _bars(self) -> Progress | None:
+        with self._lock:
+            if self.progress is None and self.packages:
+                progress = _progress(self.stream, self.color)
+                # Added first, hidden until downloads() says what is missing, so that it is drawn on top.
+                self.download = progress.add_task("download", total=None, visible=False, unit="bytes", note="")
+                self.install = progress.add_task("install", total=self.packages, unit="packages", note="")
+                progress.start()
+                self.progress = progress
+            return self.progress
 
     def _say(self, line: str) -> None:
         if self.progress is None:
             super()._say(line)
-        else:
-            self.progress.console.print(line, highlight=False, markup=False)
+            return
+        from rich.text import Text
+
+        self.progress.console.print(Text.from_ansi(line), highlight=False)  # above the bars
+
+
+def _progress(stream: TextIO, color: bool) -> Progress:
+    """A transient rich Progress on ``stream``: a byte count and speed for downloads, a count for packages."""
+    from rich.console import Console, RenderableType
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TransferSpeedColumn,
+    )
+
+    class ByUnit(ProgressColumn):
+        """One column drawn by ``for_bytes`` on the download task and by ``for_packages`` on the other."""
+
+        def __init__(self, for_bytes: ProgressColumn, for_packages: ProgressColumn) -> None:
+            super().__init__()
+            self.for_bytes, self.for_packages = for_bytes, for_packages
+
+        def render(self, task: Task) -> RenderableType:
+            return (self.for_bytes if task.fields.get("unit") == "bytes" else self.for_packages).render(task)
+
+    return Progress(
+        TextColumn("{task.description:>8}", style="bold"),
+        BarColumn(),
+        ByUnit(DownloadColumn(binary_units=True), MofNCompleteColumn()),  # KiB, as the summary
+        ByUnit(TransferSpeedColumn(), TextColumn("{task.fields[note]}")),
+        console=Console(file=stream, no_color=not color, highlight=False),
+        transient=True,
+    )
 
 
 def plan_table(report: SyncReport) -> str:
@@ -105,7 +182,9 @@ def plan_table(report: SyncReport) -> str:
         action = "install" if planned.name in install else "keep"
         lines.append(f"  {action:8} {planned.name}=={planned.version}  {planned.artifact}")
     lines += [f"  remove   {dist.name}=={dist.version}" for dist in report.changes.remove]
-    lines += [f"  skip     {skipped.label} ({skipped.reason})" for skipped in report.plan.skipped]
+    # Packages no path from the roots reaches would drown the listing (--format json has them).
+    shown = [skipped for skipped in report.plan.skipped if skipped.kind not in ("unreachable", "virtual")]
+    lines += [f"  skip     {skipped.label} ({skipped.reason})" for skipped in shown]
     return "\n".join(lines)
 
 

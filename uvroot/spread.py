@@ -215,8 +215,9 @@ class _Destination(SchemeDictionaryDestination):
             os.rmdir(stage)
         os.rename(partial, self.owner)
         assert self.journal is not None
-        for name in os.listdir(self.owner):  # rolled back by their final names from now on
-            self.journal.record(os.path.join(self.owner, name), self.owner)
+        for directory, _, names in os.walk(self.owner):  # rolled back by their final names from now on
+            for name in names:  # (files only: dist-info/licenses/ is a directory)
+                self.journal.record(os.path.join(directory, name), self.owner)
 
     def _compile(self, records: list[tuple[Scheme, RecordEntry]]) -> list[tuple[Scheme, RecordEntry]]:
         """The pyc files for the wheel's importable modules, where they will be imported from; their RECORD rows."""

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -23,7 +24,7 @@ from packaging.utils import canonicalize_name
 
 from .build import BuildContext, Frontend, build_dist, source_key
 from .cache import WheelCache, default_cache_dir
-from .fetch import Downloader, LocalFile, fetch, index_credentials
+from .fetch import Downloader, LocalFile, fetch, index_credentials, needs_download
 from .freshness import check_fresh
 from .layout import Layout
 from .lock import Lock, load_lock
@@ -32,10 +33,12 @@ from .project import Project, load_project
 from .selection import SelectionFlags, select
 from .state import Changes, InstalledDist, check_target_dir, diff, recover, remove_dist, scan
 from .target import Target
-from .tree import Journal, LinkMode
+from .tree import DEFAULT_EPOCH, Journal, LinkMode, stamp_directories
 from .unpack import unpack, unpacked
+from .venv import check_venv_dir, venv_config, write_venv
 
 if TYPE_CHECKING:
+    from .interpreter import Interpreter
     from .spread import BatchResult
 
 _THREADS = 8
@@ -48,6 +51,15 @@ class Reporter(Protocol):
 
     def planned(self, plan: InstallPlan, changes: Changes) -> None:
         """The plan is known; nothing has been fetched or written yet."""
+
+    def downloads(self, dists: tuple[PlannedDist, ...]) -> None:
+        """These wheels are not in the cache: their downloads (of the sizes uv.lock gives) start now."""
+
+    def downloading(self, planned: PlannedDist, nbytes: int) -> None:
+        """``nbytes`` more of ``planned``'s wheel arrived (negative: an attempt failed and starts over).
+
+        Called from the download threads, once per chunk.
+        """
 
     def fetched(self, planned: PlannedDist, local: LocalFile) -> None:
         """One wheel is verified (or built) and on local disk."""
@@ -69,6 +81,12 @@ class NullReporter:
     """A reporter that ignores every event."""
 
     def planned(self, plan: InstallPlan, changes: Changes) -> None:  # noqa: D102
+        pass
+
+    def downloads(self, dists: tuple[PlannedDist, ...]) -> None:  # noqa: D102
+        pass
+
+    def downloading(self, planned: PlannedDist, nbytes: int) -> None:  # noqa: D102
         pass
 
     def fetched(self, planned: PlannedDist, local: LocalFile) -> None:  # noqa: D102
@@ -105,6 +123,12 @@ class SyncOptions:
     reinstall: bool = False
     reinstall_packages: frozenset[str] = frozenset()
     allow_existing: bool = False
+    compile_with: Interpreter | None = None
+    """Byte-compile with this interpreter (of the target's X.Y): ``--compile-bytecode``."""
+    epoch: int = DEFAULT_EPOCH
+    """The mtime of every file and directory the sync writes (``SOURCE_DATE_EPOCH``)."""
+    explain: bool = False
+    """Say why every locked package that is not installed is left out (``InstallPlan.skipped``)."""
 
 
 @dataclass(frozen=True)
@@ -124,12 +148,20 @@ def make_plan(options: SyncOptions, reporter: Reporter | None = None) -> tuple[I
     project = load_project(options.project_dir)
     lock = load_lock(options.project_dir / "uv.lock", _cache_dir(options))
     check_fresh(project, lock, strict=options.locked, warn=(reporter or NullReporter()).warn)
-    return plan_install(lock, project, options.target, select(project, options.selection)), lock, project
+    selection = select(project, options.selection)
+    return plan_install(lock, project, options.target, selection, explain=options.explain), lock, project
 
 
 def sync(options: SyncOptions, *, downloader: Downloader, reporter: Reporter | None = None) -> SyncReport:
     """Make the layout hold exactly the locked distributions for the target."""
-    reporter = reporter or NullReporter()
+    previous = os.umask(0o022)  # directory modes must not depend on the caller's umask (reproducible trees)
+    try:
+        return _sync(options, downloader, reporter or NullReporter())
+    finally:
+        os.umask(previous)
+
+
+def _sync(options: SyncOptions, downloader: Downloader, reporter: Reporter) -> SyncReport:
     started = time.monotonic()
     plan, lock, project = make_plan(options, reporter)
     downloader.credentials.update(index_credentials(project.indexes))
@@ -137,6 +169,7 @@ def sync(options: SyncOptions, *, downloader: Downloader, reporter: Reporter | N
         reporter.warn(f"recovered from an interrupted sync: removed {recovered} files it had not finished")
     installed = scan(options.layout)
     check_target_dir(options.layout, installed)
+    check_venv_dir(options.layout, installed)
     with _cache(options) as cache:
         context = BuildContext(
             cache=cache,
@@ -148,16 +181,36 @@ def sync(options: SyncOptions, *, downloader: Downloader, reporter: Reporter | N
             log=reporter.log,
         )
         keys = {p.name: _key(p, options.target, context) for p in plan.dists}
-        changes = diff(plan, installed, keys, reinstall=_reinstall(options, plan))
+        states = {name: key + _variant(options) for name, key in keys.items()}
+        changes = diff(plan, installed, states, reinstall=_reinstall(options, plan))
         reporter.planned(plan, changes)
         if options.dry_run:
             return SyncReport(plan, changes, dry_run=True)
-        if not changes.install and not changes.remove:  # a no-op sync stops here, before any heavy import
+        if not changes.install and not changes.remove and not _venv_changes(options):
+            # a no-op sync stops here, before any heavy import
             return SyncReport(plan, changes, seconds=time.monotonic() - started)
         prepared = _prepare_all(changes.install, options.target, keys, context, reporter)
-        files = _apply(changes, prepared, keys, options, reporter)
+        files, written = _apply(changes, prepared, states, options, reporter)
+        if options.layout.kind == "venv":
+            written += map(str, write_venv(options.layout, options.target, options.epoch))
+        stamp_directories(written, options.layout.top, options.epoch)
     size = sum(local.size for local, _ in prepared)
     return SyncReport(plan, changes, files=files, bytes=size, seconds=time.monotonic() - started)
+
+
+def _variant(options: SyncOptions) -> str:
+    # What else shapes the installed files: a tree staged with other scripts, bytecode
+    # or mtimes is not current, even from the same wheel.
+    tag = options.compile_with.cache_tag if options.compile_with is not None else None
+    return f";shebang={options.layout.interpreter};pyc={tag or 'none'};epoch={options.epoch}"
+
+
+def _venv_changes(options: SyncOptions) -> bool:
+    """A --venv whose pyvenv.cfg or bin/python links are missing or name another interpreter."""
+    if options.layout.kind != "venv":
+        return False
+    config = options.layout.on_disk(options.layout.data) / "pyvenv.cfg"
+    return not config.is_file() or config.read_bytes() != venv_config(options.layout, options.target)
 
 
 def _key(planned: PlannedDist, target: Target, context: BuildContext) -> str:
@@ -184,12 +237,15 @@ def _prepare_all(
         if (ready := unpacked(context.cache, wheel.sha256)) is not None:  # warm: not even the .whl is read
             local = LocalFile(context.cache.path_for(wheel), wheel.sha256, wheel.size or 0)
         else:
-            local = fetch(wheel, context.cache, context.downloader, offline=context.offline)
+            progress = partial(reporter.downloading, planned)
+            local = fetch(wheel, context.cache, context.downloader, offline=context.offline, progress=progress)
             ready = unpack(local, context.cache)
         reporter.fetched(planned, local)
         return local, ready
 
     downloads = [p for p in wanted if p.wheel is not None]
+    if not context.offline and (missing := tuple(p for p in downloads if _missing(p, context.cache))):
+        reporter.downloads(missing)
     with ThreadPoolExecutor(max_workers=_THREADS) as pool:
         ready = dict(zip((p.name for p in downloads), pool.map(download, downloads), strict=True))
     for planned in wanted:  # builds one at a time: each frontend is itself parallel
@@ -200,29 +256,40 @@ def _prepare_all(
     return [ready[planned.name] for planned in wanted]
 
 
+def _missing(planned: PlannedDist, cache: WheelCache) -> bool:
+    # What download() above will fetch: neither unpacked nor cached (a warm sync announces nothing).
+    assert planned.wheel is not None
+    return unpacked(cache, planned.wheel.sha256) is None and needs_download(planned.wheel, cache)
+
+
 def _apply(
     changes: Changes,
     prepared: list[tuple[LocalFile, Path]],
     keys: dict[str, str],
     options: SyncOptions,
     reporter: Reporter,
-) -> int:
+) -> tuple[int, list[str]]:
+    """Remove, then spread; returns the number of files placed and every path created or removed."""
     from .spread import spread_batch  # installer is imported only when there is something to spread
 
     layout = options.layout
+    removed: list[str] = []
     for dist in changes.remove:
-        remove_dist(dist, layout)
+        removed += map(str, [dist.dist_info / "RECORD", *remove_dist(dist, layout)])
         reporter.removed(dist)
     items = [(p, local, unpacked, keys[p.name]) for p, (local, unpacked) in zip(changes.install, prepared, strict=True)]
-    args = (layout, str(options.target), options.link_mode, options.allow_existing)
+    args = (layout, str(options.target), options.link_mode, options.allow_existing, options.epoch, options.compile_with)
     batches = _batches(items, prepared)
-    if len(batches) == 1:
+    if not batches:
+        results = []
+    elif len(batches) == 1:
         results = [spread_batch(batches[0], *args)]
     else:
         # Placing is Python-bound per file: on a large sync, one process per core beats threads.
         with ProcessPoolExecutor(len(batches), mp_context=multiprocessing.get_context("fork")) as pool:
             results = list(pool.map(spread_batch, batches, *([arg] * len(batches) for arg in args)))
-    return _collect(results, items, layout, reporter)
+    files, written = _collect(results, items, layout, reporter)
+    return files, removed + written
 
 
 def _batches(items: list[Item], prepared: list[tuple[LocalFile, Path]]) -> list[list[Item]]:
@@ -238,7 +305,9 @@ def _batches(items: list[Item], prepared: list[tuple[LocalFile, Path]]) -> list[
     return [batch for batch in batches if batch]
 
 
-def _collect(results: list[BatchResult], items: list[Item], layout: Layout, reporter: Reporter) -> int:
+def _collect(
+    results: list[BatchResult], items: list[Item], layout: Layout, reporter: Reporter
+) -> tuple[int, list[str]]:
     journal = Journal(layout.top)
     for result in results:
         journal.written += result.written
@@ -254,7 +323,8 @@ def _collect(results: list[BatchResult], items: list[Item], layout: Layout, repo
     files = {name: count for result in results for name, count in result.files.items()}
     for planned, *_ in items:
         reporter.installed(planned, files[planned.name])
-    return sum(files.values())  # not len(written): a staged file is journalled twice, staged and moved
+    # not len(written): a staged file is journalled twice, staged and moved
+    return sum(files.values()), journal.written
 
 
 def _cache_dir(options: SyncOptions) -> Path | None:

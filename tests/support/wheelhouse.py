@@ -9,7 +9,7 @@ build_standard_wheelhouse(Path('wh'))"``.
 * ``beta 1.0`` (Requires-Python >=3.8), ``beta 2.0`` (>=3.12).
 * ``native 1.0``: platform wheels only (see ``NATIVE_TAGS``) plus a
   ``py3-none-any`` fallback; ``native.TAG`` names the variant.
-* ``gadgets 1.0``: ``.data`` scripts/headers/data and console script ``gadget``.
+* ``gadgets 1.0``: ``.data`` scripts/headers/data, console script ``gadget``, ``licenses/LICENSE``.
 * ``linuxbin 1.0``: x86_64 Linux wheels only (no fallback), for "no wheel fits".
 * ``buildy 1.0``: two ``py3-none-any`` wheels, build tags 1 and 2 (the higher one wins).
 * ``fancy-dep``, ``winonly``, ``linuxonly``, ``oldpy``, ``devtool``,
@@ -92,11 +92,12 @@ def _build_native(out: Path) -> None:
 
 
 def _build_gadgets(out: Path) -> None:
-    """A pure wheel exercising every .data scheme plus a console script."""
+    """A pure wheel exercising every .data scheme, a console script and a PEP 639 licenses/ directory."""
     build_wheel(
         out,
         "gadgets",
         "1.0",
+        files={**default_files("gadgets", "1.0", "py3-none-any"), "gadgets-1.0.dist-info/licenses/LICENSE": "MIT\n"},
         data_scripts={"gadget-tool": GADGET_TOOL, "gadget.sh": GADGET_SH},
         headers={"gadgets.h": "#define GADGETS 1\n"},
         data={"share/gadgets/readme.txt": "gadgets readme\n"},
