@@ -15,7 +15,7 @@ import json
 import os
 import posixpath
 import shlex
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -479,26 +479,40 @@ class BatchResult:
     """The on-disk journal of a failed batch: removed by the caller once it has rolled back."""
 
 
+@dataclass(frozen=True)
+class BatchSettings:
+    """What every batch of one sync shares; picklable, for worker processes."""
+
+    layout: Layout
+    target: str
+    link_mode: LinkMode
+    allow_existing: bool = False
+    epoch: int = DEFAULT_EPOCH
+    """The mtime of every file written (``SOURCE_DATE_EPOCH``)."""
+    compile_with: Interpreter | None = None
+    """The interpreter of the target's version that byte-compiles (``--compile-bytecode``)."""
+
+
 def spread_batch(
-    items: list[Item],
-    layout: Layout,
-    target: str,
-    link_mode: LinkMode,
-    allow_existing: bool = False,
-    epoch: int = DEFAULT_EPOCH,
-    compile_with: Interpreter | None = None,
+    items: list[Item], settings: BatchSettings, done: Callable[[PlannedDist, int], None] | None = None
 ) -> BatchResult:
-    """Spread several wheels (threads overlap their syscalls); never raises, the caller rolls back."""
-    journal = Journal(layout.top)
+    """Spread several wheels (threads overlap their syscalls); never raises, the caller rolls back.
+
+    ``done`` hears of each wheel as it is placed (in-process batches only: progress bars).
+    """
+    journal = Journal(settings.layout.top)
     journal.open_log()
     notices: list[str] = []
-    compiler = CompileServer(compile_with) if compile_with is not None else None
-    options = SpreadOptions(layout, target, Placer(link_mode, notices.append, epoch), allow_existing, compiler)
+    compiler = CompileServer(settings.compile_with) if settings.compile_with is not None else None
+    placer = Placer(settings.link_mode, notices.append, settings.epoch)
+    options = SpreadOptions(settings.layout, settings.target, placer, settings.allow_existing, compiler)
     files: dict[str, int] = {}
 
     def one(item: Item) -> None:
         planned, local, unpacked, key = item
         files[planned.name] = spread_wheel(planned, local, unpacked, key, options, journal)
+        if done is not None:
+            done(planned, files[planned.name])
 
     try:
         with ThreadPoolExecutor(max_workers=_THREADS) as pool:

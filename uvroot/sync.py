@@ -270,7 +270,7 @@ def _apply(
     reporter: Reporter,
 ) -> tuple[int, list[str]]:
     """Remove, then spread; returns the number of files placed and every path created or removed."""
-    from .spread import spread_batch  # installer is imported only when there is something to spread
+    from .spread import BatchSettings, spread_batch  # installer is imported only when there is something to spread
 
     layout = options.layout
     removed: list[str] = []
@@ -278,17 +278,19 @@ def _apply(
         removed += map(str, [dist.dist_info / "RECORD", *remove_dist(dist, layout)])
         reporter.removed(dist)
     items = [(p, local, unpacked, keys[p.name]) for p, (local, unpacked) in zip(changes.install, prepared, strict=True)]
-    args = (layout, str(options.target), options.link_mode, options.allow_existing, options.epoch, options.compile_with)
+    settings = BatchSettings(
+        layout, str(options.target), options.link_mode, options.allow_existing, options.epoch, options.compile_with
+    )
     batches = _batches(items, prepared)
     if not batches:
         results = []
     elif len(batches) == 1:
-        results = [spread_batch(batches[0], *args)]
+        results = [spread_batch(batches[0], settings, reporter.installed)]
     else:
         # Placing is Python-bound per file: on a large sync, one process per core beats threads.
         with ProcessPoolExecutor(len(batches), mp_context=multiprocessing.get_context("fork")) as pool:
-            results = list(pool.map(spread_batch, batches, *([arg] * len(batches) for arg in args)))
-    files, written = _collect(results, items, layout, reporter)
+            results = list(pool.map(spread_batch, batches, [settings] * len(batches)))
+    files, written = _collect(results, items, layout, reporter, reported=len(batches) == 1)
     return files, removed + written
 
 
@@ -306,7 +308,7 @@ def _batches(items: list[Item], prepared: list[tuple[LocalFile, Path]]) -> list[
 
 
 def _collect(
-    results: list[BatchResult], items: list[Item], layout: Layout, reporter: Reporter
+    results: list[BatchResult], items: list[Item], layout: Layout, reporter: Reporter, *, reported: bool
 ) -> tuple[int, list[str]]:
     journal = Journal(layout.top)
     for result in results:
@@ -321,7 +323,7 @@ def _collect(
                 Path(result.log).unlink(missing_ok=True)
         raise failed
     files = {name: count for result in results for name, count in result.files.items()}
-    for planned, *_ in items:
+    for planned, *_ in items if not reported else ():  # worker processes cannot tell the reporter themselves
         reporter.installed(planned, files[planned.name])
     # not len(written): a staged file is journalled twice, staged and moved
     return sum(files.values()), journal.written
