@@ -301,16 +301,9 @@ def _venv(destdir: Path | None, directory: Path, target: Target, python: str | N
     # The venv scheme (what `python -m venv` and uv lay out), at a path of the final image.
     base = _absolute_posix(str(directory), "--venv") if destdir is not None else str(directory.resolve())
     version = target.python_version
-    site = f"{base}/lib/python{version}/site-packages"
-    return Layout(
-        kind="venv",
-        destdir=destdir,
-        purelib=site,
-        platlib=site,
-        scripts=f"{base}/bin",
-        headers=f"{base}/include/site/python{version}",
-        data=base,
-        interpreter=shebang or f"{base}/bin/python",
+    return replace(
+        _posix("venv", destdir, base, target, shebang or f"{base}/bin/python"),
+        headers=f"{base}/include/site/python{version}",  # the venv scheme's, not posix_prefix's
         venv_python=python or f"{DEFAULT_PREFIX}/bin/python{version}",
     )
 

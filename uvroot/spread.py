@@ -301,14 +301,25 @@ def _owner_of(target: str, site: str) -> str:
 
 
 @dataclass(frozen=True)
-class SpreadOptions:
-    """How every wheel of one sync is spread."""
+class BatchSettings:
+    """What every batch of one sync shares; picklable, for worker processes."""
 
     layout: Layout
     target: str
-    placer: Placer
+    link_mode: LinkMode
     allow_existing: bool = False
-    """Replace files in the way that no uvroot distribution owns (``--allow-existing``)."""
+    epoch: int = DEFAULT_EPOCH
+    """The mtime of every file written (``SOURCE_DATE_EPOCH``)."""
+    compile_with: Interpreter | None = None
+    """The interpreter of the target's version that byte-compiles (``--compile-bytecode``)."""
+
+
+@dataclass(frozen=True)
+class SpreadOptions:
+    """How every wheel of one batch is spread: the sync's settings plus this process's placer and compiler."""
+
+    settings: BatchSettings
+    placer: Placer
     compiler: CompileServer | None = None
 
 
@@ -316,7 +327,7 @@ def spread_wheel(
     planned: PlannedDist, local: LocalFile, unpacked: Path, key: str, options: SpreadOptions, journal: Journal
 ) -> int:
     """Install one verified, unpacked wheel into the layout; returns the number of files written."""
-    layout = options.layout
+    layout = options.settings.layout
     try:
         source = UnpackedSource(unpacked)
         destination = _Destination(
@@ -331,9 +342,9 @@ def spread_wheel(
             dist_info=source.dist_info_dir,
             root_scheme=source.root_scheme,
             compiler=options.compiler,
-            allow_existing=options.allow_existing,
+            allow_existing=options.settings.allow_existing,
         )
-        install(source, destination, _metadata(planned, local, options.target, key))
+        install(source, destination, _metadata(planned, local, options.settings.target, key))
     except (InstallerError, ValueError, OSError) as exc:
         # ValueError: installer refuses a path that escapes its scheme directory.
         raise InstallError(
@@ -479,20 +490,6 @@ class BatchResult:
     """The on-disk journal of a failed batch: removed by the caller once it has rolled back."""
 
 
-@dataclass(frozen=True)
-class BatchSettings:
-    """What every batch of one sync shares; picklable, for worker processes."""
-
-    layout: Layout
-    target: str
-    link_mode: LinkMode
-    allow_existing: bool = False
-    epoch: int = DEFAULT_EPOCH
-    """The mtime of every file written (``SOURCE_DATE_EPOCH``)."""
-    compile_with: Interpreter | None = None
-    """The interpreter of the target's version that byte-compiles (``--compile-bytecode``)."""
-
-
 def spread_batch(
     items: list[Item], settings: BatchSettings, done: Callable[[PlannedDist, int], None] | None = None
 ) -> BatchResult:
@@ -505,7 +502,7 @@ def spread_batch(
     notices: list[str] = []
     compiler = CompileServer(settings.compile_with) if settings.compile_with is not None else None
     placer = Placer(settings.link_mode, notices.append, settings.epoch)
-    options = SpreadOptions(settings.layout, settings.target, placer, settings.allow_existing, compiler)
+    options = SpreadOptions(settings, placer, compiler)
     files: dict[str, int] = {}
 
     def one(item: Item) -> None:
