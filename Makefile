@@ -28,8 +28,8 @@ demo: venv
 	  PYTHONPATH=$$site $(BIN)/python examples/hello/app.py --name demo && \
 	  PYTHONPATH=$$site $(BIN)/python $(DEMO)/usr/local/bin/pygmentize -V
 	@echo "--- the same lock planned for an Alpine aarch64 image with Python 3.12 (dry run):"
-	$(BIN)/uvroot sync --project examples/hello --root $(DEMO)-alpine --no-dev \
-	  --python-platform aarch64-unknown-linux-musl --python-version 3.12 --dry-run
+	$(BIN)/uvroot plan --project examples/hello --root $(DEMO)-alpine --layout alpine --no-dev \
+	  --python-platform aarch64-unknown-linux-musl --python-version 3.12
 
 test: venv
 	$(BIN)/python -m pytest -q

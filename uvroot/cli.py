@@ -344,7 +344,7 @@ def sync(
         if output_format == "json" or report_path is not None:
             _inventory(report, the_layout, stdout=output_format == "json", path=report_path)
         if dry_run and output_format == "text":
-            typer.echo(plan_table(report))
+            typer.echo(plan_table(report, the_layout))
         elif not quiet and not dry_run:
             typer.echo(summary(report, str(the_layout.top)), err=output_format == "json")  # stdout is the JSON
 

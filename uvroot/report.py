@@ -14,6 +14,8 @@ from .sync import SyncReport
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    from .layout import Layout
+
 _LABELS = {"error": "31", "warning": "33", "hint": "36"}  # red, yellow, cyan: uv's colours
 
 
@@ -174,10 +176,14 @@ def _progress(stream: TextIO, color: bool) -> Progress:
     )
 
 
-def plan_table(report: SyncReport) -> str:
-    """The dry-run listing: one line per package with the wheel chosen for the target."""
+def plan_table(report: SyncReport, layout: Layout | None = None) -> str:
+    """The dry-run listing: where files go, then one line per package with the wheel chosen for the target."""
     install = {planned.name for planned in report.changes.install}
     lines = [f"plan for {report.plan.target}:"]
+    if layout is not None:
+        lines.append(
+            f"  into     {layout.site_packages} (scripts {layout.on_disk(layout.scripts)}, #!{layout.interpreter})"
+        )
     for planned in report.plan.dists:
         action = "install" if planned.name in install else "keep"
         lines.append(f"  {action:8} {planned.name}=={planned.version}  {planned.artifact}")
