@@ -223,3 +223,16 @@ def test_venv_without_root_is_a_working_local_environment(project: Path, tmp_pat
     code = "import sys; print(sys.prefix)"
     out = subprocess.run([venv / "bin/python", "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(venv)
+
+
+def test_venv_for_a_debian_image_runs_on_debian_python(project: Path, tmp_path: Path, uvroot_cache: Path) -> None:
+    if not DEBIAN_PYTHON.exists():
+        pytest.skip("no Debian /usr/bin/python3.11 here")
+    venv = tmp_path / "env"
+    _stage(project, uvroot_cache, "--venv", venv, "--layout", "debian", "--python-version", "3.11",
+           "--python-platform", "linux")  # fmt: skip
+    assert (venv / "bin/python").readlink() == DEBIAN_PYTHON  # the --layout's interpreter
+    assert "home = /usr/bin\n" in (venv / "pyvenv.cfg").read_text()
+    code = "import sys, alpha; print(sys.prefix, sys.base_prefix, alpha.__file__)"
+    out = subprocess.run([venv / "bin/python", "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[:2] == [str(venv), "/usr"] and out[2].startswith(f"{venv}/lib/python3.11/site-packages/")

@@ -98,7 +98,8 @@ def sync(
     venv_python: Annotated[
         Optional[str],
         typer.Option(
-            help="The final image's interpreter a --venv runs (default /usr/local/bin/pythonX.Y).",
+            help="The final image's interpreter a --venv runs (default: the --layout's or --python's, else "
+            "PREFIX/bin/pythonX.Y).",
             rich_help_panel=_LAYOUT,
         ),
     ] = None,

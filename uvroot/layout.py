@@ -156,11 +156,11 @@ def make_layout(target: Target, request: LayoutRequest | None = None, **flags: o
         return _flat(request.target_dir.resolve(), target, request.shebang)
     root = request.root.resolve() if request.root is not None else None
     if request.venv is not None:
-        layout = _venv(root, request.venv, target, request.venv_python, request.shebang)
+        # The image's interpreter: named, or the --layout's, --python's or PREFIX/bin/pythonX.Y.
+        python = request.venv_python or _image_python(request, target)
+        layout = _venv(root, request.venv, target, python, request.shebang)
     elif request.user:
-        prefix = _absolute_posix(request.prefix or DEFAULT_PREFIX)
-        interpreter = request.shebang or _interpreter(request, target) or f"{prefix}/bin/python{target.python_version}"
-        layout = _user(root, target, interpreter)
+        layout = _user(root, target, request.shebang or _image_python(request, target))
     elif request.preset is not None or request.python is not None:
         layout = _system_layout(root, request, target)
     elif root is None and request.prefix is None:
@@ -215,10 +215,11 @@ def _check_combination(target: Target, request: LayoutRequest) -> None:
     allowed = {
         # Each of these chooses a whole scheme; these are the flags that may refine it.
         "--target": {"--target"},
-        "--venv": {"--venv", "--root"},
+        "--venv": {"--venv", "--root", "--layout", "--python", "--prefix"},
         "--user": {"--user", "--root", "--layout", "--python", "--prefix", "--scheme-path"},
-        "--layout": {"--layout", "--root", "--scheme-path"},
-        "--python": {"--python", "--root", "--scheme-path"},
+        # With --venv or --user, --layout and --python name the image's interpreter.
+        "--layout": {"--layout", "--root", "--scheme-path", "--venv", "--user"},
+        "--python": {"--python", "--root", "--scheme-path", "--venv", "--user"},
     }
     for flag, fits in allowed.items():
         extra = [other for other, on in given.items() if on and other not in fits]
@@ -266,13 +267,13 @@ def _posix(kind: LayoutKind, destdir: Path | None, base: str, target: Target, in
     )
 
 
-def _interpreter(request: LayoutRequest, target: Target) -> str | None:
-    """The interpreter a preset or a real interpreter names (for --user on such an image)."""
+def _image_python(request: LayoutRequest, target: Target) -> str:
+    """The final image's interpreter for --user and --venv: --python's, the --layout's, or PREFIX/bin/pythonX.Y."""
     if request.python is not None:
         return request.python.executable
     if request.preset is not None:
         return PRESETS[preset_name(request.preset)].scheme(target.python_version)["interpreter"]
-    return None
+    return f"{_absolute_posix(request.prefix or DEFAULT_PREFIX)}/bin/python{target.python_version}"
 
 
 def _system_layout(destdir: Path | None, request: LayoutRequest, target: Target) -> Layout:
@@ -297,14 +298,14 @@ def _system_layout(destdir: Path | None, request: LayoutRequest, target: Target)
     )
 
 
-def _venv(destdir: Path | None, directory: Path, target: Target, python: str | None, shebang: str | None) -> Layout:
+def _venv(destdir: Path | None, directory: Path, target: Target, python: str, shebang: str | None) -> Layout:
     # The venv scheme (what `python -m venv` and uv lay out), at a path of the final image.
     base = _absolute_posix(str(directory), "--venv") if destdir is not None else str(directory.resolve())
     version = target.python_version
     return replace(
         _posix("venv", destdir, base, target, shebang or f"{base}/bin/python"),
         headers=f"{base}/include/site/python{version}",  # the venv scheme's, not posix_prefix's
-        venv_python=python or f"{DEFAULT_PREFIX}/bin/python{version}",
+        venv_python=python,
     )
 
 
