@@ -158,3 +158,16 @@ def test_unpacking_never_writes_outside_its_entry(names: list[str], tmp_path_fac
     assert all(p.resolve().is_relative_to(entry.resolve()) for p in written)
     outside = {p for p in work.rglob("*") if not p.is_relative_to(work / "cache")} - before
     assert outside == set()
+
+
+@pytest.mark.parametrize("layout", [["--root", "ROOT"], ["--venv", "ROOT/venv"], ["--target", "ROOT/t"]])
+def test_a_script_named_like_the_interpreter_is_refused(
+    layout: list[str], make_locked_project: Callable[..., Path], tmp_path: Path, uvroot_cache: Path
+) -> None:
+    project = make_locked_project(dependencies=["alpha", "shadowpy"], requires_python=">=3.10")
+    root = tmp_path / "root"
+    args = [arg.replace("ROOT", str(root)) for arg in layout]
+    result = uvroot("sync", "--project", project, *args, "--python-version", "3.12", cache=uvroot_cache)
+    assert result.exit_code == 6, result.output
+    assert "shadowpy-1.0 would install" in result.output and "bin/python3, which would replace" in result.output
+    assert not [path for path in root.rglob("*") if path.is_file()]  # alpha, placed first, was taken back too

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import posixpath
+import re
 import shlex
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,8 @@ from .unpack import wheel_name
 
 _MAX_SHEBANG = 127
 _PURELIB = Scheme("purelib")
+# Script names an interpreter or a venv owns (uv's list, plus pythonw and the X.Y spellings).
+_RESERVED = re.compile(r"(python|pythonw|pypy|graalpy)(\d+(\.\d+)?t?)?|activate(\..*)?|activate_this\.py")
 _THREADS = 4
 # --target launchers put their own target directory first on sys.path, so
 # `DIR/bin/tool` runs without PYTHONPATH (pip's and uv's would fail to import).
@@ -92,6 +95,8 @@ class _Destination(SchemeDictionaryDestination):
         # Importable files are written under a staging directory too and moved into
         # site-packages entry by entry: a killed sync never leaves half a package.
         self._stage = f".{self.dist_info}{STAGE}"
+        scripts = self._bases["scripts"]
+        self._scripts = scripts if self.destdir is None else self.destdir + scripts
         site = self._bases[self.root_scheme]
         self._site = site if self.destdir is None else self.destdir + site
         self.owner = os.path.join(self._site, self.dist_info) if self.dist_info else ""
@@ -116,6 +121,14 @@ class _Destination(SchemeDictionaryDestination):
 
     def _target(self, scheme: Scheme, path: str) -> str:
         target = self._on_disk(scheme, path)
+        if os.path.dirname(target) == self._scripts and _RESERVED.fullmatch(os.path.basename(target)):
+            # In bin/ next to the image's own interpreter (or a venv's links), a wheel's
+            # `python3` would replace it once the tree is copied in: uv refuses these too.
+            raise InstallError(
+                f"{self.dist_info.removesuffix('.dist-info')} would install {target}, which would replace "
+                "the Python interpreter of the final image or environment",
+                hint="this wheel cannot be staged into a system or venv layout",
+            )
         assert self.journal is not None
         self.journal.make_parent(target)
         self.files += 1

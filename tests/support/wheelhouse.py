@@ -12,6 +12,7 @@ build_standard_wheelhouse(Path('wh'))"``.
 * ``gadgets 1.0``: ``.data`` scripts/headers/data, console script ``gadget``, ``licenses/LICENSE``.
 * ``linuxbin 1.0``: x86_64 Linux wheels only (no fallback), for "no wheel fits".
 * ``buildy 1.0``: two ``py3-none-any`` wheels, build tags 1 and 2 (the higher one wins).
+* ``shadowpy 1.0``: a console script named ``python3`` (uvroot must refuse it).
 * ``fancy-dep``, ``winonly``, ``linuxonly``, ``oldpy``, ``devtool``,
   ``linttool``, ``docstool``: plain pure 1.0 wheels.
 * ``tinybuild 1.0``: a real PEP 517/660 build backend (the source is
@@ -138,6 +139,8 @@ def build_standard_wheelhouse(out: Path) -> Path:
     for build in ("1", "2"):
         build_wheel(out, "buildy", "1.0", build=build, files={"buildy.py": f"BUILD = {build}\n"})
     _build_gadgets(out)
+    # A console script named like the interpreter: it would replace the image's python3.
+    build_wheel(out, "shadowpy", "1.0", console_scripts={"python3": "shadowpy:main"})
     for name in PLAIN_PURE:
         build_wheel(out, name, "1.0")
     build_tinybuild_wheel(out)
