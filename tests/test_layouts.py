@@ -195,3 +195,23 @@ def test_summary_counts_each_file_once(project: Path, tmp_path: Path, uvroot_cac
     result = uvroot("sync", "--project", project, "--root", root, "--python-version", "3.12", cache=uvroot_cache)
     files = sum(1 for path in root.rglob("*") if path.is_file())
     assert f"staged 3 packages ({files} files from" in result.output
+
+
+def test_target_warns_about_pth_files_python_would_ignore(
+    make_locked_project: Callable[..., Path], tmp_path: Path, uvroot_cache: Path
+) -> None:
+    project = make_locked_project(dependencies=["pthy"], requires_python=">=3.10")
+    target = tmp_path / "bundle"
+    result = uvroot("sync", "--project", project, "--target", target, cache=uvroot_cache)
+    assert result.exit_code == 0, result.output
+    assert f"pthy ships pthy.pth, which Python ignores when --target {target} is on PYTHONPATH" in result.output
+    # What the notice says, with a real interpreter: ignored on PYTHONPATH, run by site.addsitedir.
+    env = {"PYTHONPATH": str(target)}
+    check = "import pthy; print(pthy.ON)"
+    plain = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True, check=True)
+    added = f"import site; site.addsitedir({str(target)!r}); {check}"
+    sited = subprocess.run([sys.executable, "-c", added], capture_output=True, text=True, check=True)
+    assert (plain.stdout.strip(), sited.stdout.strip()) == ("False", "True")
+    root = tmp_path / "root"
+    quiet = uvroot("sync", "--project", project, "--root", root, cache=uvroot_cache)
+    assert "pthy.pth" not in quiet.output  # site-packages runs it: nothing to say

@@ -334,6 +334,8 @@ class SpreadOptions:
     settings: BatchSettings
     placer: Placer
     compiler: CompileServer | None = None
+    notice: Callable[[str], None] | None = None
+    """Told what the user should know about a wheel (printed once per sync)."""
 
 
 def spread_wheel(
@@ -364,6 +366,13 @@ def spread_wheel(
             f"cannot install {local.path.name}: {exc}",
             hint="the wheel is malformed or the destination is not writable",
         ) from exc
+    if layout.kind == "target" and options.notice is not None:
+        for pth in (row[0] for row in source.rows if "/" not in row[0] and row[0].endswith(".pth")):
+            # site.py runs .pth files only in site directories, never in a PYTHONPATH entry.
+            options.notice(
+                f"notice: {planned.name} ships {pth}, which Python ignores when --target {layout.purelib} is on "
+                "PYTHONPATH; call site.addsitedir() on the directory if the package needs it"
+            )
     return destination.files
 
 
@@ -515,7 +524,7 @@ def spread_batch(
     notices: list[str] = []
     compiler = CompileServer(settings.compile_with) if settings.compile_with is not None else None
     placer = Placer(settings.link_mode, notices.append, settings.epoch)
-    options = SpreadOptions(settings, placer, compiler)
+    options = SpreadOptions(settings, placer, compiler, notices.append)
     files: dict[str, int] = {}
 
     def one(item: Item) -> None:

@@ -13,6 +13,7 @@ build_standard_wheelhouse(Path('wh'))"``.
 * ``linuxbin 1.0``: x86_64 Linux wheels only (no fallback), for "no wheel fits".
 * ``buildy 1.0``: two ``py3-none-any`` wheels, build tags 1 and 2 (the higher one wins).
 * ``shadowpy 1.0``: a console script named ``python3`` (uvroot must refuse it).
+* ``pthy 1.0``: ``pthy.pth``, which sets ``pthy.ON`` when site.py processes it.
 * ``fancy-dep``, ``winonly``, ``linuxonly``, ``oldpy``, ``devtool``,
   ``linttool``, ``docstool``: plain pure 1.0 wheels.
 * ``tinybuild 1.0``: a real PEP 517/660 build backend (the source is
@@ -141,6 +142,7 @@ def build_standard_wheelhouse(out: Path) -> Path:
     _build_gadgets(out)
     # A console script named like the interpreter: it would replace the image's python3.
     build_wheel(out, "shadowpy", "1.0", console_scripts={"python3": "shadowpy:main"})
+    build_wheel(out, "pthy", "1.0", files={"pthy.py": "ON = False\n", "pthy.pth": "import pthy; pthy.ON = True\n"})
     for name in PLAIN_PURE:
         build_wheel(out, name, "1.0")
     build_tinybuild_wheel(out)
