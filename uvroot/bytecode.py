@@ -54,8 +54,9 @@ def find_compiler(target: Target, explicit: str | None = None, python: Interpret
                 hint=f"give a CPython {wanted} interpreter (any architecture will do)",
             )
         return found
-    candidates = [python.executable] if python is not None else []
-    candidates += [sys.executable, f"python{wanted}", "python3", "python"]
+    if python is not None and python.short_version == wanted and python.implementation == "cpython":
+        return python  # --python's interpreter, already inspected
+    candidates = [sys.executable, f"python{wanted}", "python3", "python"]
     for candidate in dict.fromkeys(candidates):
         if os.sep not in candidate and shutil.which(candidate) is None:
             continue

@@ -148,9 +148,8 @@ class LayoutRequest:
     shebang: str | None = None
 
 
-def make_layout(target: Target, request: LayoutRequest | None = None, **flags: object) -> Layout:
+def make_layout(target: Target, request: LayoutRequest) -> Layout:
     """Build the layout the flags ask for, refusing combinations that contradict each other."""
-    request = request or LayoutRequest(**flags)  # type: ignore[arg-type]
     _check_combination(target, request)
     if request.target_dir is not None:
         return _flat(request.target_dir.resolve(), target, request.shebang)

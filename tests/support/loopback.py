@@ -18,6 +18,7 @@ class LoopbackServer:
         self.host = host
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     def _make_server(self) -> ThreadingHTTPServer:
         raise NotImplementedError
@@ -37,13 +38,15 @@ class LoopbackServer:
         return self
 
     def stop(self) -> None:
-        """Shut the server down and release the port."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
+        """Shut the server down and release the port (safe to call from two threads at once)."""
+        with self._lock:  # the second caller finds nothing left to stop
+            server, thread = self._server, self._thread
             self._server = self._thread = None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+            if thread is not None:
+                thread.join(timeout=5)
 
     def __enter__(self) -> Self:
         return self.start()
