@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 from http.server import ThreadingHTTPServer
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from typing_extensions import Self
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self needs 3.11; annotations are not evaluated
 
 S = TypeVar("S", bound="LoopbackServer")
 
