@@ -13,13 +13,12 @@ import os
 import random
 import signal
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.support.cli import check_record, tree
+from tests.support.cli import check_record, tree, uvroot_argv
 
 TARGET = ["--python-version", "3.12", "--python-platform", "x86_64-manylinux_2_28"]
 KILLS = 12
@@ -27,8 +26,7 @@ KILLS = 12
 
 def _run(project: Path, root: Path, cache: Path, kill_after: int = 0) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "UVROOT_TEST_KILL_AFTER_FILES": str(kill_after), "CI": "1"}
-    argv = [sys.executable, "-m", "uvroot", "sync", "--project", str(project), "--root", str(root), *TARGET,
-            "--cache-dir", str(cache)]  # fmt: skip
+    argv = uvroot_argv("sync", "--project", project, "--root", root, *TARGET, "--cache-dir", cache)
     return subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
 
 

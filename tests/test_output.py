@@ -30,6 +30,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from tests.support.cli import uvroot_argv
 from tests.support.faulty import FaultyServer, reset, slow
 from tests.support.index import LocalIndex
 from tests.support.uvproject import uv_lock, write_project
@@ -67,20 +68,7 @@ def environment(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 def sync_argv(project: Path, root: Path, cache: Path, *flags: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "uvroot",
-        "sync",
-        "--project",
-        str(project),
-        "--root",
-        str(root),
-        *TARGET,
-        "--cache-dir",
-        str(cache),
-        *flags,
-    ]
+    return uvroot_argv("sync", "--project", project, "--root", root, *TARGET, "--cache-dir", cache, *flags)
 
 
 def on_tty(argv: list[str], env: Mapping[str, str], timeout: float = 120) -> tuple[int, str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import check_record, uvroot
+from tests.support.cli import check_record, uvroot, uvroot_argv
 
 HOST = f"{sys.version_info[0]}.{sys.version_info[1]}"
 TARGET = ["--python-version", "3.12", "--python-platform", "x86_64-manylinux_2_28"]
@@ -153,19 +153,7 @@ def test_two_syncs_sharing_a_cache_end_consistent(make_locked_project: Callable[
     results = {}
 
     def run(name: str) -> None:
-        argv = [
-            sys.executable,
-            "-m",
-            "uvroot",
-            "sync",
-            "--project",
-            str(project),
-            "--root",
-            str(tmp_path / name),
-            *TARGET,
-            "--cache-dir",
-            str(cache),
-        ]
+        argv = uvroot_argv("sync", "--project", project, "--root", tmp_path / name, *TARGET, "--cache-dir", cache)
         results[name] = subprocess.run(argv, capture_output=True, text=True, check=False)
 
     threads = [threading.Thread(target=run, args=(name,)) for name in ("a", "b")]

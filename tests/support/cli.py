@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from base64 import urlsafe_b64encode
 from pathlib import Path
 
@@ -18,6 +19,11 @@ def uvroot(*args: str | Path, cache: Path | None = None, env: dict[str, str] | N
     if cache is not None:
         argv += ["--cache-dir", str(cache)]
     return CliRunner().invoke(app, argv, env={"CI": "1", **(env or {})}, catch_exceptions=False)
+
+
+def uvroot_argv(*args: str | Path) -> list[str]:
+    """``uvroot ARGS`` as a separate process (for what in-process runs cannot show: TTYs, races, imports)."""
+    return [sys.executable, "-m", "uvroot", *map(str, args)]
 
 
 def tree(top: Path) -> dict[str, bytes]:
