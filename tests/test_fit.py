@@ -60,11 +60,14 @@ def _pip_root(python: Path, root: Path, staged: Path, wheelhouse: Path) -> None:
     )
 
 
-@pytest.mark.parametrize("version", ["debian", "3.12"])
+@pytest.mark.parametrize("version", ["debian", "3.12", "venv"])
 def test_python_layout_is_what_pip_root_does_with_that_interpreter(
     version: str, project: Path, tmp_path: Path, uvroot_cache: Path, wheelhouse: Path
 ) -> None:
-    python = DEBIAN_PYTHON if version == "debian" else _python(version)
+    python = DEBIAN_PYTHON if version == "debian" else _python("3.12")
+    if version == "venv":  # a venv's headers go to its include/site, not to its base interpreter's include
+        subprocess.run([python, "-m", "venv", tmp_path / "env"], check=True, capture_output=True)
+        python = tmp_path / "env/bin/python"
     if (
         not python.exists()
         or subprocess.run([python, "-m", "pip", "--version"], capture_output=True, check=False).returncode
@@ -236,3 +239,17 @@ def test_venv_for_a_debian_image_runs_on_debian_python(project: Path, tmp_path: 
     code = "import sys, alpha; print(sys.prefix, sys.base_prefix, alpha.__file__)"
     out = subprocess.run([venv / "bin/python", "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out[:2] == [str(venv), "/usr"] and out[2].startswith(f"{venv}/lib/python3.11/site-packages/")
+
+
+def test_python_without_root_stages_into_that_interpreters_environment(
+    project: Path, tmp_path: Path, uvroot_cache: Path
+) -> None:
+    env = tmp_path / "env"
+    subprocess.run([_python("3.12"), "-m", "venv", "--without-pip", env], check=True)
+    python = env / "bin/python"
+    _stage(project, uvroot_cache, "--python", python, "--python-platform", "linux")
+    assert (env / "lib/python3.12/site-packages/alpha-1.0.dist-info/RECORD").is_file()
+    assert (env / "bin/alpha").read_text().startswith(f"#!{python}\n")  # its sys.executable, as pip writes
+    out = subprocess.run([env / "bin/alpha"], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "alpha 1.0 py3-none-any"
+    assert (env / "pyvenv.cfg").is_file() and (env / "bin/python").is_symlink()  # the environment is intact

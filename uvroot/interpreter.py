@@ -31,6 +31,7 @@ print(json.dumps({
     "cache_tag": sys.implementation.cache_tag,
     "scheme": scheme,
     "paths": {key: paths[key] for key in ("purelib", "platlib", "scripts", "include", "data")},
+    "venv": sys.prefix if sys.prefix != sys.base_prefix else None,
 }))
 """
 _TIMEOUT = 30
@@ -48,6 +49,8 @@ class Interpreter:
     scheme: str
     paths: dict[str, str]
     """purelib, platlib, scripts, include and data of the default install scheme."""
+    venv: str | None = None
+    """``sys.prefix`` when the interpreter runs a virtual environment."""
 
     @property
     def short_version(self) -> str:
@@ -80,4 +83,5 @@ def inspect_interpreter(path: str, flag: str = "--python") -> Interpreter:
         cache_tag=info["cache_tag"],
         scheme=info["scheme"],
         paths=info["paths"],
+        venv=info.get("venv"),
     )

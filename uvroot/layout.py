@@ -280,7 +280,10 @@ def _system_layout(destdir: Path | None, request: LayoutRequest, target: Target)
         # Exactly what `pip install --root DIR` does with this interpreter: its default
         # scheme, headers in include/<dist>, shebangs naming its sys.executable.
         paths = request.python.paths
-        scheme = {**{key: paths[key] for key in ("purelib", "platlib", "scripts", "data")}, "headers": paths["include"]}
+        # A venv's sysconfig "include" is its base interpreter's: pip puts headers in the venv instead.
+        venv = request.python.venv
+        headers = f"{venv}/include/site/python{request.python.short_version}" if venv else paths["include"]
+        scheme = {**{key: paths[key] for key in ("purelib", "platlib", "scripts", "data")}, "headers": headers}
         interpreter = request.python.executable
     else:
         scheme = PRESETS[preset_name(request.preset or "")].scheme(target.python_version)

@@ -151,7 +151,7 @@ class Journal:
 
 def is_within(path: str, top: str) -> bool:
     """``path`` is ``top`` or below it (both already made absolute/real by the caller)."""
-    return path == top or path.startswith(top + os.sep)
+    return path == top or path.startswith(top if top.endswith(os.sep) else top + os.sep)
 
 
 PENDING = ".uvroot-pending-"
