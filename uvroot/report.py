@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from .layout import Layout
 
+_WRITE_LOCK = threading.Lock()
 _LABELS = {"error": "31", "warning": "33", "hint": "36"}  # red, yellow, cyan: uv's colours
 
 
@@ -70,7 +71,10 @@ class LineReporter:
             self._say(painted(line, self.color))
 
     def _say(self, line: str) -> None:
-        print(line, file=self.stream, flush=True)
+        # Wheels are placed by several threads: one locked write per line, or two lines can interleave.
+        with _WRITE_LOCK:
+            self.stream.write(line + "\n")
+            self.stream.flush()
 
 
 class BarReporter(LineReporter):
