@@ -205,6 +205,9 @@ def test_venv_at_an_image_path_runs_on_the_image_python(
     if listed.returncode == 0:  # the image's pip is not in the venv; `python -m pip` fails there as in a real venv
         assert "alpha" in listed.stdout
     assert "up to date" in _stage(project, uvroot_cache, *args)
+    (venv / "bin/python3").unlink()  # a missing link is not "up to date": the next sync puts it back
+    _stage(project, uvroot_cache, *args)
+    assert (venv / "bin/python3").readlink() == Path("/usr/local/bin/python3.12")
 
 
 def test_venv_refuses_someone_elses_environment(project: Path, tmp_path: Path, uvroot_cache: Path) -> None:

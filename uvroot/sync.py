@@ -35,7 +35,7 @@ from .state import Changes, InstalledDist, check_target_dir, diff, recover, remo
 from .target import Target
 from .tree import DEFAULT_EPOCH, Journal, LinkMode, stamp_directories
 from .unpack import unpack, unpacked
-from .venv import check_venv_dir, venv_config, write_venv
+from .venv import check_venv_dir, venv_current, write_venv
 
 if TYPE_CHECKING:
     from .interpreter import Interpreter
@@ -186,7 +186,8 @@ def _sync(options: SyncOptions, downloader: Downloader, reporter: Reporter) -> S
         reporter.planned(plan, changes)
         if options.dry_run:
             return SyncReport(plan, changes, dry_run=True)
-        if not changes.install and not changes.remove and not _venv_changes(options):
+        venv_done = options.layout.kind != "venv" or venv_current(options.layout, options.target)
+        if not changes.install and not changes.remove and venv_done:
             # a no-op sync stops here, before any heavy import
             return SyncReport(plan, changes, seconds=time.monotonic() - started)
         prepared = _prepare_all(changes.install, options.target, keys, context, reporter)
@@ -203,14 +204,6 @@ def _variant(options: SyncOptions) -> str:
     # or mtimes is not current, even from the same wheel.
     tag = options.compile_with.cache_tag if options.compile_with is not None else None
     return f";shebang={options.layout.interpreter};pyc={tag or 'none'};epoch={options.epoch}"
-
-
-def _venv_changes(options: SyncOptions) -> bool:
-    """A --venv whose pyvenv.cfg or bin/python links are missing or name another interpreter."""
-    if options.layout.kind != "venv":
-        return False
-    config = options.layout.on_disk(options.layout.data) / "pyvenv.cfg"
-    return not config.is_file() or config.read_bytes() != venv_config(options.layout, options.target)
 
 
 def _key(planned: PlannedDist, target: Target, context: BuildContext) -> str:

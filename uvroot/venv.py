@@ -49,15 +49,15 @@ def check_venv_dir(layout: Layout, installed: list[InstalledDist]) -> None:
         )
 
 
+def venv_current(layout: Layout, target: Target) -> bool:
+    """``pyvenv.cfg`` and every ``bin/python`` link are there and name the target interpreter."""
+    return all(_current(path, content) for path, content in _wanted(layout, target).items())
+
+
 def write_venv(layout: Layout, target: Target, epoch: int) -> list[Path]:
     """Write ``pyvenv.cfg`` and the ``bin/python`` links where they differ; returns what was (re)written."""
-    base = layout.on_disk(layout.data)
-    python = layout.venv_python or ""
-    wanted: dict[Path, bytes | str] = {base / CONFIG: venv_config(layout, target)}
-    for name in ("python", "python3", f"python{target.python_version}"):
-        wanted[base / "bin" / name] = python
     written = []
-    for path, content in wanted.items():
+    for path, content in _wanted(layout, target).items():
         if _current(path, content):
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,6 +72,15 @@ def write_venv(layout: Layout, target: Target, epoch: int) -> list[Path]:
         temporary.replace(path)  # atomic: a killed sync leaves the old file or the new one
         written.append(path)
     return written
+
+
+def _wanted(layout: Layout, target: Target) -> dict[Path, bytes | str]:
+    # File contents (bytes) or link targets (str) of the environment's own files.
+    base = layout.on_disk(layout.data)
+    wanted: dict[Path, bytes | str] = {base / CONFIG: venv_config(layout, target)}
+    for name in ("python", "python3", f"python{target.python_version}"):
+        wanted[base / "bin" / name] = layout.venv_python or ""
+    return wanted
 
 
 def _current(path: Path, content: bytes | str) -> bool:
