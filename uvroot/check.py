@@ -12,7 +12,6 @@ on this machine; they are counted, never offenders.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +59,7 @@ class CheckResult:
 
 def host_target() -> Target:
     """The build machine: its platform and the running interpreter's Python (what a build here produces)."""
-    return Target.parse(f"{sys.version_info.major}.{sys.version_info.minor}", None)
+    return Target.parse(None, None)  # both default to this machine and this interpreter
 
 
 def is_foreign(target: Target, host: Target) -> bool:

@@ -9,7 +9,7 @@ import inspect
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional, TextIO, TypeVar
@@ -424,11 +424,18 @@ def _errors(verbose: bool) -> Iterator[None]:
     except UvrootError as error:
         if verbose:
             traceback.print_exc()
-        color = _colored(sys.stderr)
-        typer.echo(f"{_label('error', 'red')} {error.message}", err=True, color=color)
-        if error.hint:
-            typer.echo(f"{_label('hint', 'cyan')} {error.hint}", err=True, color=color)
+        _print_error(error.message, error.hint)
         raise typer.Exit(error.exit_code) from None
+
+
+def _print_error(message: str, hint: str | None, details: Iterable[str] = ()) -> None:
+    """``error: message``, indented detail lines, then ``hint: ...``, on stderr in the --color style."""
+    color = _colored(sys.stderr)
+    typer.echo(f"{_label('error', 'red')} {message}", err=True, color=color)
+    for line in details:
+        typer.echo(f"  {line}", err=True)
+    if hint:
+        typer.echo(f"{_label('hint', 'cyan')} {hint}", err=True, color=color)
 
 
 def _label(name: str, fg: str) -> str:
@@ -458,9 +465,12 @@ def _inventory(report: SyncReport, layout: Layout, *, stdout: bool, path: Path |
         typer.echo(text, nl=False)
 
 
+_SYNC_SIGNATURE = inspect.signature(sync, eval_str=True)  # read once: plan and check are cut from it
+
+
 def _derived(keep: Callable[[inspect.Parameter], bool], *extra: inspect.Parameter) -> inspect.Signature:
     """``sync``'s signature, only the parameters ``keep`` accepts: flags added to sync follow automatically."""
-    parameters = inspect.signature(sync, eval_str=True).parameters.values()
+    parameters = _SYNC_SIGNATURE.parameters.values()
     return inspect.Signature([*(parameter for parameter in parameters if keep(parameter)), *extra])
 
 
@@ -515,18 +525,13 @@ def check(**options: Any) -> None:
             warn=LineReporter(False, quiet, color=_colored(sys.stderr)).warn,
         )
     if result.offenders:
-        color = _colored(sys.stderr)
         count = len(result.offenders)
         message = f"uv.lock cannot be staged for {target}: {count} {'packages have' if count > 1 else 'package has'}"
-        message += " no wheel that fits it"
-        typer.echo(f"{_label('error', 'red')} {message}", err=True, color=color)
-        for offender in result.offenders:
-            typer.echo(f"  {offender}", err=True)
         hint = (
             "lock wheels for the target (add it to tool.uv.required-environments and run uv lock), "
             "or stage on a machine like the target"
         )
-        typer.echo(f"{_label('hint', 'cyan')} {hint}", err=True, color=color)
+        _print_error(f"{message} no wheel that fits it", hint, map(str, result.offenders))
         raise typer.Exit(PlanError.exit_code)
     if not quiet:
         typer.echo(result.summary())

@@ -197,7 +197,7 @@ def parse_scheme_paths(values: Iterable[str]) -> tuple[tuple[str, str], ...]:
     return tuple(parsed)
 
 
-_LAYOUT_HINT = "official: python:X.Y images; debian: Debian/Ubuntu/distroless python3; alpine: apk python3"
+_LAYOUT_HINT = "; ".join(f"{name}: {preset.description}" for name, preset in PRESETS.items())
 
 
 def _check_combination(target: Target, request: LayoutRequest) -> None:
@@ -271,8 +271,12 @@ def _image_python(request: LayoutRequest, target: Target) -> str:
     if request.python is not None:
         return request.python.executable
     if request.preset is not None:
-        return PRESETS[preset_name(request.preset)].scheme(target.python_version)["interpreter"]
+        return _preset_scheme(request.preset, target)["interpreter"]
     return f"{_absolute_posix(request.prefix or DEFAULT_PREFIX)}/bin/python{target.python_version}"
+
+
+def _preset_scheme(name: str, target: Target) -> dict[str, str]:
+    return PRESETS[preset_name(name)].scheme(target.python_version)
 
 
 def _system_layout(destdir: Path | None, request: LayoutRequest, target: Target) -> Layout:
@@ -286,7 +290,7 @@ def _system_layout(destdir: Path | None, request: LayoutRequest, target: Target)
         scheme = {**{key: paths[key] for key in ("purelib", "platlib", "scripts", "data")}, "headers": headers}
         interpreter = request.python.executable
     else:
-        scheme = PRESETS[preset_name(request.preset or "")].scheme(target.python_version)
+        scheme = _preset_scheme(request.preset or "", target)
         interpreter = scheme["interpreter"]
     return Layout(
         kind="root" if destdir is not None else "system",

@@ -67,14 +67,7 @@ def read_wheel_info(path: Path) -> WheelInfo:
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         meta_name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA") and n.count("/") == 1)
         metadata = zf.read(meta_name)
-    headers = BytesHeaderParser().parsebytes(metadata)
-    return WheelInfo(
-        filename=path.name,
-        project=canonicalize_name(name),
-        sha256=hashlib.sha256(data).hexdigest(),
-        metadata=metadata,
-        requires_python=headers.get("Requires-Python"),
-    )
+    return _info(path, data, name, metadata, "wheel")
 
 
 def read_sdist_info(path: Path) -> WheelInfo:
@@ -86,6 +79,10 @@ def read_sdist_info(path: Path) -> WheelInfo:
         extracted = tf.extractfile(member)
         assert extracted is not None, member.name
         metadata = extracted.read()
+    return _info(path, data, name, metadata, "sdist")
+
+
+def _info(path: Path, data: bytes, name: str, metadata: bytes, kind: str) -> WheelInfo:
     headers = BytesHeaderParser().parsebytes(metadata)
     return WheelInfo(
         filename=path.name,
@@ -93,7 +90,7 @@ def read_sdist_info(path: Path) -> WheelInfo:
         sha256=hashlib.sha256(data).hexdigest(),
         metadata=metadata,
         requires_python=headers.get("Requires-Python"),
-        kind="sdist",
+        kind=kind,
     )
 
 

@@ -272,20 +272,10 @@ def overlay_supported() -> str | None:
         marker = f"uvroot-overlay-probe-{os.getpid()}"
         (Path(scratch) / marker).write_text("probe\n")
         script = f"{_mount_bin()} --bind {shlex.quote(scratch)} {IMAGE_PREFIX} && test -e {IMAGE_PREFIX}/{marker}"
-        try:
-            proc = subprocess.run(
-                [*_unshare_argv(), "--", "/bin/sh", "-c", script],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            return f"unshare failed: {exc}"
-        if proc.returncode != 0:
-            who = "root" if os.geteuid() == 0 else "a user namespace (not root)"
-            detail = (proc.stderr or proc.stdout).strip() or f"exit {proc.returncode}"
-            return f"cannot bind-mount over {IMAGE_PREFIX} in a private mount namespace as {who}: {detail}"
+        who = "root" if os.geteuid() == 0 else "a user namespace (not root)"
+        failed = _probe(script, f"cannot bind-mount over {IMAGE_PREFIX} in a private mount namespace as {who}")
+        if failed is not None:
+            return failed
         if (Path(IMAGE_PREFIX) / marker).exists():  # pragma: no cover - would be a kernel/unshare bug
             return f"a bind mount in a private namespace leaked to the host's {IMAGE_PREFIX}"
     return None
@@ -312,19 +302,20 @@ def overlayfs_supported() -> str | None:
             f"{_mount_bin()} -t overlay uvroot-probe -o {shlex.quote(options)} {shlex.quote(str(base / 'mnt'))} "
             f"&& test -e {shlex.quote(str(base / 'mnt' / 'a'))} && test -e {shlex.quote(str(base / 'mnt' / 'b'))}"
         )
-        try:
-            proc = subprocess.run(
-                [*_unshare_argv(), "--", "/bin/sh", "-c", script],
-                capture_output=True,
-                text=True,
-                timeout=30,
-                check=False,
-            )
-        except (OSError, subprocess.SubprocessError) as exc:
-            return f"unshare failed: {exc}"
-        if proc.returncode != 0:
-            detail = (proc.stderr or proc.stdout).strip() or f"exit {proc.returncode}"
-            return f"overlayfs mounts do not work here: {detail}"
+        return _probe(script, "overlayfs mounts do not work here")
+
+
+def _probe(script: str, failure: str) -> str | None:
+    """Run a shell ``script`` in a private mount namespace: None if it succeeds, else ``failure: why``."""
+    try:
+        proc = subprocess.run(
+            [*_unshare_argv(), "--", "/bin/sh", "-c", script], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"unshare failed: {exc}"
+    if proc.returncode != 0:
+        detail = (proc.stderr or proc.stdout).strip() or f"exit {proc.returncode}"
+        return f"{failure}: {detail}"
     return None
 
 
