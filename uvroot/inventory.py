@@ -29,7 +29,7 @@ from .lock import LockedPackage
 from .plan import PlannedDist
 from .state import scan
 from .sync import SyncReport
-from .tree import is_within
+from .txn import is_within
 
 SCHEMA = {"name": "uvroot-plan", "version": 1}
 Json = dict[str, Any]

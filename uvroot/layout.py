@@ -57,9 +57,13 @@ class Layout:
 
     def on_disk(self, runtime_path: str) -> Path:
         """Where a runtime path is written on the build machine."""
+        return Path(self.disk_path(runtime_path))
+
+    def disk_path(self, runtime_path: str) -> str:
+        """:meth:`on_disk` as a plain string (the placing loop maps one path per file)."""
         if self.destdir is None:
-            return Path(runtime_path)
-        return self.destdir / runtime_path.lstrip("/")
+            return runtime_path
+        return os.path.join(self.destdir, runtime_path.lstrip("/"))  # noqa: PTH118 - a str per placed file
 
     @property
     def site_packages(self) -> Path:

@@ -8,18 +8,19 @@ installer wrote are never touched.
 from __future__ import annotations
 
 import csv
+import glob
 import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from .errors import InstallError, UsageError
+from .errors import InstallError, UsageError, redact
+from .fetch import LocalFile
 from .layout import Layout
 from .plan import InstallPlan, PlannedDist
-from .tree import PARTIAL, STAGE, is_within, prune_empty, recover_pending
+from .txn import Transaction, is_within, reserved
 
 INSTALLER_NAME = b"uvroot\n"
 STATE_FILE = "uvroot.json"
@@ -84,61 +85,124 @@ def diff(
     return Changes(install=tuple(install), keep=tuple(keep), remove=remove)
 
 
-def remove_dist(dist: InstalledDist, layout: Layout) -> list[Path]:
-    """Delete one of our distributions by its RECORD; returns the paths removed.
+def remove_dist(dist: InstalledDist, layout: Layout, txn: Transaction) -> int:
+    """Set one of our distributions aside by its RECORD (deleted at commit); returns its number of files.
 
-    The dist-info goes first, by one rename, so a killed removal leaves no half
-    distribution behind, only files that the next sync's :func:`recover` deletes.
+    The dist-info goes first, so pip never sees a distribution without all its
+    files; then each top-level directory that holds this distribution's files
+    alone goes by one rename (a killed removal never leaves half a package),
+    and what shares a directory with others (scripts, namespace packages) file by file.
     """
     paths = _owned_paths(dist.dist_info, dist.dist_info / "RECORD", layout)
-    partial = dist.dist_info.parent / f".{dist.dist_info.name}{PARTIAL}"
-    dist.dist_info.rename(partial)
-    _delete(paths, layout)
-    shutil.rmtree(partial, ignore_errors=True)
-    return paths
+    owned = set(paths)
+    info = str(dist.dist_info)
+    txn.set_aside(info)
+    sites = [str(site) for site in layout.lib_dirs]
+    by_entry: dict[str, list[str]] = {}
+    singles: list[str] = []
+    for path in paths:
+        if is_within(path, info):
+            continue
+        site = next((site for site in sites if is_within(path, site) and path != site), None)
+        relative = path[len(site) + 1 :] if site is not None else ""
+        if "/" in relative:
+            by_entry.setdefault(os.path.join(site or "", relative.split("/")[0]), []).append(path)
+        else:
+            singles.append(path)
+    for entry, files in sorted(by_entry.items()):
+        if _wholly_owned(entry, owned):
+            txn.set_aside(entry)
+        else:
+            singles += files
+    for path in singles:
+        if os.path.lexists(path) and not os.path.isdir(path):
+            txn.set_aside(path)
+        if path.endswith(".py"):  # bytecode Python wrote next to it at run time (not in RECORD)
+            folder, name = os.path.split(path)
+            pattern = os.path.join(glob.escape(folder), "__pycache__", glob.escape(name[:-3]) + ".*.pyc")
+            for compiled in sorted(glob.glob(pattern)):
+                if compiled not in owned:
+                    txn.set_aside(compiled)
+    return len(paths)
 
 
-def recover(layout: Layout) -> int:
-    """Finish what a killed sync left in the layout; returns the number of files deleted."""
-    deleted = recover_pending(layout.top)
-    for site in layout.lib_dirs:
-        for stage in sorted(site.glob(f".*{STAGE}")) if site.is_dir() else []:
-            shutil.rmtree(stage, ignore_errors=True)  # staged files of a distribution never moved into place
-        for partial in sorted(site.glob(f".*{PARTIAL}")) if site.is_dir() else []:
-            record = partial / "RECORD"
-            if record.is_file():  # an interrupted removal, or an install killed just before its rename
-                paths = _owned_paths(site / partial.name[1:].removesuffix(PARTIAL), record, layout)
-                deleted += _delete(paths, layout)
-            shutil.rmtree(partial, ignore_errors=True)
-    return deleted
+def _wholly_owned(entry: str, owned: set[str]) -> bool:
+    """Every file under the directory ``entry`` is the distribution's (or bytecode Python wrote at run time)."""
+    if not os.path.isdir(entry) or os.path.islink(entry):
+        return False
+    for directory, folders, files in os.walk(entry):
+        if any(os.path.islink(os.path.join(directory, folder)) for folder in folders):
+            return False
+        compiled = os.path.basename(directory) == "__pycache__"
+        for name in files:
+            path = os.path.join(directory, name)
+            if path not in owned and not (compiled and name.endswith(".pyc")):
+                return False
+    return True
 
 
-def _owned_paths(dist_info: Path, record: Path, layout: Layout) -> list[Path]:
+def _owned_paths(dist_info: Path, record: Path, layout: Layout) -> list[str]:
     # Lexical paths: with --link-mode symlink the files themselves point into the cache.
     top = os.path.realpath(layout.top)
-    site = dist_info.parent
-    with record.open(newline="", encoding="utf-8") as stream:
-        paths = [Path(os.path.normpath(site / row[0])) for row in csv.reader(stream) if row]
+    site = str(dist_info.parent)
+    try:
+        with record.open(newline="", encoding="utf-8") as stream:
+            paths = [os.path.normpath(os.path.join(site, row[0])) for row in csv.reader(stream) if row and row[0]]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InstallError(
+            f"cannot read the RECORD of {dist_info.name}: {exc}",
+            hint="uvroot removes a distribution only by its RECORD; delete its files yourself",
+        ) from None
     for path in paths:
-        parent = os.path.realpath(path.parent) if path.parent.exists() else os.path.normpath(path.parent)
-        if not is_within(parent, top):
+        parent = os.path.dirname(path)
+        real = os.path.realpath(parent) if os.path.exists(parent) else parent
+        if not is_within(real, top) or not is_within(path, str(layout.top)) or path == str(layout.top):
             raise InstallError(
                 f"RECORD of {dist_info.name} lists {path}, outside {layout.top}",
                 hint="uvroot removes only files inside the tree it manages",
             )
+        if any(reserved(part) for part in path[len(str(layout.top)) :].split("/")):
+            raise InstallError(
+                f"RECORD of {dist_info.name} lists {path}, a name uvroot keeps for its own journal",
+                hint="the RECORD was edited by hand or by a hostile tool; remove the distribution yourself",
+            )
     return paths
 
 
-def _delete(paths: list[Path], layout: Layout) -> int:
-    top = layout.top
-    for path in paths:
-        path.unlink(missing_ok=True)
-        if path.suffix == ".py":
-            for compiled in path.parent.glob(f"__pycache__/{path.stem}.*.pyc"):
-                compiled.unlink()
-    parents = {p for path in paths for p in path.parents if p.is_relative_to(top) and p != top}
-    prune_empty(parents | {d / "__pycache__" for d in parents})
-    return len(paths)
+def dist_info_files(planned: PlannedDist, local: LocalFile, target: str, key: str) -> dict[str, bytes]:
+    """What uvroot adds to a dist-info: INSTALLER, its state file, REQUESTED and PEP 610's direct_url.json."""
+    state = {"sha256": local.sha256, "source": key, "target": target, "wheel": local.path.name}
+    metadata = {"INSTALLER": INSTALLER_NAME, STATE_FILE: (json.dumps(state, sort_keys=True) + "\n").encode()}
+    if planned.requested:
+        metadata["REQUESTED"] = b""
+    if (origin := direct_url(planned)) is not None:
+        metadata["direct_url.json"] = json.dumps(origin, sort_keys=True).encode()
+    return metadata
+
+
+def direct_url(planned: PlannedDist) -> dict[str, object] | None:
+    """PEP 610's record of where a non-registry distribution came from (never with credentials)."""
+    source = planned.package.id.source
+    if source.kind == "git":
+        info: dict[str, object] = {
+            "url": redact(source.git_url),
+            "vcs_info": {"vcs": "git", "commit_id": source.git_commit},
+        }
+    elif source.kind in ("directory", "editable"):
+        info = {"url": Path(source.value).as_uri(), "dir_info": {}}  # installed non-editable, from this tree
+    elif source.kind in ("url", "path"):
+        artifact = planned.wheel or planned.package.sdist
+        url = redact(source.value) if source.kind == "url" else Path(source.value).as_uri()
+        digest = artifact.sha256 if artifact is not None else None
+        info = {
+            "url": url,
+            "archive_info": {"hash": f"sha256={digest}", "hashes": {"sha256": digest}} if digest else {},
+        }
+    else:
+        return None  # registry installs are name+version installs: PEP 610 says no file
+    if source.subdirectory:
+        info["subdirectory"] = source.subdirectory
+    return info
 
 
 def _read(info: Path) -> InstalledDist:
@@ -148,5 +212,9 @@ def _read(info: Path) -> InstalledDist:
     ours = installer.is_file() and installer.read_bytes() == INSTALLER_NAME
     key = None
     if ours and (info / STATE_FILE).is_file():
-        key = json.loads((info / STATE_FILE).read_text(encoding="utf-8")).get("source")
+        try:
+            key = json.loads((info / STATE_FILE).read_text(encoding="utf-8")).get("source")
+        except (ValueError, AttributeError):
+            key = None  # damaged: the distribution is installed again
+
     return InstalledDist(str(canonicalize_name(name)), version, info, ours, key)

@@ -8,12 +8,15 @@ tells a :class:`Reporter`.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
 import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -24,6 +27,7 @@ from packaging.utils import canonicalize_name
 
 from .build import BuildContext, Frontend, build_dist, source_key
 from .cache import WheelCache, default_cache_dir
+from .errors import InstallError
 from .fetch import Downloader, LocalFile, fetch, index_credentials, needs_download
 from .freshness import check_fresh
 from .layout import Layout
@@ -31,15 +35,15 @@ from .lock import Lock, load_lock
 from .plan import InstallPlan, PlannedDist, plan_install
 from .project import Project, load_project
 from .selection import SelectionFlags, select
-from .state import Changes, InstalledDist, check_target_dir, diff, recover, remove_dist, scan
+from .state import Changes, InstalledDist, check_target_dir, diff, remove_dist, scan
 from .target import Target
-from .tree import DEFAULT_EPOCH, Journal, LinkMode, stamp_directories
+from .tree import DEFAULT_EPOCH, LinkMode
+from .txn import Transaction, locked, recover, write_error
 from .unpack import unpack, unpacked
 from .venv import check_venv_dir, venv_current, write_venv
 
 if TYPE_CHECKING:
     from .interpreter import Interpreter
-    from .spread import BatchResult
 
 _THREADS = 8
 _PROCESS_THRESHOLD = 64 << 20  # bytes of wheels: below this a second process costs more than it saves
@@ -165,38 +169,58 @@ def _sync(options: SyncOptions, downloader: Downloader, reporter: Reporter) -> S
     started = time.monotonic()
     plan, lock, project = make_plan(options, reporter)
     downloader.credentials.update(index_credentials(project.indexes))
-    if not options.dry_run and (recovered := recover(options.layout)):
-        reporter.warn(f"recovered from an interrupted sync: removed {recovered} files it had not finished")
-    installed = scan(options.layout)
-    check_target_dir(options.layout, installed)
-    check_venv_dir(options.layout, installed)
-    with _cache(options) as cache:
-        context = BuildContext(
-            cache=cache,
-            downloader=downloader,
-            offline=options.offline,
-            frontend=options.build_frontend,
-            index_url=lock.default_index,
-            exclude=options.layout.top,
-            log=reporter.log,
-        )
-        keys = {p.name: _key(p, options.target, context) for p in plan.dists}
-        states = {name: key + _variant(options) for name, key in keys.items()}
-        changes = diff(plan, installed, states, reinstall=_reinstall(options, plan))
+    if options.dry_run:
+        with _cache(options) as cache:
+            changes = _changes(plan, options, _context(options, cache, downloader, lock, reporter))
         reporter.planned(plan, changes)
-        if options.dry_run:
-            return SyncReport(plan, changes, dry_run=True)
+        return SyncReport(plan, changes, dry_run=True)
+    # One sync at a time writes a tree: the second waits, then sees what the first did.
+    with locked(options.layout.top, reporter.warn), _cache(options) as cache:
+        try:
+            recovered = recover(options.layout.top, options.epoch)
+        except OSError as exc:
+            raise write_error(exc, options.layout.top) from None
+        if recovered:
+            reporter.warn(f"recovered from an interrupted sync: removed {recovered} files it had not finished")
+        context = _context(options, cache, downloader, lock, reporter)
+        keys = {p.name: _key(p, options.target, context) for p in plan.dists}
+        changes = _changes(plan, options, context, keys)
+        reporter.planned(plan, changes)
         venv_done = options.layout.kind != "venv" or venv_current(options.layout, options.target)
         if not changes.install and not changes.remove and venv_done:
             # a no-op sync stops here, before any heavy import
             return SyncReport(plan, changes, seconds=time.monotonic() - started)
         prepared = _prepare_all(changes.install, options.target, keys, context, reporter)
-        files, written = _apply(changes, prepared, states, options, reporter)
-        if options.layout.kind == "venv":
-            written += map(str, write_venv(options.layout, options.target, options.epoch))
-        stamp_directories(written, options.layout.top, options.epoch)
+        states = {name: key + _variant(options) for name, key in keys.items()}
+        files = _apply(changes, prepared, states, options, reporter)
     size = sum(local.size for local, _ in prepared)
     return SyncReport(plan, changes, files=files, bytes=size, seconds=time.monotonic() - started)
+
+
+def _context(
+    options: SyncOptions, cache: WheelCache, downloader: Downloader, lock: Lock, reporter: Reporter
+) -> BuildContext:
+    return BuildContext(
+        cache=cache,
+        downloader=downloader,
+        offline=options.offline,
+        frontend=options.build_frontend,
+        index_url=lock.default_index,
+        exclude=options.layout.top,
+        log=reporter.log,
+    )
+
+
+def _changes(
+    plan: InstallPlan, options: SyncOptions, context: BuildContext, keys: dict[str, str] | None = None
+) -> Changes:
+    """What the layout holds now against the plan (it must be one uvroot may write)."""
+    installed = scan(options.layout)
+    check_target_dir(options.layout, installed)
+    check_venv_dir(options.layout, installed)
+    keys = keys or {p.name: _key(p, options.target, context) for p in plan.dists}
+    states = {name: key + _variant(options) for name, key in keys.items()}
+    return diff(plan, installed, states, reinstall=_reinstall(options, plan))
 
 
 def _variant(options: SyncOptions) -> str:
@@ -261,30 +285,87 @@ def _apply(
     keys: dict[str, str],
     options: SyncOptions,
     reporter: Reporter,
-) -> tuple[int, list[str]]:
-    """Remove, then spread; returns the number of files placed and every path created or removed."""
+) -> int:
+    """Remove, spread and write the venv's files in one transaction; returns the number of files placed.
+
+    Any failure (an error, a conflict, a full disk, Ctrl-C, a dead worker) undoes
+    the whole transaction: the tree is left exactly as it was.
+    """
+    txn = Transaction.begin(options.layout.top, options.epoch)
+    try:
+        files = _write(txn, changes, prepared, keys, options, reporter)
+        txn.commit()
+    except BaseException:
+        txn.rollback()
+        raise
+    return files
+
+
+def _write(
+    txn: Transaction,
+    changes: Changes,
+    prepared: list[tuple[LocalFile, Path]],
+    keys: dict[str, str],
+    options: SyncOptions,
+    reporter: Reporter,
+) -> int:
     from .spread import BatchSettings, spread_batch  # installer is imported only when there is something to spread
 
     layout = options.layout
-    removed: list[str] = []
-    for dist in changes.remove:
-        removed += map(str, [dist.dist_info / "RECORD", *remove_dist(dist, layout)])
-        reporter.removed(dist)
+    try:
+        for dist in changes.remove:
+            remove_dist(dist, layout, txn)
+            reporter.removed(dist)
+    except OSError as exc:
+        raise write_error(exc) from exc
     items = [(p, local, unpacked, keys[p.name]) for p, (local, unpacked) in zip(changes.install, prepared, strict=True)]
     settings = BatchSettings(
-        layout, str(options.target), options.link_mode, options.allow_existing, options.epoch, options.compile_with
+        layout,
+        str(options.target),
+        options.target.python_version,
+        options.link_mode,
+        options.allow_existing,
+        options.epoch,
+        options.compile_with,
     )
     batches = _batches(items, prepared)
-    if not batches:
-        results = []
-    elif len(batches) == 1:
-        results = [spread_batch(batches[0], settings, reporter.installed)]
+    if len(batches) <= 1:
+        results = [spread_batch(batch, settings, txn, reporter.installed) for batch in batches]
     else:
         # Placing is Python-bound per file: on a large sync, one process per core beats threads.
-        with ProcessPoolExecutor(len(batches), mp_context=multiprocessing.get_context("fork")) as pool:
-            results = list(pool.map(spread_batch, batches, [settings] * len(batches)))
-    files, written = _collect(results, items, layout, reporter, reported=len(batches) == 1)
-    return files, removed + written
+        try:
+            with ProcessPoolExecutor(
+                len(batches), mp_context=multiprocessing.get_context("fork"), initializer=_die_with_parent
+            ) as pool:
+                results = list(pool.map(spread_batch, batches, [settings] * len(batches), [txn] * len(batches)))
+        except BrokenProcessPool:
+            raise InstallError(
+                "a worker process placing files died (killed, perhaps by the out-of-memory killer)",
+                hint="nothing of this sync was kept; sync again, with more memory if the machine is short of it",
+            ) from None
+        for planned, *_ in items:  # worker processes cannot tell the reporter themselves
+            reporter.installed(planned, next(r.files[planned.name] for r in results if planned.name in r.files))
+    for notice in dict.fromkeys(notice for result in results for notice in result.notices):
+        reporter.warn(notice)
+    if layout.kind == "venv":
+        try:
+            write_venv(layout, options.target, txn)
+        except OSError as exc:
+            raise write_error(exc) from exc
+    return sum(count for result in results for count in result.files.values())
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """A worker dies with the sync that forked it (SIGKILL of the parent must not leave it writing)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the pool's own pipes end an orphaned worker
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _batches(items: list[Item], prepared: list[tuple[LocalFile, Path]]) -> list[list[Item]]:
@@ -298,28 +379,6 @@ def _batches(items: list[Item], prepared: list[tuple[LocalFile, Path]]) -> list[
         batches[lightest].append(item)
         loads[lightest] = (loads[lightest][0] + item[1].size, loads[lightest][1] + 1)
     return [batch for batch in batches if batch]
-
-
-def _collect(
-    results: list[BatchResult], items: list[Item], layout: Layout, reporter: Reporter, *, reported: bool
-) -> tuple[int, list[str]]:
-    journal = Journal(layout.top)
-    for result in results:
-        journal.written += result.written
-        for notice in dict.fromkeys(result.notices):
-            reporter.warn(notice)
-    failed = next((result.error for result in results if result.error is not None), None)
-    if failed is not None:
-        journal.rollback()  # leave nothing half-written: every batch's files go
-        for result in results:
-            if result.log:
-                Path(result.log).unlink(missing_ok=True)
-        raise failed
-    files = {name: count for result in results for name, count in result.files.items()}
-    for planned, *_ in items if not reported else ():  # worker processes cannot tell the reporter themselves
-        reporter.installed(planned, files[planned.name])
-    # not len(written): a staged file is journalled twice, staged and moved
-    return sum(files.values()), journal.written
 
 
 def _cache_dir(options: SyncOptions) -> Path | None:

@@ -18,6 +18,7 @@ from .errors import UsageError
 from .layout import Layout
 from .state import InstalledDist
 from .target import Target
+from .txn import Transaction
 
 CONFIG = "pyvenv.cfg"
 
@@ -54,23 +55,26 @@ def venv_current(layout: Layout, target: Target) -> bool:
     return all(_current(path, content) for path, content in _wanted(layout, target).items())
 
 
-def write_venv(layout: Layout, target: Target, epoch: int) -> list[Path]:
-    """Write ``pyvenv.cfg`` and the ``bin/python`` links where they differ; returns what was (re)written."""
-    written = []
+def write_venv(layout: Layout, target: Target, txn: Transaction) -> int:
+    """Write ``pyvenv.cfg`` and the ``bin/python`` links where they differ; returns how many were (re)written."""
+    written = 0
     for path, content in _wanted(layout, target).items():
         if _current(path, content):
             continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.uvroot-new")
-        temporary.unlink(missing_ok=True)
-        if isinstance(content, bytes):
-            temporary.write_bytes(content)
-            temporary.chmod(0o644)
-        else:
-            temporary.symlink_to(content)
-        os.utime(temporary, (epoch, epoch), follow_symlinks=False)
-        temporary.replace(path)  # atomic: a killed sync leaves the old file or the new one
-        written.append(path)
+        if os.path.lexists(path):
+            txn.set_aside(str(path))  # the old one comes back if the sync fails
+
+        def make(destination: str, content: bytes | str = content) -> None:
+            if isinstance(content, bytes):
+                with open(destination, "xb") as stream:
+                    stream.write(content)
+                os.chmod(destination, 0o644)
+            else:
+                os.symlink(content, destination)
+            os.utime(destination, (txn.epoch, txn.epoch), follow_symlinks=False)
+
+        txn.create(str(path), make)
+        written += 1
     return written
 
 

@@ -1,0 +1,479 @@
+"""The write protocol: one transaction owns every change a sync makes to a tree.
+
+Nothing is written to a tree outside a :class:`Transaction`.  Each change is
+journalled in ``TOP/.uvroot-txn/`` *before* it is made, with paths relative to
+the tree's top (a tree copied or moved elsewhere recovers in place):
+
+========  ==========================================================
+``B``     the journal's birth: the filesystem's clock, the top's old mtime
+``N p``   a file or link is about to be created at ``p``, exclusively
+``X p``   ... it was not: something was in the way (not ours to delete)
+``D p``   a directory is about to be created at ``p``
+``T p t`` the existing directory ``p`` is about to change; its mtime was ``t``
+``M s d`` ``s`` (staged by this transaction) is about to be published at ``d``
+``A p n`` ``p`` is about to be set aside as ``aside/n`` (removal, replacement)
+========  ==========================================================
+
+:meth:`Transaction.commit` marks the transaction ``COMMITTED``, deletes what
+was set aside, prunes the directories that removal emptied and stamps every
+directory it touched with the epoch.  On failure, from an exception here or
+from a kill found by the next sync's :func:`recover`, every journal is undone
+in reverse: a created file is deleted only when the journal proves this
+transaction created it (it did not exist when the journal was born), moves are
+reversed, what was set aside comes back, created directories go and touched
+directories get their old mtimes back: the tree is exactly as it was.
+
+No wheel may ship a path with ``.uvroot`` in it (:func:`reserved`), so nothing
+a wheel installs can pose as a journal or a staging directory.  One sync at a
+time writes a tree: :func:`locked` holds an ``flock`` on the top directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import shutil
+import signal
+import stat
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import InstallError
+
+TXN_DIR = ".uvroot-txn"
+"""The transaction directory at the top of a tree: journals, ``aside/``, ``COMMITTED``."""
+COMMITTED = "COMMITTED"
+_MARK = ".uvroot"
+_JOURNAL = "journal-"
+_KINDS = frozenset("NXDTMA")
+_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n"}
+_UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n"}
+
+
+def reserved(component: str) -> bool:
+    """A path component only uvroot's own bookkeeping may use: wheels shipping one are refused."""
+    return _MARK in component.lower()
+
+
+class TreeBusy(InstallError):
+    """Another process holds the tree's lock and waiting for it was not wanted."""
+
+
+class EscapeError(InstallError):
+    """A path inside the layout leads outside it through a symbolic link."""
+
+
+@contextmanager
+def locked(top: Path, waiting: Callable[[str], None]) -> Iterator[None]:
+    """Hold the tree's lock (an ``flock`` on its top directory) for the block; wait if another sync has it.
+
+    The lock is released by the kernel when the process dies, however it dies.
+    """
+    try:
+        os.makedirs(top, exist_ok=True)
+        fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise write_error(exc, top) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            waiting(f"waiting for another uvroot sync of {top} to finish")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def write_error(exc: OSError, path: str | Path | None = None) -> InstallError:
+    """An OS error while writing the tree, as a user-facing error naming the path and the cause."""
+    where = exc.filename or path
+    if exc.errno == errno.ENOSPC:
+        hint = "the disk is full: free some space and sync again (nothing of this sync was kept)"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "choose a tree you can write to, or run with the permissions it needs"
+    else:
+        hint = "nothing of this sync was kept"
+    return InstallError(f"cannot write {where}: {exc.strerror or exc}", hint=hint)
+
+
+def _escape(text: str) -> str:
+    return text if not any(c in text for c in _ESCAPES) else "".join(_ESCAPES.get(c, c) for c in text)
+
+
+def _unescape(text: str) -> str:
+    if "\\" not in text:
+        return text
+    out, chars = [], iter(text)
+    for char in chars:
+        out.append(_UNESCAPES.get(next(chars, ""), "") if char == "\\" else char)
+    return "".join(out)
+
+
+def is_within(path: str, top: str) -> bool:
+    """``path`` is ``top`` or below it (both already made absolute/real by the caller)."""
+    return path == top or path.startswith(top if top.endswith(os.sep) else top + os.sep)
+
+
+@dataclass
+class Transaction:
+    """Every change one sync makes to the tree under ``top``, journalled so it can be undone."""
+
+    top: str
+    epoch: int
+    real_top: str = ""
+    directory: str = ""
+    _pid: int = 0
+    _fd: int | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _known: set[str] = field(default_factory=set, repr=False)
+    """Directories already checked and journalled (created, or their old mtime kept)."""
+    _aside: int = 0
+    _kill_after: int = field(default_factory=lambda: int(os.environ.get("UVROOT_TEST_KILL_AFTER_FILES", "0")))
+    _created: int = 0
+
+    @classmethod
+    def begin(cls, top: Path, epoch: int) -> Transaction:
+        """Start a transaction on a tree whose lock is held and that :func:`recover` has cleaned."""
+        txn = cls(os.path.abspath(top), epoch)
+        txn.real_top = os.path.realpath(txn.top)
+        txn.directory = os.path.join(txn.top, TXN_DIR)
+        try:
+            before = os.lstat(txn.top).st_mtime_ns
+            os.mkdir(txn.directory, 0o700)
+            os.mkdir(os.path.join(txn.directory, "aside"), 0o700)
+            txn._open(before)
+        except OSError as exc:
+            raise write_error(exc, txn.top) from None
+        txn._known.add(txn.top)
+        return txn
+
+    def __getstate__(self) -> dict[str, object]:
+        # Sent to a worker process, which opens a journal of its own (attach).
+        return {**self.__dict__, "_fd": None, "_pid": 0, "_lock": None}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def attach(self) -> bool:
+        """Give this process its own journal (a forked worker calls this before its first write).
+
+        Returns whether it did: a worker closes its journal when its batch is done.
+        """
+        if self._pid == os.getpid():
+            return False
+        self._lock = threading.Lock()
+        self._open(None)
+        return True
+
+    def _open(self, top_mtime: int | None) -> None:
+        self._pid = os.getpid()
+        number = len(os.listdir(self.directory))
+        path = os.path.join(self.directory, f"{_JOURNAL}{number:04d}-{self._pid}")
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        # The filesystem's own clock at the start: every file this transaction creates is at least this new.
+        born = os.fstat(self._fd).st_ctime_ns
+        os.write(self._fd, f"B\t{born}\t{'' if top_mtime is None else top_mtime}\n".encode())
+
+    def _log(self, *fields: str) -> None:
+        line = "\t".join(map(_escape, fields)) + "\n"
+        with self._lock:
+            assert self._fd is not None
+            os.write(self._fd, line.encode("utf-8", "surrogateescape"))
+
+    def _rel(self, path: str) -> str:
+        if not is_within(path, self.top) or path == self.top:
+            raise EscapeError(f"{path} is outside {self.top}", hint="uvroot never writes outside the tree it was given")
+        return path[len(self.top) + 1 :]
+
+    # -- writing -----------------------------------------------------------------------------------------------
+
+    def create(self, path: str, make: Callable[[str], None], *, replace: bool = False) -> None:
+        """Create a new file or link at ``path`` with ``make``, which must create exclusively.
+
+        Something already at ``path`` raises :class:`FileExistsError`, unless
+        ``replace``: then a file in the way is set aside (restored on rollback).
+        """
+        rel = self.expect(path)
+        try:
+            make(path)
+        except FileExistsError:
+            self._log("X", rel)
+            if not replace or (os.path.isdir(path) and not os.path.islink(path)):
+                raise
+            self.set_aside(path)
+            self._log("N", rel)
+            make(path)
+
+    def expect(self, path: str) -> str:
+        """Journal that a new file is about to be created at ``path`` (here, or by a compiler process)."""
+        self.parent_ready(path)
+        rel = self._rel(path)
+        self._log("N", rel)
+        self._count()
+        return rel
+
+    def cancel(self, path: str) -> None:
+        """The file :meth:`expect` announced was not created: nothing at ``path`` is ours to delete."""
+        self._log("X", self._rel(path))
+
+    def _count(self) -> None:
+        if self._kill_after:  # fault injection for the tests: die right after the N-th journalled file
+            with self._lock:
+                self._created += 1
+                if self._created >= self._kill_after:
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+    def stage_dir(self, path: str) -> None:
+        """Create a new, empty staging directory (its name is reserved: nothing else can be there)."""
+        self.parent_ready(path)
+        self._log("D", self._rel(path))
+        os.mkdir(path, 0o755)
+        self._known.add(path)
+
+    def publish(self, staged: str, final: str) -> bool:
+        """Move a staged file or directory to ``final`` (new); False if something is already there."""
+        self.parent_ready(final)
+        directory = os.path.isdir(staged) and not os.path.islink(staged)
+        if directory and os.path.lexists(final):
+            return False
+        rel = self._rel(final)
+        self._log("M", self._rel(staged), rel)
+        try:
+            if directory:
+                os.rename(staged, final)  # checked free above (the tree is locked): only a thread of ours races
+            else:
+                os.link(staged, final, follow_symlinks=False)  # exclusive: never over a file in the way
+        except OSError as exc:  # something is there: a foreign file, or a namespace directory another wheel made
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            self._log("X", rel)
+            return False
+        if not directory:
+            os.unlink(staged)
+        return True
+
+    def set_aside(self, path: str) -> None:
+        """Move ``path`` (a file, a link or a whole directory) out of the tree until commit."""
+        rel = self._rel(path)
+        self.parent_ready(path)  # its directory changes: keep its mtime for a rollback
+        with self._lock:
+            self._aside += 1
+            name = f"{self._pid}-{self._aside}"
+        self._log("A", rel, name)
+        os.rename(path, os.path.join(self.directory, "aside", name))
+
+    def parent_ready(self, path: str) -> None:
+        """Make ``path``'s directory exist inside the tree, journalling what is created or changed.
+
+        A directory inside the tree may be a symlink (``usr/local/man -> share/man``
+        in python images); one that leads outside the tree (``usr/local/lib -> /etc``)
+        is refused before anything is created or written through it.
+        """
+        parent = os.path.dirname(path)
+        if parent in self._known:
+            return
+        missing = []
+        existing = parent
+        while existing not in self._known and not os.path.lexists(existing):
+            missing.append(existing)
+            existing = os.path.dirname(existing)
+        if existing not in self._known:
+            self.check_inside(existing)
+            self._log("T", self._rel(existing) if existing != self.top else ".", str(os.stat(existing).st_mtime_ns))
+            self._known.add(existing)
+        for directory in reversed(missing):
+            self._log("D", self._rel(directory))
+            with contextlib.suppress(FileExistsError):  # another thread of this sync made it first
+                os.mkdir(directory, 0o755)
+            self._known.add(directory)
+
+    def check_inside(self, directory: str) -> None:
+        """Refuse an existing directory that leads outside the tree through a symbolic link."""
+        real = os.path.realpath(directory)
+        if not is_within(real, self.real_top):
+            raise EscapeError(
+                f"{directory} leads outside {self.top} (to {real}) through a symbolic link",
+                hint="uvroot never writes outside the tree it was given; remove the link",
+            )
+
+    # -- ending ------------------------------------------------------------------------------------------------
+
+    def commit(self) -> None:
+        """Make the transaction's changes final: delete what was set aside, prune, stamp, clean up."""
+        self.close()
+        fd = os.open(os.path.join(self.directory, COMMITTED), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+        _finish(self.top, self.epoch)
+
+    def rollback(self) -> int:
+        """Undo every change of every journal of this transaction (all processes'); returns files deleted."""
+        self.close()
+        return _undo(self.top, self.epoch)
+
+    def close(self) -> None:
+        """Stop journalling in this process."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def recover(top: Path, epoch: int) -> int:
+    """Finish or undo what a killed sync left in the tree (its lock held); returns the files deleted."""
+    top_path = os.path.abspath(top)
+    directory = os.path.join(top_path, TXN_DIR)
+    if not os.path.isdir(directory) or os.path.islink(directory):
+        return 0
+    if os.path.isfile(os.path.join(directory, COMMITTED)):
+        _finish(top_path, epoch)
+        return 0
+    return _undo(top_path, epoch)
+
+
+@dataclass
+class _Entry:
+    kind: str
+    path: str
+    other: str
+    born: int
+
+
+def _journal(top: str) -> tuple[list[_Entry], int | None]:
+    """Every entry of every journal, in the order they were written; and the top's mtime before."""
+    directory = os.path.join(top, TXN_DIR)
+    entries: list[_Entry] = []
+    top_mtime = None
+    for name in sorted(os.listdir(directory)):
+        if not name.startswith(_JOURNAL):
+            continue
+        with open(os.path.join(directory, name), "rb") as stream:
+            lines = stream.read().decode("utf-8", "surrogateescape").split("\n")
+        born = 0
+        for line in lines:
+            fields = [_unescape(f) for f in line.split("\t")]
+            if fields[0] == "B" and len(fields) == 3 and fields[1].isdigit():
+                born = int(fields[1])
+                if fields[2].isdigit() and top_mtime is None:
+                    top_mtime = int(fields[2])
+            elif len(fields) >= 2 and fields[0] in _KINDS and born:
+                entries.append(_Entry(fields[0], fields[1], fields[2] if len(fields) > 2 else "", born))
+    return entries, top_mtime
+
+
+class _Guard:
+    """Resolves journal paths (relative, from disk: untrusted) to paths inside the tree, never outside."""
+
+    def __init__(self, top: str) -> None:
+        self.top = top
+        self.real_top = os.path.realpath(top)
+        self._checked: dict[str, bool] = {}
+
+    def path(self, rel: str) -> str | None:
+        """The absolute path, or None if it is not a plain path whose directory is inside the tree."""
+        if not rel or rel.startswith("/") or ".." in rel.split("/"):
+            return None
+        path = os.path.normpath(os.path.join(self.top, rel)) if rel != "." else self.top
+        parent = os.path.dirname(path)
+        if (inside := self._checked.get(parent)) is None:
+            real = os.path.realpath(parent)
+            inside = self._checked[parent] = is_within(real, self.real_top) and is_within(path, self.top)
+        return path if inside else None
+
+
+def _undo(top: str, epoch: int) -> int:
+    entries, top_mtime = _journal(top)
+    guard = _Guard(top)
+    aside = os.path.join(top, TXN_DIR, "aside")
+    deleted = 0
+    cancelled: dict[str, int] = {}
+    created_dirs: list[str] = []
+    for entry in reversed(entries):
+        path = guard.path(entry.path)
+        if path is None:
+            continue
+        if entry.kind == "X":
+            cancelled[path] = cancelled.get(path, 0) + 1
+        elif entry.kind == "N":
+            if cancelled.get(path):
+                cancelled[path] -= 1
+            elif _ours(path, entry.born):
+                os.unlink(path)
+                deleted += 1
+        elif entry.kind == "M" and (final := guard.path(entry.other)) is not None:
+            if cancelled.get(final):
+                cancelled[final] -= 1
+            else:
+                _unpublish(path, final)
+        elif entry.kind == "A":
+            _restore(os.path.join(aside, os.path.basename(entry.other)), path)
+        elif entry.kind == "D":
+            created_dirs.append(path)
+    for directory in sorted(created_dirs, key=len, reverse=True):  # deepest first
+        with contextlib.suppress(OSError):  # not empty: something not ours is in it
+            os.rmdir(directory)
+    shutil.rmtree(os.path.join(top, TXN_DIR), ignore_errors=True)
+    # Touched directories get their old mtimes back (the first record of each is the original).
+    old: dict[str, int] = {}
+    for entry in entries:
+        if entry.kind == "T" and (path := guard.path(entry.path)) is not None:
+            old.setdefault(path, int(entry.other) if entry.other.isdigit() else epoch * 10**9)
+    old.setdefault(top, top_mtime if top_mtime is not None else epoch * 10**9)
+    for directory, mtime in old.items():
+        with contextlib.suppress(OSError):
+            os.utime(directory, ns=(mtime, mtime), follow_symlinks=False)
+    return deleted
+
+
+def _ours(path: str, born: int) -> bool:
+    # Logged before it was created; a file older than the journal was there before (someone else's).
+    try:
+        status = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    return not stat.S_ISDIR(status.st_mode) and status.st_ctime_ns >= born
+
+
+def _unpublish(staged: str, final: str) -> None:
+    """Undo one publish: the staged entry goes back where it was staged (its own records then delete it)."""
+    if not os.path.lexists(final):
+        return
+    if not os.path.lexists(staged):
+        os.makedirs(os.path.dirname(staged), exist_ok=True)
+        os.rename(final, staged)
+    elif not os.path.isdir(staged) and os.path.samestat(os.lstat(staged), os.lstat(final)):
+        os.unlink(final)  # linked, but the staged name was not removed yet
+
+
+def _restore(aside: str, path: str) -> None:
+    if not os.path.lexists(aside) or os.path.lexists(path):
+        return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    os.rename(aside, path)
+
+
+def _finish(top: str, epoch: int) -> None:
+    """Commit's second half (also run by recover after a kill): delete, prune and stamp."""
+    entries, _ = _journal(top)
+    guard = _Guard(top)
+    shutil.rmtree(os.path.join(top, TXN_DIR, "aside"), ignore_errors=True)
+    emptied = set()
+    for entry in entries:
+        if entry.kind == "A" and (path := guard.path(entry.path)) is not None:
+            parent = os.path.dirname(path)
+            while parent != top and is_within(parent, top) and parent not in emptied:
+                emptied.add(parent)
+                parent = os.path.dirname(parent)
+    for directory in sorted(emptied, key=len, reverse=True):  # what removal left empty goes (deepest first)
+        with contextlib.suppress(OSError):
+            os.rmdir(directory)
+    shutil.rmtree(os.path.join(top, TXN_DIR), ignore_errors=True)
+    touched = {top} | emptied | {path for e in entries if e.kind in "TD" and (path := guard.path(e.path)) is not None}
+    for directory in touched:
+        with contextlib.suppress(OSError):  # pruned
+            os.utime(directory, (epoch, epoch), follow_symlinks=False)
