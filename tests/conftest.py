@@ -26,6 +26,7 @@ _REPO_ROOT = str(Path(__file__).resolve().parent.parent)
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
+from tests.support.bulk import build_bulk_wheelhouse
 from tests.support.index import LocalIndex
 from tests.support.sources import GitRepo, make_git_repo, uv_oracle_sync, write_package, write_workspace
 from tests.support.uvproject import uv_lock, write_project
@@ -195,3 +196,30 @@ def _isolated_frontends(uv_cache: Path) -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+# -- the write side's attack wheelhouse (tests/support/bulk.py) -------------------
+
+
+@pytest.fixture(scope="session")
+def bulk_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalIndex]:
+    with LocalIndex(build_bulk_wheelhouse(tmp_path_factory.mktemp("bulk-wheels"))) as index:
+        yield index
+
+
+@pytest.fixture(scope="session")
+def bulk_project(
+    bulk_index: LocalIndex, tmp_path_factory: pytest.TempPathFactory, uv_cache: Path
+) -> Callable[..., Path]:
+    """``bulk_project(*requirements) -> a project locked by the real uv against the bulk index``."""
+    made: dict[tuple[str, ...], Path] = {}
+
+    def make(*requirements: str) -> Path:
+        if requirements not in made:
+            project = tmp_path_factory.mktemp("bulk-project")
+            write_project(project, dependencies=requirements)
+            uv_lock(project, bulk_index.url, cache_dir=uv_cache)
+            made[requirements] = project
+        return made[requirements]
+
+    return make

@@ -136,9 +136,14 @@ def _wholly_owned(entry: str, owned: set[str]) -> bool:
         compiled = os.path.basename(directory) == "__pycache__"
         for name in files:
             path = os.path.join(directory, name)
-            if path not in owned and not (compiled and name.endswith(".pyc")):
+            if path not in owned and not (compiled and _source_of(directory, name) in owned):
                 return False
     return True
+
+
+def _source_of(cache: str, pyc: str) -> str:
+    """The module ``__pycache__/NAME.TAG.pyc`` was compiled from."""
+    return os.path.join(os.path.dirname(cache), pyc.split(".", 1)[0] + ".py")
 
 
 def _owned_paths(dist_info: Path, record: Path, layout: Layout) -> list[str]:

@@ -38,7 +38,7 @@ from .selection import SelectionFlags, select
 from .state import Changes, InstalledDist, check_target_dir, diff, remove_dist, scan
 from .target import Target
 from .tree import DEFAULT_EPOCH, LinkMode
-from .txn import Transaction, locked, recover, write_error
+from .txn import Transaction, locked, recover, stamp_top, write_error
 from .unpack import unpack, unpacked
 from .venv import check_venv_dir, venv_current, write_venv
 
@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     from .interpreter import Interpreter
 
 _THREADS = 8
-_PROCESS_THRESHOLD = 64 << 20  # bytes of wheels: below this a second process costs more than it saves
+# Bytes of wheels: below this a second process costs more than it saves (the tests lower it to test workers).
+_PROCESS_THRESHOLD = int(os.environ.get("UVROOT_WORKER_THRESHOLD", str(64 << 20)))
 Item = tuple[PlannedDist, LocalFile, Path, str]
 
 
@@ -188,7 +189,9 @@ def _sync(options: SyncOptions, downloader: Downloader, reporter: Reporter) -> S
         reporter.planned(plan, changes)
         venv_done = options.layout.kind != "venv" or venv_current(options.layout, options.target)
         if not changes.install and not changes.remove and venv_done:
-            # a no-op sync stops here, before any heavy import
+            # a no-op sync stops here, before any heavy import (a sync killed as it ended may
+            # have left the top's mtime, the one thing its journal no longer covers)
+            stamp_top(options.layout.top, options.epoch)
             return SyncReport(plan, changes, seconds=time.monotonic() - started)
         prepared = _prepare_all(changes.install, options.target, keys, context, reporter)
         states = {name: key + _variant(options) for name, key in keys.items()}

@@ -73,20 +73,42 @@ def locked(top: Path, waiting: Callable[[str], None]) -> Iterator[None]:
     """Hold the tree's lock (an ``flock`` on its top directory) for the block; wait if another sync has it.
 
     The lock is released by the kernel when the process dies, however it dies.
+    A top directory made only for the lock goes again if the block fails: a
+    failed sync stages nothing, not even an empty tree.
     """
+    made = []
+    missing = os.path.abspath(top)
+    while not os.path.lexists(missing):
+        made.append(missing)
+        missing = os.path.dirname(missing)
+    fd = _lock(top, waiting)
     try:
-        os.makedirs(top, exist_ok=True)
-        fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise write_error(exc, top) from None
-    try:
+        yield
+    except BaseException:
+        for directory in made:  # deepest first
+            with contextlib.suppress(OSError):
+                os.rmdir(directory)
+        raise
+    finally:
+        os.close(fd)
+
+
+def _lock(top: Path, waiting: Callable[[str], None]) -> int:
+    while True:
+        try:
+            os.makedirs(top, exist_ok=True)
+            fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise write_error(exc, top) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             waiting(f"waiting for another uvroot sync of {top} to finish")
             fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
+        # The sync we waited for may have failed and removed the tree it had made: lock the new one.
+        with contextlib.suppress(FileNotFoundError):
+            if os.path.samestat(os.fstat(fd), os.stat(top)):
+                return fd
         os.close(fd)
 
 
@@ -472,8 +494,20 @@ def _finish(top: str, epoch: int) -> None:
     for directory in sorted(emptied, key=len, reverse=True):  # what removal left empty goes (deepest first)
         with contextlib.suppress(OSError):
             os.rmdir(directory)
-    shutil.rmtree(os.path.join(top, TXN_DIR), ignore_errors=True)
-    touched = {top} | emptied | {path for e in entries if e.kind in "TD" and (path := guard.path(e.path)) is not None}
-    for directory in touched:
+    touched = emptied | {path for e in entries if e.kind in "TD" and (path := guard.path(e.path)) is not None}
+    for entry in entries:  # a published directory brings the directories it was staged with
+        if entry.kind == "M" and (final := guard.path(entry.other)) is not None and not os.path.islink(final):
+            touched.update(directory for directory, _, _ in os.walk(final))
+    # Stamped while the journal is still there: a kill meanwhile is finished by the next sync.
+    for directory in touched - {top}:
         with contextlib.suppress(OSError):  # pruned
             os.utime(directory, (epoch, epoch), follow_symlinks=False)
+    shutil.rmtree(os.path.join(top, TXN_DIR), ignore_errors=True)
+    stamp_top(top, epoch)
+
+
+def stamp_top(top: str | Path, epoch: int) -> None:
+    """The top's mtime, which removing the transaction directory changed (also repaired by a no-op sync)."""
+    with contextlib.suppress(OSError):
+        if os.lstat(top).st_mtime_ns != epoch * 10**9:
+            os.utime(top, (epoch, epoch), follow_symlinks=False)

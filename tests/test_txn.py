@@ -1,0 +1,316 @@
+"""Every sync is one transaction: attacked as an unlucky user and as a hostile wheel or tree would.
+
+A failed sync (a conflict, a full disk, a dead worker) leaves the tree exactly as it
+was, directory mtimes included; two syncs of one tree never interleave; recovery
+undoes only what its journal proves it created, inside the tree, wherever the tree
+was copied or moved; names a wheel could use to forge a journal are refused.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.support.bulk import SITE, python312, snapshot, start_argv
+from tests.support.cli import check_record
+
+Proc = subprocess.CompletedProcess[str]
+
+
+def run(project: Path, root: Path, cache: Path, *extra: str | Path, env: dict[str, str] | None = None) -> Proc:
+    return subprocess.run(start_argv(project, root, cache, *extra), capture_output=True, text=True,
+                          env={**os.environ, "CI": "1", **(env or {})}, check=False)  # fmt: skip
+
+
+def assert_refused(result: Proc, *needles: str, code: int = 6) -> None:
+    assert result.returncode == code, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    for needle in needles:
+        assert needle in result.stderr, f"{needle!r} not in:\n{result.stderr}"
+
+
+def dist_infos(root: Path) -> list[str]:
+    site = root / SITE
+    return sorted(p.name for p in site.glob("*.dist-info")) if site.is_dir() else []
+
+
+def test_a_failed_upgrade_leaves_the_tree_exactly_as_it_was(bulk_project: Callable[..., Path], tmp_path: Path) -> None:
+    before = bulk_project("bulka==1.0", "bulkb==1.0", "bulkc")
+    after = bulk_project("bulka==2.0", "bulkb==2.0")
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    assert run(before, root, cache).returncode == 0
+    foreign = root / "usr/local/share/bulka/v2.txt"  # bulka 2.0 writes here: the upgrade must fail
+    foreign.parent.mkdir(parents=True)
+    foreign.write_text("mine\n")
+    was = snapshot(root)
+    assert_refused(run(after, root, cache), "usr/local/share/bulka/v2.txt", "uvroot did not install")
+    assert snapshot(root) == was  # bulka, bulkb and bulkc 1.0 are all still there, to the mtime
+    assert dist_infos(root) == ["bulka-1.0.dist-info", "bulkb-1.0.dist-info", "bulkc-1.0.dist-info"]
+    assert all(check_record(root / SITE / name) == [] for name in dist_infos(root))
+
+
+def test_a_failed_reinstall_loses_no_distribution(bulk_project: Callable[..., Path], tmp_path: Path) -> None:
+    project = bulk_project("bulka==1.0", "bulkb==1.0", "bulkc")
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    assert run(project, root, cache, "--no-install-package", "bulkc").returncode == 0
+    (root / "usr/local/bin/bulkc-tool").write_text("#!/bin/sh\necho mine\n")  # where bulkc's script goes
+    was = snapshot(root)
+    assert_refused(run(project, root, cache, "--reinstall"), "bulkc-tool")
+    assert snapshot(root) == was
+    assert dist_infos(root) == ["bulka-1.0.dist-info", "bulkb-1.0.dist-info"]
+
+
+def test_allow_existing_gives_the_foreign_file_back_when_the_sync_fails(
+    bulk_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    before = bulk_project("bulka==1.0")
+    after = bulk_project("bulka==2.0", "bulkb==2.0", "evildata")
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    assert run(before, root, cache).returncode == 0
+    foreign = root / "usr/local/share/bulka/v2.txt"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_text("mine\n")
+    was = snapshot(root)
+    # bulka 2.0 takes the file over, then evildata is refused: the file comes back.
+    assert_refused(run(after, root, cache, "--allow-existing"), "evildata")
+    assert snapshot(root) == was
+
+
+@pytest.mark.parametrize("layout", ["--target", "--prefix", "--root"])
+def test_wheels_shipping_journal_or_staging_names_are_refused(
+    bulk_project: Callable[..., Path], tmp_path: Path, layout: str
+) -> None:
+    outside = tmp_path / "outside"
+    outside.write_text("precious\n")
+    for evil in ("evildata", "evilpartial"):
+        project = bulk_project("bulka==1.0", evil)
+        top, cache = tmp_path / f"{evil}{layout}", tmp_path / "cache"
+        extra = [] if layout == "--root" else [layout, top]
+        assert_refused(run(project, top, cache, *extra), evil, "a name uvroot keeps for its own journal")
+        assert not top.exists() or snapshot(top) == {}  # nothing staged, no journal left to trust
+        # and a later good sync of the same tree touches nothing outside it
+        assert run(bulk_project("bulka==1.0"), top, cache, *extra).returncode == 0
+    assert outside.read_text() == "precious\n"
+
+
+def _kill_after(files: int) -> dict[str, str]:
+    return {"UVROOT_TEST_KILL_AFTER_FILES": str(files)}
+
+
+def test_a_killed_tree_copied_or_moved_recovers_where_it_is(bulk_project: Callable[..., Path], tmp_path: Path) -> None:
+    before = bulk_project("bulka==1.0", "bulkb==1.0", "bulkc")
+    after = bulk_project("bulka==2.0", "bulkb==2.0")
+    cache, clean = tmp_path / "cache", tmp_path / "clean"
+    assert run(after, clean, cache).returncode == 0
+    a = tmp_path / "a"
+    assert run(before, a, cache).returncode == 0
+    killed = run(after, a, cache, env=_kill_after(150))
+    assert killed.returncode == -signal.SIGKILL
+    assert (a / ".uvroot-txn").is_dir()
+    b = tmp_path / "b"
+    subprocess.run(["cp", "-a", a, b], check=True)
+    was = snapshot(a)
+    assert run(after, b, cache).returncode == 0  # B recovers and syncs ...
+    assert snapshot(a) == was  # ... without touching A
+    assert snapshot(b) == snapshot(clean)
+    moved = tmp_path / "moved"
+    a.rename(moved)
+    assert run(after, moved, cache).returncode == 0  # a moved tree is not stuck
+    assert snapshot(moved) == snapshot(clean)
+
+
+def test_recovery_never_deletes_a_file_that_was_there_before_the_journal(tmp_path: Path) -> None:
+    from uvroot.txn import Transaction, recover
+
+    top = tmp_path / "top"
+    (top / "bin").mkdir(parents=True)
+    foreign = top / "bin" / "tool"
+    foreign.write_text("foreign\n")
+    time.sleep(0.05)  # the filesystem's clock moves on: the journal is born later than the foreign file
+    txn = Transaction.begin(top, 315532800)
+    txn.expect(str(foreign))  # killed between journalling a file and finding something in its way
+    txn.create(str(top / "bin" / "ours"), lambda path: Path(path).write_text("ours\n"))
+    txn.close()
+    assert recover(top, 315532800) == 1
+    assert foreign.read_text() == "foreign\n"
+    assert not (top / "bin" / "ours").exists() and not (top / ".uvroot-txn").exists()
+
+
+def test_recovery_undoes_removals_and_keeps_the_old_mtimes(tmp_path: Path) -> None:
+    from uvroot.txn import Transaction, recover
+
+    top = tmp_path / "top"
+    (top / "pkg" / "sub").mkdir(parents=True)
+    (top / "pkg" / "sub" / "a.py").write_text("a\n")
+    (top / "one.py").write_text("one\n")
+    for path in (top / "pkg" / "sub", top / "pkg", top):
+        os.utime(path, (1000, 1000))
+    was = snapshot(top), top.stat().st_mtime_ns
+    txn = Transaction.begin(top, 315532800)
+    txn.set_aside(str(top / "pkg"))
+    txn.set_aside(str(top / "one.py"))
+    txn.create(str(top / "new" / "deep" / "file"), lambda path: Path(path).write_text("new\n"))
+    txn.close()  # killed before commit
+    recover(top, 315532800)
+    assert (snapshot(top), top.stat().st_mtime_ns) == was
+
+
+def test_two_syncs_of_one_tree_take_turns(bulk_project: Callable[..., Path], tmp_path: Path) -> None:
+    before = bulk_project("bulka==1.0", "bulkb==1.0", "bulkc")
+    after = bulk_project("bulka==2.0", "bulkb==2.0")
+    cache, clean = tmp_path / "cache", tmp_path / "clean"
+    assert run(after, clean, cache).returncode == 0
+    assert run(before, tmp_path / "warm", cache).returncode == 0
+    for attempt, delay in enumerate((0.0, 0.05, 0.2, 0.4)):
+        root = tmp_path / f"root-{attempt}"
+        assert run(before, root, cache).returncode == 0
+        env = {**os.environ, "CI": "1"}
+        first = subprocess.Popen(start_argv(after, root, cache), env=env, stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        second = subprocess.Popen(start_argv(before, root, cache), env=env, stderr=subprocess.PIPE, text=True)
+        errors = [first.communicate()[1], second.communicate()[1]]
+        assert (first.returncode, second.returncode) == (0, 0), errors
+        assert "Traceback" not in "".join(errors)
+        # One ran after the other: the tree is a clean sync of one of the two locks, whole.
+        assert all(check_record(root / SITE / name) == [] for name in dist_infos(root))
+        assert snapshot(root) in (snapshot(tmp_path / "warm"), snapshot(clean))
+        assert not (root / ".uvroot-txn").exists()
+
+
+def test_a_sync_waits_while_another_holds_the_tree(bulk_project: Callable[..., Path], tmp_path: Path) -> None:
+    import fcntl
+
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    root.mkdir()
+    held = os.open(root, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # what a running sync holds
+    try:
+        env = {**os.environ, "CI": "1"}
+        sync = subprocess.Popen(start_argv(bulk_project("bulka==1.0"), root, cache), env=env,
+                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+        assert sync.stderr is not None
+        line = sync.stderr.readline()
+        assert "waiting for another uvroot sync" in line, line
+        assert sync.poll() is None and dist_infos(root) == []  # it waits and writes nothing meanwhile
+    finally:
+        fcntl.flock(held, fcntl.LOCK_UN)
+        os.close(held)
+    assert sync.wait() == 0, sync.stderr.read()
+    assert dist_infos(root) == ["bulka-1.0.dist-info"]
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        children = task / "children"
+        found += [int(child) for child in children.read_text().split()] if children.exists() else []
+    return found
+
+
+def test_a_killed_worker_rolls_the_whole_sync_back(bulk_project: Callable[..., Path], tmp_path: Path) -> None:
+    before = bulk_project("bulka==1.0", "bulkb==1.0", "bulkc")
+    after = bulk_project("bulka==2.0", "bulkb==2.0")
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    assert run(before, root, cache).returncode == 0
+    assert run(after, tmp_path / "warm", cache).returncode == 0
+    was = snapshot(root)
+    env = {**os.environ, "CI": "1", "UVROOT_WORKER_THRESHOLD": "0"}
+    for _ in range(5):  # a worker must be caught while the transaction is open
+        sync = subprocess.Popen(start_argv(after, root, cache), env=env, stderr=subprocess.PIPE, text=True)
+        workers: list[int] = []
+        while sync.poll() is None and not workers:
+            if (root / ".uvroot-txn").is_dir():
+                workers = [child for child in _children(sync.pid) if _cmdline(child) == _cmdline(sync.pid)]
+        for worker in workers[:1]:
+            os.kill(worker, signal.SIGKILL)  # what the OOM killer does
+        error = sync.communicate()[1]
+        if workers:
+            break
+    else:
+        pytest.fail("no worker process was ever seen")
+    assert sync.returncode == 6, error
+    assert "worker process" in error and "Traceback" not in error
+    assert snapshot(root) == was
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def test_venv_bin_leading_outside_is_never_written_through(bulk_project: Callable[..., Path], tmp_path: Path) -> None:
+    project = bulk_project("bulka==1.0")
+    venv, cache, outside = tmp_path / "venv", tmp_path / "cache", tmp_path / "outside"
+    flags = ["--venv", venv, "--venv-python", "/usr/local/bin/python3.12"]
+    assert run(project, venv, cache, *flags).returncode == 0
+    shutil.rmtree(venv / "bin")
+    outside.mkdir()
+    (venv / "bin").symlink_to(outside)  # the venv's bin/ now leads out of the tree
+    assert_refused(run(project, venv, cache, *flags), "leads outside")
+    assert list(outside.iterdir()) == []
+
+
+def test_a_site_packages_link_to_outside_is_not_followed_by_recovery(
+    bulk_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    project = bulk_project("bulka==1.0", "bulkb==1.0")
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    assert run(project, root, cache, env=_kill_after(60)).returncode == -signal.SIGKILL
+    site = root / SITE
+    outside = tmp_path / "outside"
+    shutil.copytree(site, outside, symlinks=True)  # an attacker swaps site-packages for a link to a look-alike
+    shutil.rmtree(site)
+    site.symlink_to(outside)
+    was = snapshot(outside)
+    result = run(project, root, cache)
+    assert "Traceback" not in result.stderr
+    assert snapshot(outside) == was  # recovery skipped every journalled path behind the link
+    assert_refused(result, "leads outside")
+
+
+def test_removing_a_module_named_with_glob_characters_keeps_other_bytecode(
+    bulk_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    python = python312()
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    flags = ["--compile-bytecode", "--compile-python", python]
+    assert run(bulk_project("bulkc", "globby"), root, cache, *flags).returncode == 0
+    assert (root / SITE / "__pycache__/*.cpython-312.pyc").exists()
+    assert run(bulk_project("bulkc"), root, cache, *flags).returncode == 0
+    assert (root / SITE / "__pycache__/bulkc.cpython-312.pyc").exists()
+    assert check_record(root / SITE / "bulkc-1.0.dist-info") == []
+    assert not (root / SITE / "*.py").exists()
+
+
+def test_an_unusable_root_is_a_clear_error(bulk_project: Callable[..., Path], tmp_path: Path) -> None:
+    project = bulk_project("bulka==1.0")
+    (tmp_path / "file").write_text("not a directory\n")
+    assert_refused(run(project, tmp_path / "file" / "root", tmp_path / "cache"), "cannot write", "file/root")
+
+
+def test_a_full_disk_leaves_the_tree_as_it_was(bulk_project: Callable[..., Path], tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=400k", "tmpfs", root], capture_output=True, check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        cache = tmp_path / "cache"
+        assert run(bulk_project("bulkc"), root, cache).returncode == 0
+        was = snapshot(root)
+        result = run(bulk_project("bulka==2.0", "bulkb==2.0", "bulkc"), root, cache, "--link-mode", "copy")
+        assert_refused(result, "disk is full")
+        assert snapshot(root) == was
+    finally:
+        subprocess.run(["umount", root], check=False)
