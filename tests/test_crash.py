@@ -167,3 +167,28 @@ def test_syncs_killed_at_random_times_leave_whole_distributions_and_the_next_syn
     )
     # The kills really landed while the tree was being written (timing on a loaded machine varies: a few suffice).
     assert scenario.cold or in_transaction >= 3
+
+
+def test_a_recovery_killed_part_way_is_finished_by_the_next_sync(
+    bulk_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    before, after = bulk_project(*BEFORE), bulk_project(*AFTER)
+    env = {**os.environ, "CI": "1"}
+    cache, clean, base = tmp_path / "cache", tmp_path / "clean", tmp_path / "base"
+
+    def sync(project: Path, root: Path, **faults: int) -> int:
+        extra = {f"UVROOT_TEST_{key.upper()}": str(value) for key, value in faults.items()}
+        argv = start_argv(project, root, cache)
+        return subprocess.run(argv, env={**env, **extra}, capture_output=True, check=False).returncode
+
+    assert sync(after, clean) == 0 and sync(before, base) == 0
+    rng = random.Random(20261202)
+    for number in range(10):
+        root = tmp_path / f"root-{number}"
+        subprocess.run(["cp", "-a", base, root], check=True)
+        assert sync(after, root, kill_after_files=rng.randrange(20, 500)) == -signal.SIGKILL  # mid-transaction
+        steps = sum(len(journal.read_text().splitlines()) - 1 for journal in (root / ".uvroot-txn").glob("journal-*"))
+        assert sync(after, root, kill_in_recovery=rng.randrange(1, steps)) == -signal.SIGKILL  # mid-recovery
+        _whole_or_absent(root, SITE, base, clean)
+        assert sync(after, root) == 0
+        assert snapshot(root) == snapshot(clean), f"recovery {number}"

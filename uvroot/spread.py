@@ -255,6 +255,10 @@ class _Destination(WheelDestination):
         if self.txn.publish(staged, final):
             return
         if os.path.isdir(staged) and not os.path.islink(staged):
+            if _empty_directory(final):  # left by someone: set it aside so the package still appears whole
+                self.txn.set_aside(final)
+                if self.txn.publish(staged, final):
+                    return
             if not os.path.isdir(final):
                 raise self._conflict(final)
             self.txn.check_inside(final)  # an existing directory may be a link: never follow it out
@@ -267,6 +271,10 @@ class _Destination(WheelDestination):
         self.txn.set_aside(final)  # --allow-existing: the file in the way is ours from now on
         if not self.txn.publish(staged, final):
             raise self._conflict(final)
+
+
+def _empty_directory(path: str) -> bool:
+    return os.path.isdir(path) and not os.path.islink(path) and not os.listdir(path)
 
 
 def _owner_of(target: str, site: str) -> str:

@@ -98,7 +98,7 @@ def remove_dist(dist: InstalledDist, layout: Layout, txn: Transaction) -> int:
     info = str(dist.dist_info)
     txn.set_aside(info)
     sites = [str(site) for site in layout.lib_dirs]
-    by_entry: dict[str, list[str]] = {}
+    by_entry: set[str] = set()
     singles: list[str] = []
     for path in paths:
         if is_within(path, info):
@@ -106,14 +106,15 @@ def remove_dist(dist: InstalledDist, layout: Layout, txn: Transaction) -> int:
         site = next((site for site in sites if is_within(path, site) and path != site), None)
         relative = path[len(site) + 1 :] if site is not None else ""
         if "/" in relative:
-            by_entry.setdefault(os.path.join(site or "", relative.split("/")[0]), []).append(path)
+            by_entry.add(os.path.join(site or "", relative.split("/")[0]))
         else:
             singles.append(path)
-    for entry, files in sorted(by_entry.items()):
-        if _wholly_owned(entry, owned):
-            txn.set_aside(entry)
-        else:
-            singles += files
+    owned_dirs = {os.path.dirname(path) for path in paths}
+    for directory in list(owned_dirs):
+        while (directory := os.path.dirname(directory)) not in owned_dirs and len(directory) > 1:
+            owned_dirs.add(directory)
+    for entry in sorted(by_entry):
+        _aside_owned(entry, owned, owned_dirs, txn)
     for path in singles:
         if os.path.lexists(path) and not os.path.isdir(path):
             txn.set_aside(path)
@@ -124,6 +125,26 @@ def remove_dist(dist: InstalledDist, layout: Layout, txn: Transaction) -> int:
                 if compiled not in owned:
                     txn.set_aside(compiled)
     return len(paths)
+
+
+def _aside_owned(directory: str, owned: set[str], owned_dirs: set[str], txn: Transaction) -> None:
+    """Set aside what the distribution owns under ``directory``: whole where it owns all of it.
+
+    A namespace package's part (``nsp/mine/``) goes by one rename even where
+    ``nsp/`` holds other distributions' parts too.
+    """
+    if _wholly_owned(directory, owned):
+        txn.set_aside(directory)
+        return
+    if not os.path.isdir(directory) or os.path.islink(directory):
+        return
+    compiled = os.path.basename(directory) == "__pycache__"
+    for name in sorted(os.listdir(directory)):
+        path = os.path.join(directory, name)
+        if path in owned_dirs and os.path.isdir(path) and not os.path.islink(path):
+            _aside_owned(path, owned, owned_dirs, txn)
+        elif path in owned or (compiled and _source_of(directory, name) in owned):
+            txn.set_aside(path)
 
 
 def _wholly_owned(entry: str, owned: set[str]) -> bool:

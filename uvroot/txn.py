@@ -415,7 +415,10 @@ def _undo(top: str, epoch: int) -> int:
     deleted = 0
     cancelled: dict[str, int] = {}
     created_dirs: list[str] = []
-    for entry in reversed(entries):
+    kill_at = int(os.environ.get("UVROOT_TEST_KILL_IN_RECOVERY", "0"))  # fault injection for the tests
+    for step, entry in enumerate(reversed(entries), 1):
+        if step == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
         path = guard.path(entry.path)
         if path is None:
             continue

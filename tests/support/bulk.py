@@ -6,6 +6,7 @@
 * ``bulkc 1.0``: its part of ``nsp/``, a single module ``bulkc.py``, a ``.data`` script ``bulkc-tool``.
 * ``globby 1.0``: a module named ``*.py`` (glob characters in a path).
 * ``evildata 1.0``: ``.data/data/.uvroot-txn/journal-0000-1``, a forged journal.
+* ``pip 99.0``: pip's launchers as its wheels ship them (``pip``, ``pip3``, ``pip3.10``).
 * ``evilpartial 1.0``: ``.evil-1.0.dist-info.uvroot-partial/RECORD`` at the wheel's root.
 """
 
@@ -63,6 +64,15 @@ def build_bulk_wheelhouse(out: Path) -> Path:
         files={**_modules("nsp/bulkc", "1.0", 20), "bulkc.py": "def main():\n    print('bulkc')\n"},
         data_scripts={"bulkc-tool": "#!python\nprint('bulkc tool')\n"},
     )
+    pip_main = "pip._internal.cli.main:main"
+    build_wheel(
+        out,
+        "pip",
+        "99.0",
+        files={"pip/__init__.py": "", "pip/_internal/__init__.py": "", "pip/_internal/cli/__init__.py": "",
+               "pip/_internal/cli/main.py": "def main():\n    print('pip 99.0')\n"},
+        console_scripts={"pip": pip_main, "pip3": pip_main, "pip3.10": pip_main},
+    )  # fmt: skip
     build_wheel(out, "globby", "1.0", files={"*.py": "STAR = 1\n", "globby.py": "G = 1\n"})
     build_wheel(out, "evildata", "1.0", data={".uvroot-txn/journal-0000-1": "B\t0\t\nN\t../../outside\n"})
     build_wheel(
