@@ -143,6 +143,20 @@ def test_recovery_never_deletes_a_file_that_was_there_before_the_journal(tmp_pat
     assert not (top / "bin" / "ours").exists() and not (top / ".uvroot-txn").exists()
 
 
+def test_recovery_spares_a_file_found_in_the_way_even_one_newer_than_the_journal(tmp_path: Path) -> None:
+    from uvroot.txn import Transaction, recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    txn = Transaction.begin(top, EPOCH)
+    (top / "tool").write_text("someone else's, made while the sync ran\n")
+    with pytest.raises(FileExistsError):
+        txn.create(str(top / "tool"), lambda path: Path(path).open("x").close())
+    txn.close()
+    recover(top, EPOCH)
+    assert (top / "tool").read_text() == "someone else's, made while the sync ran\n"
+
+
 def test_recovery_undoes_removals_and_keeps_the_old_mtimes(tmp_path: Path) -> None:
     from uvroot.txn import Transaction, recover
 
@@ -314,3 +328,73 @@ def test_a_full_disk_leaves_the_tree_as_it_was(bulk_project: Callable[..., Path]
         assert snapshot(root) == was
     finally:
         subprocess.run(["umount", root], check=False)
+
+
+# -- the transaction module alone --------------------------------------------------
+
+EPOCH = 315532800
+
+
+def _forge(top: Path, *lines: str) -> None:
+    journal = top / ".uvroot-txn" / "journal-0000-1"
+    journal.parent.mkdir(parents=True)
+    (journal.parent / "aside").mkdir()
+    journal.write_text("B\t1\t\n" + "".join(line + "\n" for line in lines))  # born at the dawn of time
+
+
+def test_a_forged_journal_cannot_reach_outside_the_tree(tmp_path: Path) -> None:
+    from uvroot.txn import recover
+
+    top, outside = tmp_path / "top", tmp_path / "outside"
+    (top / "usr").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "x").write_text("precious\n")
+    (top / "usr" / "lib").symlink_to(outside)  # a link inside the tree that leads out
+    _forge(top, "N\t../outside/x", f"N\t{outside}/x", "N\tusr/lib/x", "D\t../outside", "A\t../outside/x\t../../x",
+           "M\tusr/lib/x\tusr/moved", "T\t../outside\t0")  # fmt: skip
+    was = snapshot(outside), outside.stat().st_mtime_ns
+    recover(top, EPOCH)
+    assert (snapshot(outside), outside.stat().st_mtime_ns) == was
+    assert not (top / ".uvroot-txn").exists()
+
+
+def test_commit_deletes_what_was_set_aside_and_stamps_what_it_touched(tmp_path: Path) -> None:
+    from uvroot.txn import Transaction
+
+    top = tmp_path / "top"
+    (top / "old" / "pkg").mkdir(parents=True)
+    (top / "old" / "pkg" / "a.py").write_text("a\n")
+    (top / "keep").mkdir()
+    os.utime(top / "keep", (1000, 1000))
+    txn = Transaction.begin(top, EPOCH)
+    txn.set_aside(str(top / "old" / "pkg" / "a.py"))
+    txn.stage_dir(str(top / ".stage.uvroot-stage"))
+    txn.create(str(top / ".stage.uvroot-stage" / "new" / "b.py"), lambda path: Path(path).write_text("b\n"))
+    assert txn.publish(str(top / ".stage.uvroot-stage" / "new"), str(top / "new"))
+    (top / ".stage.uvroot-stage").rmdir()
+    txn.commit()
+    found = snapshot(top)
+    assert sorted(found) == ["keep", "new", "new/b.py"]  # old/pkg emptied by removal is pruned, with old/
+    assert {mtime for kind, _, mtime, _ in found.values() if kind == "dir"} == {1000 * 10**9, EPOCH * 10**9}
+    assert found["new"][2] == EPOCH * 10**9 and top.stat().st_mtime_ns == EPOCH * 10**9
+
+
+def test_rollback_unpublishes_and_deletes_what_was_staged(tmp_path: Path) -> None:
+    from uvroot.txn import Transaction
+
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "ns").mkdir()
+    (top / "ns" / "theirs.py").write_text("theirs\n")
+    was = snapshot(top), top.stat().st_mtime_ns
+    txn = Transaction.begin(top, EPOCH)
+    stage = top / ".x.uvroot-stage"
+    txn.stage_dir(str(stage))
+    for name in ("pkg/a.py", "ns/mine.py", "ns/theirs.py"):
+        txn.create(str(stage / name), lambda path: Path(path).write_text("mine\n"))
+    assert txn.publish(str(stage / "pkg"), str(top / "pkg"))
+    assert not txn.publish(str(stage / "ns"), str(top / "ns"))  # exists: merged file by file
+    assert txn.publish(str(stage / "ns" / "mine.py"), str(top / "ns" / "mine.py"))
+    assert not txn.publish(str(stage / "ns" / "theirs.py"), str(top / "ns" / "theirs.py"))  # a foreign file
+    txn.rollback()
+    assert (snapshot(top), top.stat().st_mtime_ns) == was

@@ -398,7 +398,7 @@ class _Guard:
 
     def path(self, rel: str) -> str | None:
         """The absolute path, or None if it is not a plain path whose directory is inside the tree."""
-        if not rel or rel.startswith("/") or ".." in rel.split("/"):
+        if not rel:
             return None
         path = os.path.normpath(os.path.join(self.top, rel)) if rel != "." else self.top
         parent = os.path.dirname(path)
