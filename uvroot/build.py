@@ -247,10 +247,8 @@ def _extract_tar(tarred: tarfile.TarFile, into: Path, *, has_filter: bool = _HAS
 def _data_member(member: tarfile.TarInfo, into: Path) -> tarfile.TarInfo:
     """``tarfile.data_filter`` for one member: the member, made safe, or tarfile.TarError."""
     top = os.path.realpath(into)
-    name = member.name.lstrip("/")
-    if member.name.startswith("/") or os.path.isabs(name):
-        raise tarfile.TarError(f"{member.name!r} has an absolute path")
-    target = os.path.realpath(os.path.join(top, name))
+    member.name = member.name.lstrip("/" + os.sep)  # as the filter: /x is extracted as into/x
+    target = os.path.realpath(os.path.join(top, member.name))
     if os.path.commonpath([top, target]) != top:
         raise tarfile.TarError(f"{member.name!r} would be extracted outside the destination")
     if member.ischr() or member.isblk() or member.isfifo() or member.isdev():

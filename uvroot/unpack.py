@@ -166,6 +166,8 @@ def verify_cache(cache: WheelCache, only: Collection[str] | None = None) -> Cach
     Downloaded files must hash to the sha256 their directory is named by, unpacked
     files to their manifest's sha256, built wheels to their recorded one.
     """
+    if not cache.root.is_dir():
+        return CacheCheck()
     cache.prepare()
     stale = cache.clean()
     evicted: list[str] = []
@@ -186,6 +188,15 @@ def verify_cache(cache: WheelCache, only: Collection[str] | None = None) -> Cach
     for entry in evicted:
         cache.checked.discard(cache.root / entry)
     return CacheCheck(wheels, unpacked_count, built, tuple(evicted), stale)
+
+
+def refresh_cache(cache: WheelCache, lock_path: Path) -> CacheCheck:
+    """``sync --refresh``: :func:`verify_cache` for the files uv.lock names (every platform's) and built wheels."""
+    from .lock import load_lock
+
+    lock = load_lock(lock_path, cache.root)
+    files = [file for package in lock.packages for file in (*package.wheels, package.sdist) if file is not None]
+    return verify_cache(cache, only={file.sha256 for file in files if file.sha256})
 
 
 def _entries(bucket: Path, only: Collection[str] | None) -> Iterable[Path]:
