@@ -25,9 +25,9 @@ from typing import Literal
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from .cache import WheelCache
+from .cache import WheelCache, file_sha256
 from .errors import BuildError, FetchError, redact
-from .fetch import Downloader, LocalFile, fetch, file_sha256
+from .fetch import Downloader, LocalFile, fetch
 from .plan import PlannedDist
 from .target import Target
 
@@ -246,19 +246,18 @@ def _extract_tar(tarred: tarfile.TarFile, into: Path, *, has_filter: bool = _HAS
 
 def _data_member(member: tarfile.TarInfo, into: Path) -> tarfile.TarInfo:
     """``tarfile.data_filter`` for one member: the member, made safe, or tarfile.TarError."""
-    top = os.path.realpath(into)
+    top = into.resolve()
     member.name = member.name.lstrip("/" + os.sep)  # as the filter: /x is extracted as into/x
-    target = os.path.realpath(os.path.join(top, member.name))
-    if os.path.commonpath([top, target]) != top:
+    target = (top / member.name).resolve()
+    if not target.is_relative_to(top):
         raise tarfile.TarError(f"{member.name!r} would be extracted outside the destination")
     if member.ischr() or member.isblk() or member.isfifo() or member.isdev():
         raise tarfile.TarError(f"{member.name!r} is a special file")
     if member.issym() or member.islnk():
-        link = member.linkname
-        if os.path.isabs(link):
+        if Path(member.linkname).is_absolute():
             raise tarfile.TarError(f"{member.name!r} is a link to an absolute path")
-        base = os.path.dirname(target) if member.issym() else top
-        if os.path.commonpath([top, os.path.realpath(os.path.join(base, link))]) != top:
+        base = target.parent if member.issym() else top
+        if not (base / member.linkname).resolve().is_relative_to(top):
             raise tarfile.TarError(f"{member.name!r} is a link to a path outside the destination")
     if member.isfile() or member.isdir() or member.issym() or member.islnk():
         member.mode &= 0o755  # no setuid, setgid, sticky or group/other write bits
@@ -286,7 +285,7 @@ def _fingerprint(path: Path) -> bytes:
     try:
         found = path.stat()
     except FileNotFoundError:
-        return b"link:" + os.fsencode(os.readlink(path)) if path.is_symlink() else b"gone"
+        return b"link:" + os.fsencode(path.readlink()) if path.is_symlink() else b"gone"
     except OSError as exc:  # a link loop, a directory we may not enter
         return f"unreadable:{exc.errno}".encode()
     if not stat.S_ISREG(found.st_mode):

@@ -227,9 +227,8 @@ class WheelCache:
     def evict(self, entry: Path) -> None:
         """Take a damaged entry (file or directory) out of the cache; another sync may do the same at once."""
         self.checked.discard(entry)
-        with self.temporary(prefix="evicted-", directory=True) as (trash, _):
-            with contextlib.suppress(FileNotFoundError):
-                entry.rename(trash / "entry")  # one rename: no reader sees it half deleted
+        with self.temporary(prefix="evicted-", directory=True) as (trash, _), contextlib.suppress(FileNotFoundError):
+            entry.rename(trash / "entry")  # one rename: no reader sees it half deleted
 
     def prepare(self) -> None:
         """Create the cache's top (with ``CACHEDIR.TAG``) and, once per process, delete stale temporary entries."""
@@ -271,7 +270,7 @@ class WheelCache:
         return len(victims)
 
 
-def _try_lock(item: os.DirEntry[str]) -> int | None | bool:
+def _try_lock(item: os.DirEntry[str]) -> int | bool | None:
     """A descriptor holding ``item``'s lock, None for a symlink (nobody locks those), False if it is held."""
     if item.is_symlink():
         return None

@@ -113,8 +113,10 @@ def _manifest(entry: Path) -> Manifest:
 
 
 def _intact(entry: Path, *, deep: bool) -> bool:
-    """Whether every file of the manifest is there as unpacked: a regular file of its size, mode,
-    mtime (``CACHE_EPOCH``) and owner (the marker's); ``deep`` also hashes each file."""
+    """Whether every file of the manifest is there as unpacked; ``deep`` also hashes each one.
+
+    As unpacked: a regular file of its size, mode, mtime (``CACHE_EPOCH``) and owner (the marker's).
+    """
     try:
         marker = os.lstat(entry / _DONE)
         manifest = _manifest(entry)
@@ -122,16 +124,16 @@ def _intact(entry: Path, *, deep: bool) -> bool:
         return False  # no manifest (an older uvroot's entry) or a damaged one
     owner, mtime = (marker.st_uid, marker.st_gid), CACHE_EPOCH * 1_000_000_000
     for relative, (size, mode, digest) in manifest.items():
-        path = os.path.join(entry, relative)
+        path = entry / relative
         try:
-            found = os.lstat(path)
+            found = path.lstat()
             if (
                 not stat.S_ISREG(found.st_mode)
                 or found.st_size != size
                 or stat.S_IMODE(found.st_mode) != mode
                 or found.st_mtime_ns != mtime
                 or (found.st_uid, found.st_gid) != owner
-                or (deep and file_sha256(Path(path)) != digest)
+                or (deep and file_sha256(path) != digest)
             ):
                 return False
         except OSError:
@@ -174,7 +176,7 @@ def verify_cache(cache: WheelCache, only: Collection[str] | None = None) -> Cach
     wheels = unpacked_count = built = 0
     for entry in _entries(cache.root / "wheels-v1", only):
         wheels += 1
-        files = [path for path in entry.iterdir()] if entry.is_dir() else []
+        files = list(entry.iterdir()) if entry.is_dir() else []
         if not files or not all(_hashes_to(path, entry.name) for path in files):
             evicted.append(_evict(cache, entry))
     for entry in _entries(cache.root / "unpacked-v2", only):
@@ -185,8 +187,8 @@ def verify_cache(cache: WheelCache, only: Collection[str] | None = None) -> Cach
         built += 1
         if cache.built(entry.name) is None:  # checks by hash, evicts when damaged
             evicted.append(entry.relative_to(cache.root).as_posix())
-    for entry in evicted:
-        cache.checked.discard(cache.root / entry)
+    for name in evicted:
+        cache.checked.discard(cache.root / name)
     return CacheCheck(wheels, unpacked_count, built, tuple(evicted), stale)
 
 

@@ -59,16 +59,16 @@ __all__ = [
     "Behaviour",
     "FaultyServer",
     "Request",
+    "endless",
     "ok",
     "redirect",
     "require_auth",
     "reset",
     "slow",
     "status",
+    "trickle",
     "truncate",
     "wrong_bytes",
-    "endless",
-    "trickle",
 ]
 
 MAX_SLEEP = 5.0  # seconds; a longer slow() is refused, so no test can hang on this server
