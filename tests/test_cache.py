@@ -560,3 +560,35 @@ def test_the_fallback_extracts_what_the_data_filter_does(tmp_path: Path) -> None
     assert found[False]["pkg/absolute.txt"] == (0o644, False)
     if True in found:
         assert {k: v for k, v in found[False].items() if not v[1]} == {k: v for k, v in found[True].items() if not v[1]}
+
+
+_OLD_PYTHON = """
+import io, sys, tarfile
+from pathlib import Path
+# What 3.10.0-3.10.11 and 3.11.0-3.11.3 have: no filter= argument, no data_filter.
+extractall = tarfile.TarFile.extractall
+tarfile.TarFile.extractall = lambda self, path=".", members=None, *, numeric_owner=False: extractall(
+    self, path, members, numeric_owner=numeric_owner
+)
+del tarfile.data_filter
+from uvroot import build
+
+class Planned:
+    class package:
+        label = "pkg==1.0"
+
+top = Path(sys.argv[1])
+print(build._unpack_sdist(Planned, top / "pkg-1.0.tar.gz", top / "out"))
+"""
+
+
+@pytest.mark.skipif(not hasattr(tarfile, "data_filter"), reason="simulates an older tarfile from a newer one")
+def test_an_sdist_unpacks_on_a_python_without_tar_filters(tmp_path: Path) -> None:
+    with _tar([(_info("pkg-1.0", tarfile.DIRTYPE, 0o755), b""), (_info("pkg-1.0/setup.py"), b"x = 1\n")]) as archive:
+        archive.fileobj.seek(0)  # type: ignore[union-attr]
+        (tmp_path / "pkg-1.0.tar.gz").write_bytes(archive.fileobj.read())  # type: ignore[union-attr]
+    done = subprocess.run(
+        [sys.executable, "-c", _OLD_PYTHON, str(tmp_path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "pkg-1.0" / "setup.py").read_text() == "x = 1\n"

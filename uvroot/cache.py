@@ -132,7 +132,6 @@ class WheelCache:
                 temporary.replace(final)
             except OSError as exc:
                 raise cache_write_error(self.root, final, exc) from None
-        self.checked.add(final)
 
     # -- built wheels ----------------------------------------------------------------------
 
