@@ -592,3 +592,24 @@ def test_an_sdist_unpacks_on_a_python_without_tar_filters(tmp_path: Path) -> Non
     )
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "pkg-1.0" / "setup.py").read_text() == "x = 1\n"
+
+
+@pytest.mark.parametrize("flags", [(), ("--link-mode", "hardlink"), ("--compile-bytecode",), ("--target",)])
+def test_syncs_from_a_healthy_cache_evict_nothing(
+    flags: tuple[str, ...], make_locked_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    # The cheap check must not take what syncs do to linked files for damage (it would unpack every time).
+    project = make_locked_project(dependencies=["alpha", "gadgets", "pthy"], requires_python=">=3.10")
+    cache = tmp_path / "cache"
+    layout = ["--target", str(tmp_path / "{}")] if flags == ("--target",) else ["--root", str(tmp_path / "{}")]
+    extra = [] if flags == ("--target",) else list(flags)
+
+    def run(name: str) -> None:
+        argv = ["sync", "--project", project, *(arg.format(name) for arg in layout), *extra]
+        assert_ok(uvroot(*argv, cache=cache))
+
+    run("first")
+    inodes = {p: p.stat().st_ino for p in cache.glob("unpacked-v2/**/*") if p.is_file()}
+    run("second")
+    run("third")
+    assert {p: p.stat().st_ino for p in cache.glob("unpacked-v2/**/*") if p.is_file()} == inodes
