@@ -122,11 +122,15 @@ class WheelCache:
                 sink = temporary.open("wb")  # its name is the path, for errors
             except OSError as exc:
                 raise cache_write_error(self.root, temporary, exc) from None
+            written = False
             try:
                 with sink:
                     yield sink
-            except OSError as exc:  # flushing the last bytes on close
-                raise cache_write_error(self.root, temporary, exc) from None
+                    written = True
+            except OSError as exc:
+                if not written:
+                    raise  # the block's own error
+                raise cache_write_error(self.root, temporary, exc) from None  # flushing the last bytes
             try:
                 final.parent.mkdir(parents=True, exist_ok=True)
                 temporary.replace(final)
