@@ -391,8 +391,8 @@ def test_a_trickle_that_never_trips_the_read_timeout_fails_as_too_slow(
 ) -> None:
     with FaultyServer(wheelhouse) as server:
         point_wheel(project, ALPHA, server.url_for(ALPHA), (wheelhouse / ALPHA).read_bytes())
-        server.default(ALPHA, trickle(0.05, 60))  # one byte per 0.05 s: each read is well within 0.5 s
-        env = {"UVROOT_HTTP_TIMEOUT": "0.5", "UVROOT_RETRY_BACKOFF": "0.01"}
+        server.default(ALPHA, trickle(0.05, 80))  # one byte per 0.05 s: each read is well within 1.5 s
+        env = {"UVROOT_HTTP_TIMEOUT": "1.5", "UVROOT_RETRY_BACKOFF": "0.01"}
         result = sync(project, tmp_path / "root", tmp_path / "cache", "--retries", "1", env=env)
     assert result.exit_code == 5, result.output
     assert "too slow" in result.output and "Traceback" not in result.output
@@ -415,8 +415,8 @@ def test_the_throughput_guard_reads_its_clock_not_the_wall(wheelhouse: Path) -> 
             for chunk in downloader.chunks(server.url_for(ALPHA)):
                 received += len(chunk)
         assert received < MIN_RATE  # stopped after the first 30 "seconds", not at the end of the body
-        # The same clock does not fail a body that comes fast: one window, thousands of bytes.
-        fast = RequestsDownloader(retries=0, clock=iter(range(0, 10**6, 10)).__next__)
+        # A body that comes fast is not failed: 1 "second" per chunk, far from the end of a window.
+        fast = RequestsDownloader(retries=0, clock=iter(range(10**6)).__next__)
         assert b"".join(fast.chunks(server.url_for(ALPHA))) == (wheelhouse / ALPHA).read_bytes()
 
 
@@ -613,3 +613,13 @@ def test_syncs_from_a_healthy_cache_evict_nothing(
     run("second")
     run("third")
     assert {p: p.stat().st_ino for p in cache.glob("unpacked-v2/**/*") if p.is_file()} == inodes
+
+
+def test_a_damaged_parsed_lock_is_parsed_again(project: Path, warm: Path, tmp_path: Path) -> None:
+    (stored,) = warm.glob("toml-v*/*.json")
+    text = stored.read_text()
+    assert ALPHA in text
+    stored.write_text(text.replace(ALPHA, "alpha-1.0-py3-none-any.whX"))  # still valid JSON
+    assert_ok(sync(project, tmp_path / "root", warm))
+    assert (tmp_path / "root" / SITE / "alpha-1.0.dist-info").is_dir()
+    assert ALPHA in stored.read_text()  # stored again

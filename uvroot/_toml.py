@@ -38,9 +38,8 @@ def read_toml(path: Path, error: type[InputError], hint: str, cache_dir: Path | 
     except OSError as exc:
         raise error(f"cannot read {path}: {exc}", hint=hint) from None
     cached = cache_dir / _BUCKET / f"{hashlib.sha256(data).hexdigest()}.json" if cache_dir else None
-    if cached is not None and cached.is_file():
-        with contextlib.suppress(OSError, ValueError):
-            return dict(json.loads(cached.read_bytes()))
+    if cached is not None and (hit := _load(cached)) is not None:
+        return hit
     table = _parse(path, data, error, hint)
     if cached is not None and not _has_credentials(table):
         _store(cached, table)
@@ -71,6 +70,17 @@ def _parse(path: Path, data: bytes, error: type[InputError], hint: str) -> dict[
         raise error(f"{path} is not valid TOML: {exc}", hint=hint) from None
 
 
+def _load(cached: Path) -> dict[str, Any] | None:
+    """The stored table if its checksum (the first line) still matches, else None: parse again."""
+    try:
+        digest, _, text = cached.read_bytes().partition(b"\n")
+        if hashlib.sha256(text).hexdigest().encode() == digest:
+            return dict(json.loads(text))
+    except (OSError, ValueError, TypeError):
+        pass
+    return None
+
+
 def _store(cached: Path, table: dict[str, Any]) -> None:
     # Best effort: TOML dates have no JSON form, and a read-only cache is fine.  The
     # temporary file is one of the cache's locked temporary entries (cleaned if killed).
@@ -78,10 +88,10 @@ def _store(cached: Path, table: dict[str, Any]) -> None:
 
     cache = WheelCache(cached.parent.parent)
     with contextlib.suppress(OSError, TypeError, ValueError, RecursionError, UvrootError):
-        text = json.dumps(table)
+        text = json.dumps(table).encode()
         cached.parent.mkdir(parents=True, exist_ok=True)
         with cache.temporary(prefix="toml-", suffix=".part") as (temporary, _):
-            temporary.write_text(text, encoding="utf-8")
+            temporary.write_bytes(hashlib.sha256(text).hexdigest().encode() + b"\n" + text)
             temporary.replace(cached)
-        if (old := cached.parent.parent / "toml-v1").is_dir():  # may hold credentials (uvroot before 0.x)
+        if (old := cached.parent.parent / "toml-v1").is_dir():  # an older uvroot's: may hold credentials
             shutil.rmtree(old, ignore_errors=True)
