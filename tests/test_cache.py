@@ -623,3 +623,16 @@ def test_a_damaged_parsed_lock_is_parsed_again(project: Path, warm: Path, tmp_pa
     assert_ok(sync(project, tmp_path / "root", warm))
     assert (tmp_path / "root" / SITE / "alpha-1.0.dist-info").is_dir()
     assert ALPHA in stored.read_text()  # stored again
+
+
+def test_a_wheel_shipping_the_entry_marker_is_refused(tmp_path: Path) -> None:
+    from uvroot.cache import WheelCache
+    from uvroot.errors import InstallError
+    from uvroot.fetch import LocalFile
+    from uvroot.unpack import unpack
+
+    forged = '{"wheel": "other-1.0-py3-none-any.whl", "files": {}}'
+    wheel = build_wheel(tmp_path, "alpha", "1.0", files={"alpha/__init__.py": GENUINE, ".uvroot-unpacked": forged})
+    with pytest.raises(InstallError, match="unsafe entry '.uvroot-unpacked'"):
+        unpack(LocalFile(wheel, None, wheel.stat().st_size), WheelCache(tmp_path / "cache"))
+    assert not (tmp_path / "cache" / "unpacked-v2").exists()

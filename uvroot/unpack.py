@@ -296,10 +296,10 @@ def _extract_one(
     cache: WheelCache,
 ) -> tuple[str, tuple[int, int, str]]:
     path = PurePosixPath(info.filename)
-    if not path.parts or path.is_absolute() or ".." in path.parts or "\\" in info.filename:
+    if not path.parts or path.is_absolute() or ".." in path.parts or "\\" in info.filename or path.parts == (_DONE,):
         raise InstallError(f"{name} has an unsafe entry {info.filename!r}", hint="the wheel is malformed or hostile")
     target = into.joinpath(*path.parts)
-    digest = hashlib.sha256()
+    digest, size = hashlib.sha256(), 0
     executable = (info.external_attr >> 16) & 0o111 or (path.parts[0].endswith(".data") and "scripts" in path.parts)
     mode = 0o755 if executable else 0o644
     try:
@@ -307,6 +307,7 @@ def _extract_one(
         with _open_member(name, archive, info) as source, target.open("xb") as sink:
             while chunk := _read(name, source):
                 digest.update(chunk)
+                size += len(chunk)
                 sink.write(chunk)
         target.chmod(mode)
         os.utime(target, (CACHE_EPOCH, CACHE_EPOCH))  # hard links into the cache carry it into the tree
@@ -319,7 +320,7 @@ def _extract_one(
         raise cache_write_error(cache.root, target, exc) from None
     if not _is_record(info.filename, ("RECORD", "RECORD.jws", "RECORD.p7s")):  # RECORD cannot list itself
         _check(name, info, record, digest)
-    return path.as_posix(), (target.stat().st_size, mode, digest.hexdigest())
+    return path.as_posix(), (size, mode, digest.hexdigest())
 
 
 def _open_member(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
