@@ -82,6 +82,8 @@ class WheelCache:
         self.root = root
         self.checked: set[Path] = set()
         """Entries already checked by this process (a sync checks each one once)."""
+        self.evicted: list[Path] = []
+        """Entries this process found damaged and took out."""
         self._ready = False
 
     # -- downloaded files ----------------------------------------------------------------
@@ -230,8 +232,13 @@ class WheelCache:
     def evict(self, entry: Path) -> None:
         """Take a damaged entry (file or directory) out of the cache; another sync may do the same at once."""
         self.checked.discard(entry)
+        self.evicted.append(entry)
         with self.temporary(prefix="evicted-", directory=True) as (trash, _), contextlib.suppress(FileNotFoundError):
             entry.rename(trash / "entry")  # one rename: no reader sees it half deleted
+
+    def damaged(self, sha256: str | None) -> list[str]:
+        """The buckets (``wheels-v1``, ``unpacked-v2``) whose entry for this hash was evicted by this process."""
+        return sorted({path.relative_to(self.root).parts[0] for path in self.evicted if path.name == sha256})
 
     def prepare(self) -> None:
         """Create the cache's top (with ``CACHEDIR.TAG``) and, once per process, delete stale temporary entries."""
