@@ -5,13 +5,17 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, UvrootError
+
+_BUCKET = "toml-v2"  # toml-v1 could hold credentials: it is deleted
+# scheme://userinfo@host: an "@" before the end of the authority.
+_USERINFO = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@")
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -24,7 +28,8 @@ def read_toml(path: Path, error: type[InputError], hint: str, cache_dir: Path | 
 
     With ``cache_dir``, the parsed table is kept as JSON keyed by the file's
     sha256: a large uv.lock parses ten times faster from JSON than from TOML,
-    which is most of a no-op sync.
+    which is most of a no-op sync.  A table holding credentials (userinfo in any
+    URL, however the TOML spells it) is never written there.
     """
     try:
         data = path.read_bytes()
@@ -32,16 +37,27 @@ def read_toml(path: Path, error: type[InputError], hint: str, cache_dir: Path | 
         raise error(f"{path} does not exist", hint=hint) from None
     except OSError as exc:
         raise error(f"cannot read {path}: {exc}", hint=hint) from None
-    # A lock whose URLs carry credentials is not copied into the cache (often a shared mount).
-    cacheable = cache_dir is not None and not re.search(rb"://[^/\s\"']+@", data)
-    cached = cache_dir / "toml-v1" / f"{hashlib.sha256(data).hexdigest()}.json" if cache_dir and cacheable else None
-    if cached is not None and cached.is_file():
-        with contextlib.suppress(OSError, ValueError):
-            return dict(json.loads(cached.read_bytes()))
+    cached = cache_dir / _BUCKET / f"{hashlib.sha256(data).hexdigest()}.json" if cache_dir else None
+    if cached is not None and (hit := _load(cached)) is not None:
+        return hit
     table = _parse(path, data, error, hint)
-    if cached is not None:
+    if cached is not None and not _has_credentials(table):
         _store(cached, table)
     return table
+
+
+def _has_credentials(table: dict[str, Any]) -> bool:
+    """Whether any string in the parsed table is a URL with userinfo (``scheme://user:secret@host``)."""
+    pending: list[object] = [table]
+    while pending:  # not recursive: a deeply nested table must not overflow the stack
+        value = pending.pop()
+        if isinstance(value, str) and _USERINFO.search(value):
+            return True
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 def _parse(path: Path, data: bytes, error: type[InputError], hint: str) -> dict[str, Any]:
@@ -54,10 +70,28 @@ def _parse(path: Path, data: bytes, error: type[InputError], hint: str) -> dict[
         raise error(f"{path} is not valid TOML: {exc}", hint=hint) from None
 
 
+def _load(cached: Path) -> dict[str, Any] | None:
+    """The stored table if its checksum (the first line) still matches, else None: parse again."""
+    try:
+        digest, _, text = cached.read_bytes().partition(b"\n")
+        if hashlib.sha256(text).hexdigest().encode() == digest:
+            return dict(json.loads(text))
+    except (OSError, ValueError, TypeError):
+        pass
+    return None
+
+
 def _store(cached: Path, table: dict[str, Any]) -> None:
-    # Best effort: TOML dates have no JSON form, and a read-only cache is fine.
-    with contextlib.suppress(OSError, TypeError, ValueError):
+    # Best effort: TOML dates have no JSON form, and a read-only cache is fine.  The
+    # temporary file is one of the cache's locked temporary entries (cleaned if killed).
+    from .cache import WheelCache
+
+    cache = WheelCache(cached.parent.parent)
+    with contextlib.suppress(OSError, TypeError, ValueError, RecursionError, UvrootError):
+        text = json.dumps(table).encode()
         cached.parent.mkdir(parents=True, exist_ok=True)
-        temporary = cached.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(table), encoding="utf-8")
-        temporary.replace(cached)
+        with cache.temporary(prefix="toml-", suffix=".part") as (temporary, _):
+            temporary.write_bytes(hashlib.sha256(text).hexdigest().encode() + b"\n" + text)
+            temporary.replace(cached)
+        if (old := cached.parent.parent / "toml-v1").is_dir():  # an older uvroot's: may hold credentials
+            shutil.rmtree(old, ignore_errors=True)

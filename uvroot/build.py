@@ -12,10 +12,12 @@ import hashlib
 import importlib.util
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +25,9 @@ from typing import Literal
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from .cache import WheelCache
+from .cache import WheelCache, file_sha256
 from .errors import BuildError, FetchError, redact
-from .fetch import Downloader, LocalFile, fetch, file_sha256
+from .fetch import Downloader, LocalFile, fetch
 from .plan import PlannedDist
 from .target import Target
 
@@ -49,6 +51,7 @@ _IGNORED_DIRS = {
     "node_modules",
 }
 _LOG_TAIL = 15
+_HAS_DATA_FILTER = hasattr(tarfile, "data_filter")  # 3.10.12+, 3.11.4+, 3.12+
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,15 +86,16 @@ def source_key(planned: PlannedDist, target: Target, context: BuildContext) -> s
 
 def build_dist(planned: PlannedDist, target: Target, key: str, context: BuildContext) -> LocalFile:
     """A wheel for ``planned`` that fits ``target``: from the cache, or built now."""
-    cached = context.cache.built(key)
-    if cached is None:
+    hit = context.cache.built(key)  # checked by its recorded hash; a damaged one is evicted
+    if hit is None:
         with context.cache.scratch() as work:
             tree = _source_tree(planned, work, context)
             built = _run_frontend(planned, tree, work / "out", context)
             _check_fits(planned, built, target)
-            cached = context.cache.publish_built(key, built)
+            hit = context.cache.publish_built(key, built)
+    cached, digest = hit
     _check_fits(planned, cached, target)
-    return LocalFile(cached, file_sha256(cached), cached.stat().st_size)
+    return LocalFile(cached, digest, cached.stat().st_size)
 
 
 def available_frontend(preferred: Frontend | None) -> tuple[Frontend, list[str]]:
@@ -221,11 +225,44 @@ def _unpack_sdist(planned: PlannedDist, archive: Path, into: Path) -> Path:
                 zipped.extractall(into)
         else:
             with tarfile.open(archive) as tarred:
-                tarred.extractall(into, filter="data")  # refuses links and paths that leave `into`
-    except (OSError, tarfile.TarError, zipfile.BadZipFile) as exc:
+                _extract_tar(tarred, into)
+    except (OSError, tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise BuildError(f"cannot unpack {archive.name} of {planned.package.label}: {exc}") from None
     tops = list(into.iterdir())
     return tops[0] if len(tops) == 1 and tops[0].is_dir() else into
+
+
+def _extract_tar(tarred: tarfile.TarFile, into: Path, *, has_filter: bool = _HAS_DATA_FILTER) -> None:
+    """Extract as ``filter="data"`` does, also on Pythons without extraction filters.
+
+    3.10.0-3.10.11 and 3.11.0-3.11.3 have no ``filter`` argument: there each member
+    is checked here the same way (tarfile.TarError, as the filter raises).
+    """
+    if has_filter:
+        tarred.extractall(into, filter="data")  # refuses links and paths that leave `into`
+        return
+    tarred.extractall(into, members=[_data_member(member, into) for member in tarred.getmembers()])
+
+
+def _data_member(member: tarfile.TarInfo, into: Path) -> tarfile.TarInfo:
+    """``tarfile.data_filter`` for one member: the member, made safe, or tarfile.TarError."""
+    top = into.resolve()
+    member.name = member.name.lstrip("/" + os.sep)  # as the filter: /x is extracted as into/x
+    target = (top / member.name).resolve()
+    if not target.is_relative_to(top):
+        raise tarfile.TarError(f"{member.name!r} would be extracted outside the destination")
+    if member.ischr() or member.isblk() or member.isfifo() or member.isdev():
+        raise tarfile.TarError(f"{member.name!r} is a special file")
+    if member.issym() or member.islnk():
+        if Path(member.linkname).is_absolute():
+            raise tarfile.TarError(f"{member.name!r} is a link to an absolute path")
+        base = target.parent if member.issym() else top
+        if not (base / member.linkname).resolve().is_relative_to(top):
+            raise tarfile.TarError(f"{member.name!r} is a link to a path outside the destination")
+    if member.isfile() or member.isdir() or member.issym() or member.islnk():
+        member.mode &= 0o755  # no setuid, setgid, sticky or group/other write bits
+    member.uid, member.gid, member.uname, member.gname = os.getuid(), os.getgid(), "", ""  # never chown
+    return member
 
 
 def _refuse_escapes(planned: PlannedDist, names: list[str], into: Path) -> None:
@@ -239,8 +276,27 @@ def _tree_digest(tree: Path, exclude: Path | None) -> str:
     digest = hashlib.sha256()
     for path in sorted(_tree_files(tree, exclude.resolve() if exclude else None)):
         digest.update(path.relative_to(tree).as_posix().encode() + b"\0")
-        digest.update(file_sha256(path).encode())
+        digest.update(_fingerprint(path))
     return digest.hexdigest()
+
+
+def _fingerprint(path: Path) -> bytes:
+    """A file's sha256; for a dangling link its text, for a socket or fifo its kind (never opened)."""
+    try:
+        found = path.stat()
+    except FileNotFoundError:
+        return b"link:" + os.fsencode(path.readlink()) if path.is_symlink() else b"gone"
+    except OSError as exc:  # a link loop, a directory we may not enter
+        return f"unreadable:{exc.errno}".encode()
+    if not stat.S_ISREG(found.st_mode):
+        return f"special:{stat.S_IFMT(found.st_mode)}".encode()
+    try:
+        return file_sha256(path).encode()
+    except OSError as exc:
+        raise BuildError(
+            f"cannot read {path} to fingerprint its source tree: {exc.strerror or exc}",
+            hint="make every file of the source tree readable by this user",
+        ) from None
 
 
 def _tree_files(tree: Path, exclude: Path | None) -> Iterator[Path]:

@@ -243,6 +243,14 @@ def sync(
     offline: Annotated[
         bool, typer.Option("--offline", help="Use only the cache; never download.", rich_help_panel=_CACHE)
     ] = False,
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh",
+            help="Re-hash every cache entry uv.lock can use first, evicting damaged ones (as `uvroot cache verify`).",
+            rich_help_panel=_CACHE,
+        ),
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and write nothing.")] = False,
     output_format: Annotated[
         str,
@@ -340,6 +348,8 @@ def sync(
             allow_existing=allow_existing,
             reinstall_packages=frozenset(reinstall_package or ()),
         )
+        if refresh and not dry_run and not no_cache:
+            _refresh_cache(cache_dir, options.project_dir, quiet)
         with _reporter(quiet, verbose) as reporter:
             report = run_sync(options, downloader=RequestsDownloader(retries=retries), reporter=reporter)
         if output_format == "json" or report_path is not None:
@@ -348,6 +358,42 @@ def sync(
             typer.echo(plan_table(report, the_layout))
         elif not quiet and not dry_run:
             typer.echo(summary(report, str(the_layout.top)), err=output_format == "json")  # stdout is the JSON
+
+
+# -- the cache: `uvroot cache verify` and sync's --refresh (the work is in unpack.py and cache.py) ------------
+
+cache_app = typer.Typer(no_args_is_help=True, help="Check uvroot's cache.")
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("verify")
+def cache_verify(
+    cache_dir: Annotated[
+        Optional[Path],
+        typer.Option(envvar="UVROOT_CACHE_DIR", help="Wheel cache (default ~/.cache/uvroot)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Name every evicted entry; tracebacks.")] = False,
+) -> None:
+    """Re-hash every cache entry and evict the damaged ones (the next sync fetches them again); exit 0."""
+    from .cache import WheelCache, default_cache_dir
+    from .unpack import verify_cache
+
+    with _errors(verbose):
+        result = verify_cache(WheelCache(cache_dir or default_cache_dir()))
+    if not quiet:
+        typer.echo(result.summary())
+        for entry in result.evicted if verbose else ():
+            typer.echo(f"  evicted {entry}")
+
+
+def _refresh_cache(cache_dir: Path | None, project_dir: Path, quiet: bool) -> None:
+    from .cache import WheelCache, default_cache_dir
+    from .unpack import refresh_cache
+
+    result = refresh_cache(WheelCache(cache_dir or default_cache_dir()), project_dir / "uv.lock")
+    if result.evicted and not quiet:
+        typer.echo(f"--refresh: {result.summary()}", err=True)
 
 
 def _python_version(given: str | None, interpreter: Interpreter | None) -> str | None:

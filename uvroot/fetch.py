@@ -1,7 +1,11 @@
 """Download, verify, cache: the only module that talks to the network (via requests).
 
 Every byte is hashed as it is written; a wheel reaches the cache only when its
-sha256 (and size, where the lock has one) matches uv.lock.
+sha256 (and size, where the lock has one) matches uv.lock.  A body longer than
+the lock's size is cut as soon as it is, and a transfer slower than
+``MIN_RATE`` bytes per second over any window of the timeout counts as timed
+out (the socket timeout alone bounds each read, not the whole transfer).
+A cached file is hashed again whenever it is used.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
-from .cache import WheelCache
+from .cache import WheelCache, cache_write_error, file_sha256
 from .errors import FetchError, HashMismatch, redact
 from .lock import LockedSdist, LockedWheel
 
@@ -26,6 +30,8 @@ if TYPE_CHECKING:
 _CHUNK = 1 << 16
 _TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 _MAX_RETRY_AFTER = 10.0
+MIN_RATE = 1024
+"""Bytes per second a download must average over each window of ``UVROOT_HTTP_TIMEOUT`` seconds."""
 Credentials = dict[str, tuple[str, str]]
 """Host (``netloc`` without userinfo) -> (username, password), from ``UV_INDEX_<NAME>_*``."""
 Progress = Callable[[int], None]
@@ -57,11 +63,18 @@ class RequestsDownloader:
     """A :class:`Downloader` over a pooled ``requests.Session``: TLS verified, credentials as uv takes them."""
 
     def __init__(
-        self, *, retries: int = 3, credentials: Credentials | None = None, session: requests.Session | None = None
+        self,
+        *,
+        retries: int = 3,
+        credentials: Credentials | None = None,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.retries = retries
         self.credentials = credentials or {}
         self.timeout = float(os.environ.get("UVROOT_HTTP_TIMEOUT", "30"))
+        self.clock = clock
+        """Read once per chunk by the throughput guard (the tests pass a fake one)."""
         self._session = session
 
     @property
@@ -85,7 +98,17 @@ class RequestsDownloader:
         try:
             with self.session.get(url, stream=True, timeout=self.timeout, auth=auth) as response:
                 _check_status(url, response)
-                yield from response.iter_content(_CHUNK)
+                window, received = self.clock(), 0
+                for chunk in _body(response):
+                    yield chunk
+                    received += len(chunk)
+                    if (elapsed := self.clock() - window) >= self.timeout:
+                        if received < MIN_RATE * elapsed:
+                            raise TransientError(
+                                f"cannot download {redact(url)}: too slow, {received} bytes in the last "
+                                f"{elapsed:.0f} s (less than {MIN_RATE} bytes/s)"
+                            )
+                        window, received = self.clock(), 0
         except requests.Timeout:
             raise TransientError(f"cannot download {redact(url)}: timed out after {self.timeout:g} s") from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
@@ -96,6 +119,24 @@ class RequestsDownloader:
             raise FetchError(
                 f"cannot download {redact(url)}: {_reason(exc)}", hint="check the index URL in uv.lock"
             ) from None
+
+
+def _body(response: requests.Response) -> Iterator[bytes]:
+    """The body, handed back after every read from the socket: a trickle cannot hold a 64 KiB read forever."""
+    read1 = getattr(response.raw, "read1", None)  # urllib3 >= 2.3
+    if read1 is None:
+        yield from response.iter_content(_CHUNK)
+        return
+    import requests
+    from urllib3.exceptions import HTTPError, ReadTimeoutError
+
+    try:
+        while chunk := read1(_CHUNK, decode_content=True):
+            yield chunk
+    except ReadTimeoutError as exc:  # as requests' iter_content maps them
+        raise requests.ConnectionError(exc) from None
+    except HTTPError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from None
 
 
 def _check_status(url: str, response: requests.Response) -> None:
@@ -168,7 +209,10 @@ def fetch(
             hint="uvroot installs remote files only when uv.lock pins their sha256",
         )
     if (hit := cache.get(wheel)) is not None:
-        return LocalFile(hit, wheel.sha256, hit.stat().st_size)
+        # Hashed again: whoever calls fetch() reads the whole file anyway (to unpack or build it).
+        if (size := _intact(wheel, hit)) is not None:
+            return LocalFile(hit, wheel.sha256, size)
+        cache.evict(hit.parent)
     if offline:
         raise FetchError(
             f"{wheel.filename} is not in the cache at {cache.root} and --offline forbids downloading it",
@@ -193,9 +237,17 @@ def _download(
     try:
         with cache.new_entry(wheel) as sink:
             for chunk in downloader.chunks(url):
+                if wheel.size is not None and size + len(chunk) > wheel.size:
+                    raise HashMismatch(
+                        f"{wheel.filename} from {redact(url)} is longer than the {wheel.size} bytes uv.lock gives",
+                        hint="the index sent other bytes than uv locked; nothing was installed",
+                    )
                 digest.update(chunk)
                 size += len(chunk)
-                sink.write(chunk)
+                try:
+                    sink.write(chunk)
+                except OSError as exc:
+                    raise cache_write_error(cache.root, sink.name, exc) from None
                 if progress is not None:
                     progress(len(chunk))
             _verify(wheel, digest.hexdigest(), size, redact(url))
@@ -211,13 +263,15 @@ def _backoff() -> float:
     return float(os.environ.get("UVROOT_RETRY_BACKOFF", "0.5"))
 
 
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file, read in chunks (memory stays bounded for any size)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _intact(wheel: Artifact, path: Path) -> int | None:
+    """The size of a cached file if it still is what uv.lock pins (size, then sha256), else None."""
+    try:
+        size = path.stat().st_size
+        if (wheel.size is None or size == wheel.size) and file_sha256(path) == wheel.sha256:
+            return size
+    except OSError:
+        pass
+    return None
 
 
 def _local(wheel: Artifact, path: Path) -> LocalFile:

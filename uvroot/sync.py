@@ -260,6 +260,11 @@ def _prepare_all(
             progress = partial(reporter.downloading, planned)
             local = fetch(wheel, context.cache, context.downloader, offline=context.offline, progress=progress)
             ready = unpack(local, context.cache)
+            if damaged := context.cache.damaged(wheel.sha256):  # evicted here or by _missing()
+                reporter.warn(
+                    f"warning: the cached copy of {wheel.filename} had changed ({', '.join(damaged)}; "
+                    "was a hard-linked staged tree edited?): replaced it"
+                )
         reporter.fetched(planned, local)
         return local, ready
 

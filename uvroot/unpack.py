@@ -6,6 +6,14 @@ a fixed mode (0644, or 0755 for executables) and a fixed mtime, so a tree linked
 from the cache is the same whatever the umask or the day it was unpacked.  An entry is
 built in a temporary directory of the cache and published with one rename, so
 two syncs sharing a cache never see half of one.
+
+The entry's marker, written last, is its manifest: every file's path, size,
+mode and sha256.  Staged trees hard-link these files, so a ``chmod``, ``chown``,
+``touch`` or an edit in a staged tree changes the cache's copy too: before an
+entry is used, :func:`unpacked` checks every file's type, size, mode, mtime and
+owner against the manifest (no file is read), and a full check
+(:func:`verify_cache`, ``--refresh``) also hashes every file.  A damaged entry
+is evicted and unpacked again from the verified wheel.
 """
 
 from __future__ import annotations
@@ -14,33 +22,52 @@ import base64
 import csv
 import hashlib
 import io
+import json
 import os
 import re
-import shutil
 import stat
 import zipfile
+import zlib
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from packaging.utils import canonicalize_name, canonicalize_version
 
-from .cache import WheelCache
+from .cache import WheelCache, cache_write_error, file_sha256
 from .errors import InstallError
-from .fetch import LocalFile, file_sha256
+from .fetch import LocalFile
 from .tree import CACHE_EPOCH
 
 _CHUNK = 1 << 16
 _MAX_UNPACKED = 16 << 30  # no real wheel unpacks to more (the largest CUDA wheels are ~6 GiB)
 _BOMB_FLOOR = 64 << 20  # small files may compress very well; big ones that do are suspicious
 _MAX_RATIO = 200
-_DONE = ".uvroot-unpacked"  # written last: an entry without it is not one of ours
+_DONE = ".uvroot-unpacked"  # written last: the manifest; an entry without it is not one of ours
+_READ_ERRORS = (OSError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
+Manifest = dict[str, tuple[int, int, str]]
+"""Path in the entry -> (size, mode, sha256 hex) of every file unpacked there."""
 
 
 def unpacked(cache: WheelCache, sha256: str | None) -> Path | None:
-    """The unpacked entry of the wheel with this hash, if a sync made it before."""
+    """The unpacked entry of the wheel with this hash, if a sync made it before and it is intact.
+
+    Checked cheaply (every file's type, size, mode, mtime and owner; no file is
+    read) once per process; a damaged entry is evicted and None returned.
+    """
     if not sha256:
         return None
     entry = _entry(cache, sha256)
-    return entry if (entry / _DONE).is_file() else None
+    if entry in cache.checked:
+        return entry
+    if not (entry / _DONE).exists():
+        return None
+    if not _intact(entry, deep=False):
+        cache.evict(entry)
+        return None
+    cache.checked.add(entry)
+    return entry
 
 
 def _entry(cache: WheelCache, sha256: str) -> Path:
@@ -51,37 +78,161 @@ def unpack(local: LocalFile, cache: WheelCache) -> Path:
     """The directory holding ``local``'s contents, verified against its RECORD (unpacking once)."""
     digest = local.sha256 or file_sha256(local.path)
     final = _entry(cache, digest)
-    if (final / _DONE).is_file():
+    if unpacked(cache, digest) is not None:
         return final
     with cache.scratch() as work:
         staging = work / "wheel"
-        _extract(local.path, staging)
-        (staging / _DONE).write_text(local.path.name + "\n", encoding="utf-8")
-        final.parent.mkdir(parents=True, exist_ok=True)
+        manifest = _extract(local.path, staging, cache)
+        marker = staging / _DONE
+        try:
+            marker.write_text(json.dumps({"wheel": local.path.name, "files": manifest}), encoding="utf-8")
+            final.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise cache_write_error(cache.root, marker, exc) from None
         try:
             staging.rename(final)
         except OSError:  # another sync published it first, or a stale half entry is in the way
-            if not (final / _DONE).is_file():
-                shutil.rmtree(final, ignore_errors=True)
-                staging.rename(final)
+            if unpacked(cache, digest) is None:
+                cache.evict(final)
+                try:
+                    staging.rename(final)
+                except OSError as exc:
+                    raise cache_write_error(cache.root, final, exc) from None
+    cache.checked.add(final)
     return final
 
 
 def wheel_name(unpacked: Path) -> str:
     """The original filename of the wheel an entry was unpacked from."""
-    return (unpacked / _DONE).read_text(encoding="utf-8").strip()
+    return str(json.loads((unpacked / _DONE).read_text(encoding="utf-8"))["wheel"])
 
 
-def _extract(wheel: Path, into: Path) -> None:
+def _manifest(entry: Path) -> Manifest:
+    data = json.loads((entry / _DONE).read_text(encoding="utf-8"))
+    return {str(path): (int(size), int(mode), str(digest)) for path, (size, mode, digest) in data["files"].items()}
+
+
+def _intact(entry: Path, *, deep: bool) -> bool:
+    """Whether every file of the manifest is there as unpacked; ``deep`` also hashes each one.
+
+    As unpacked: a regular file of its size, mode, mtime (``CACHE_EPOCH``) and owner (the marker's).
+    """
     try:
-        with zipfile.ZipFile(wheel) as archive:
-            members = [info for info in archive.infolist() if not info.is_dir()]
-            _refuse_hostile(wheel.name, members)
-            record = _record(wheel.name, archive, members)
-            for info in members:
-                _extract_one(wheel.name, archive, info, into, record)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise InstallError(f"cannot unpack {wheel.name}: {exc}", hint="the wheel file is damaged") from None
+        marker = os.lstat(entry / _DONE)
+        manifest = _manifest(entry)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False  # no manifest (an older uvroot's entry) or a damaged one
+    owner, mtime = (marker.st_uid, marker.st_gid), CACHE_EPOCH * 1_000_000_000
+    for relative, (size, mode, digest) in manifest.items():
+        path = entry / relative
+        try:
+            found = path.lstat()
+            if (
+                not stat.S_ISREG(found.st_mode)
+                or found.st_size != size
+                or stat.S_IMODE(found.st_mode) != mode
+                or found.st_mtime_ns != mtime
+                or (found.st_uid, found.st_gid) != owner
+                or (deep and file_sha256(path) != digest)
+            ):
+                return False
+        except OSError:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class CacheCheck:
+    """What :func:`verify_cache` found."""
+
+    wheels: int = 0
+    unpacked: int = 0
+    built: int = 0
+    evicted: tuple[str, ...] = ()
+    """The damaged entries taken out, relative to the cache."""
+    stale: int = 0
+    """Temporary entries of killed syncs that were deleted."""
+
+    def summary(self) -> str:
+        """One line for the CLI."""
+        checked = self.wheels + self.unpacked + self.built
+        return (
+            f"verified {checked} cache entries ({self.wheels} downloaded, {self.unpacked} unpacked, "
+            f"{self.built} built): {len(self.evicted)} damaged and evicted, {self.stale} stale temporary removed"
+        )
+
+
+def verify_cache(cache: WheelCache, only: Collection[str] | None = None) -> CacheCheck:
+    """Hash every entry (or those of the files with a sha256 in ``only``) and evict the damaged ones.
+
+    Downloaded files must hash to the sha256 their directory is named by, unpacked
+    files to their manifest's sha256, built wheels to their recorded one.
+    """
+    if not cache.root.is_dir():
+        return CacheCheck()
+    cache.prepare()
+    stale = cache.clean()
+    evicted: list[str] = []
+    wheels = unpacked_count = built = 0
+    for entry in _entries(cache.root / "wheels-v1", only):
+        wheels += 1
+        files = list(entry.iterdir()) if entry.is_dir() else []
+        if not files or not all(_hashes_to(path, entry.name) for path in files):
+            evicted.append(_evict(cache, entry))
+    for entry in _entries(cache.root / "unpacked-v2", only):
+        unpacked_count += 1
+        if not _intact(entry, deep=True):
+            evicted.append(_evict(cache, entry))
+    for entry in sorted((cache.root / "built-v1").glob("*")):  # few, and not named by the lock's hashes
+        built += 1
+        if cache.built(entry.name) is None:  # checks by hash, evicts when damaged
+            evicted.append(entry.relative_to(cache.root).as_posix())
+    for name in evicted:
+        cache.checked.discard(cache.root / name)
+    return CacheCheck(wheels, unpacked_count, built, tuple(evicted), stale)
+
+
+def refresh_cache(cache: WheelCache, lock_path: Path) -> CacheCheck:
+    """``sync --refresh``: :func:`verify_cache` for the files uv.lock names (every platform's) and built wheels."""
+    from .lock import load_lock
+
+    lock = load_lock(lock_path, cache.root)
+    files = [file for package in lock.packages for file in (*package.wheels, package.sdist) if file is not None]
+    return verify_cache(cache, only={file.sha256 for file in files if file.sha256})
+
+
+def _entries(bucket: Path, only: Collection[str] | None) -> Iterable[Path]:
+    if only is not None:
+        return sorted(path for sha in only if (path := bucket / sha[:2] / sha).exists())
+    return sorted(bucket.glob("*/*"))
+
+
+def _hashes_to(path: Path, sha256: str) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode) and file_sha256(path) == sha256
+    except OSError:
+        return False
+
+
+def _evict(cache: WheelCache, entry: Path) -> str:
+    cache.evict(entry)
+    return entry.relative_to(cache.root).as_posix()
+
+
+def _extract(wheel: Path, into: Path, cache: WheelCache) -> Manifest:
+    try:
+        archive = zipfile.ZipFile(wheel)
+    except _READ_ERRORS as exc:
+        raise _damaged(wheel.name, exc) from None
+    with archive:
+        members = [info for info in archive.infolist() if not info.is_dir()]
+        _refuse_hostile(wheel.name, members)
+        record = _record(wheel.name, archive, members)
+        return dict(_extract_one(wheel.name, archive, info, into, record, cache) for info in members)
+
+
+def _damaged(name: str, exc: BaseException) -> InstallError:
+    return InstallError(f"cannot unpack {name}: {exc}", hint="the wheel file is damaged")
 
 
 def _refuse_hostile(name: str, members: list[zipfile.ZipInfo]) -> None:
@@ -129,28 +280,61 @@ def _record(name: str, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo])
     records = [info for info in members if _is_record(info.filename)]
     if len(records) != 1:
         raise InstallError(f"{name} has {len(records)} RECORD files instead of one", hint="the wheel is malformed")
-    rows = csv.reader(io.StringIO(archive.read(records[0]).decode("utf-8")))
-    return {row[0]: (row[1], row[2]) for row in rows if row}
+    try:
+        text = archive.read(records[0]).decode("utf-8")
+    except (*_READ_ERRORS, UnicodeDecodeError) as exc:
+        raise _damaged(name, exc) from None
+    return {row[0]: (row[1], row[2]) for row in csv.reader(io.StringIO(text)) if row and len(row) >= 3}
 
 
 def _extract_one(
-    name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, into: Path, record: dict[str, tuple[str, str]]
-) -> None:
+    name: str,
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    into: Path,
+    record: dict[str, tuple[str, str]],
+    cache: WheelCache,
+) -> tuple[str, tuple[int, int, str]]:
     path = PurePosixPath(info.filename)
-    if not path.parts or path.is_absolute() or ".." in path.parts or "\\" in info.filename:
+    if not path.parts or path.is_absolute() or ".." in path.parts or "\\" in info.filename or path.parts == (_DONE,):
         raise InstallError(f"{name} has an unsafe entry {info.filename!r}", hint="the wheel is malformed or hostile")
     target = into.joinpath(*path.parts)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    with archive.open(info) as source, target.open("xb") as sink:
-        while chunk := source.read(_CHUNK):
-            digest.update(chunk)
-            sink.write(chunk)
+    digest, size = hashlib.sha256(), 0
+    executable = (info.external_attr >> 16) & 0o111 or (path.parts[0].endswith(".data") and "scripts" in path.parts)
+    mode = 0o755 if executable else 0o644
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with _open_member(name, archive, info) as source, target.open("xb") as sink:
+            while chunk := _read(name, source):
+                digest.update(chunk)
+                size += len(chunk)
+                sink.write(chunk)
+        target.chmod(mode)
+        os.utime(target, (CACHE_EPOCH, CACHE_EPOCH))  # hard links into the cache carry it into the tree
+    except (FileExistsError, NotADirectoryError, IsADirectoryError):
+        raise InstallError(
+            f"{name} has the entry {info.filename!r} twice (or as a file and a directory)",
+            hint="the wheel is malformed or hostile",
+        ) from None
+    except OSError as exc:  # reading errors are InstallErrors by now: this is the cache's disk
+        raise cache_write_error(cache.root, target, exc) from None
     if not _is_record(info.filename, ("RECORD", "RECORD.jws", "RECORD.p7s")):  # RECORD cannot list itself
         _check(name, info, record, digest)
-    executable = (info.external_attr >> 16) & 0o111 or (path.parts[0].endswith(".data") and "scripts" in path.parts)
-    target.chmod(0o755 if executable else 0o644)
-    os.utime(target, (CACHE_EPOCH, CACHE_EPOCH))  # hard links into the cache carry it into the tree
+    return path.as_posix(), (size, mode, digest.hexdigest())
+
+
+def _open_member(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
+    try:
+        return archive.open(info)
+    except _READ_ERRORS as exc:
+        raise _damaged(name, exc) from None
+
+
+def _read(name: str, source: IO[bytes]) -> bytes:
+    try:
+        return source.read(_CHUNK)
+    except _READ_ERRORS as exc:
+        raise _damaged(name, exc) from None
 
 
 def _check(name: str, info: zipfile.ZipInfo, record: dict[str, tuple[str, str]], digest: hashlib._Hash) -> None:

@@ -22,6 +22,10 @@ Behaviours (module-level constructors):
 * :func:`slow` ``(seconds, after_bytes=None)`` - sleep, then serve the file
   (with ``after_bytes``, the headers and that many bytes go out *before* the sleep);
 * :func:`wrong_bytes` - 200 with different bytes (a still valid archive) under the same name;
+* :func:`endless` - 200 with no ``Content-Length`` and the file's bytes repeated until the
+  client hangs up (at most :data:`MAX_ENDLESS` bytes; :attr:`FaultyServer.sent` counts them);
+* :func:`trickle` ``(interval, n_bytes)`` - the headers, then one byte every ``interval``
+  seconds, ``n_bytes`` of them, then close;
 * :func:`redirect` ``(url, code=302)``;
 * :func:`require_auth` ``(user, password, then=ok())`` - 401 unless the request's
   Basic ``Authorization`` matches, else ``then``; every Authorization seen is kept in ``.seen``.
@@ -55,17 +59,20 @@ __all__ = [
     "Behaviour",
     "FaultyServer",
     "Request",
+    "endless",
     "ok",
     "redirect",
     "require_auth",
     "reset",
     "slow",
     "status",
+    "trickle",
     "truncate",
     "wrong_bytes",
 ]
 
 MAX_SLEEP = 5.0  # seconds; a longer slow() is refused, so no test can hang on this server
+MAX_ENDLESS = 256 << 20  # bytes an endless() body sends at most
 
 
 # -- behaviours -------------------------------------------------------------
@@ -121,6 +128,18 @@ def slow(seconds: float, after_bytes: int | None = None) -> Behaviour:
 def wrong_bytes() -> Behaviour:
     """200 with altered bytes (same members, another zip comment): only a hash check notices."""
     return Behaviour("wrong_bytes")
+
+
+def endless() -> Behaviour:
+    """200 without ``Content-Length``: the file's bytes over and over until the client hangs up."""
+    return Behaviour("endless")
+
+
+def trickle(interval: float, n_bytes: int) -> Behaviour:
+    """The real headers, then ``n_bytes`` body bytes one every ``interval`` seconds, then close."""
+    if not 0 <= interval <= MAX_SLEEP:
+        raise ValueError(f"trickle() sleeps at most {MAX_SLEEP} s between bytes, not {interval}")
+    return Behaviour("trickle", seconds=interval, n_bytes=n_bytes)
 
 
 def redirect(url: str, code: int = 302) -> Behaviour:
@@ -180,6 +199,7 @@ class FaultyServer(LoopbackServer):
         self.directory = Path(directory)
         self.requests: list[Request] = []
         self.errors: list[str] = []  # exceptions in handler threads (client went away...), for debugging
+        self.sent: dict[str, int] = {}  # body bytes written per file by endless() and trickle()
         self._lock = threading.Lock()
         self._plans: dict[str, deque[Behaviour]] = {}
         self._defaults: dict[str, Behaviour] = {}
@@ -227,6 +247,7 @@ class FaultyServer(LoopbackServer):
             self._defaults.clear()
             self.requests.clear()
             self.errors.clear()
+            self.sent.clear()
 
     def hits(self, filename: str) -> list[Request]:
         """The requests made for ``/files/<filename>``, in arrival order."""
@@ -254,6 +275,10 @@ class FaultyServer(LoopbackServer):
     def _note_error(self, error: BaseException | None) -> None:
         with self._lock:
             self.errors.append(repr(error))
+
+    def _count(self, filename: str, n_bytes: int) -> None:
+        with self._lock:
+            self.sent[filename] = self.sent.get(filename, 0) + n_bytes
 
     def _sleep(self, seconds: float) -> bool:
         """Sleep (at most MAX_SLEEP); False when cut short because the server is stopping."""
@@ -284,9 +309,9 @@ def _make_handler(server: FaultyServer) -> type[BaseHTTPRequestHandler]:
             if data is None:
                 self._simple(404, {})
                 return
-            self._behave(server._next(parts[1]), data, send_body)
+            self._behave(server._next(parts[1]), data, send_body, parts[1])
 
-        def _behave(self, plan: Behaviour, data: bytes, send_body: bool) -> None:
+        def _behave(self, plan: Behaviour, data: bytes, send_body: bool, filename: str = "") -> None:
             kind = plan.kind
             if kind == "ok":
                 self._file(data, send_body)
@@ -310,6 +335,33 @@ def _make_handler(server: FaultyServer) -> type[BaseHTTPRequestHandler]:
                         self._hang_up(abort=True)
                         return
                     self._write(data[plan.n_bytes :])
+            elif kind == "endless":
+                self.close_connection = True
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                sent = 0
+                try:
+                    while sent < MAX_ENDLESS and not server._stopping.is_set():
+                        self._write(data)
+                        sent += len(data)
+                        server._count(filename, len(data))
+                except OSError:
+                    return  # the client hung up: what a good client does
+                self._hang_up(abort=False)
+            elif kind == "trickle":
+                self._headers(len(data))
+                for index in range(min(plan.n_bytes or 0, len(data))):
+                    if not server._sleep(plan.seconds):
+                        self._hang_up(abort=True)
+                        return
+                    try:
+                        self._write(data[index : index + 1])
+                    except OSError:
+                        return
+                    server._count(filename, 1)
+                self._hang_up(abort=False)
             elif kind == "truncate":
                 self._headers(len(data))
                 self._write(data[: plan.n_bytes])
@@ -327,7 +379,7 @@ def _make_handler(server: FaultyServer) -> type[BaseHTTPRequestHandler]:
                     self._simple(401, {"WWW-Authenticate": 'Basic realm="faulty"'})
                 else:
                     assert plan.then is not None
-                    self._behave(plan.then, data, send_body)
+                    self._behave(plan.then, data, send_body, filename)
             else:  # pragma: no cover - constructors only make the kinds above
                 raise AssertionError(kind)
 

@@ -1,0 +1,640 @@
+"""The cache checks what it reuses (uvroot/cache.py, unpack.py, fetch.py, build.py, _toml.py).
+
+Every test damages a real cache the way a user, a crash or a hostile lock would
+and checks that the next sync repairs it (evicts and fetches or unpacks again)
+instead of staging the damage or failing for good.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import tree, uvroot, uvroot_argv
+from tests.support.faulty import FaultyServer, endless, require_auth, slow, trickle
+from tests.support.index import LocalIndex
+from tests.support.wheels import build_wheel
+from uvroot.tree import CACHE_EPOCH
+
+ALPHA = "alpha-1.0-py3-none-any.whl"
+SITE = f"usr/local/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"
+GENUINE = 'def main():\n    print("alpha")\n'
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def sync(project: Path, root: Path, cache: Path, *flags: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return uvroot("sync", "--project", project, "--root", root, *flags, cache=cache, env=env)
+
+
+def assert_ok(result) -> None:  # type: ignore[no-untyped-def]
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and "error:" not in result.output, result.output
+
+
+def lock_sha256(project: Path, filename: str) -> str:
+    text = (project / "uv.lock").read_text()
+    return re.search(re.escape(filename) + r'", hash = "sha256:([0-9a-f]{64})"', text)[1]  # type: ignore[index]
+
+
+def cached_wheel(cache: Path, project: Path, filename: str = ALPHA) -> Path:
+    sha = lock_sha256(project, filename)
+    return cache / "wheels-v1" / sha[:2] / sha / filename
+
+
+def unpacked_entry(cache: Path, project: Path, filename: str = ALPHA) -> Path:
+    sha = lock_sha256(project, filename)
+    return cache / "unpacked-v2" / sha[:2] / sha
+
+
+def point_wheel(project: Path, filename: str, url: str, data: bytes, *, size: bool = False) -> None:
+    """Make uv.lock's entry for ``filename`` name ``url`` with ``data``'s hash (and size)."""
+    lock = project / "uv.lock"
+    text = lock.read_text()
+    pattern = r'\{ url = "[^"]*/' + re.escape(filename) + r'", hash = "sha256:[0-9a-f]{64}"'
+    extra = f", size = {len(data)}" if size else ""
+    replacement = f'{{ url = "{url}", hash = "sha256:{hashlib.sha256(data).hexdigest()}"{extra}'
+    text, count = re.subn(pattern, lambda _: replacement, text)
+    assert count == 1, text
+    lock.write_text(text)
+
+
+def staged_alpha(root: Path) -> str:
+    return (root / SITE / "alpha" / "__init__.py").read_text()
+
+
+def leftovers(cache: Path) -> list[Path]:
+    return sorted((cache / "tmp").iterdir()) if (cache / "tmp").exists() else []
+
+
+@pytest.fixture
+def project(make_locked_project: Callable[..., Path]) -> Path:
+    return make_locked_project(dependencies=["alpha"], requires_python=">=3.10")
+
+
+@pytest.fixture
+def warm(project: Path, tmp_path: Path) -> Path:
+    """A cache that one sync filled (``tmp_path/first`` is that sync's root)."""
+    cache = tmp_path / "cache"
+    assert_ok(sync(project, tmp_path / "first", cache))
+    assert staged_alpha(tmp_path / "first").startswith("__version__")
+    return cache
+
+
+def _genuine(index: LocalIndex) -> str:
+    import zipfile
+
+    with zipfile.ZipFile(index.directory / ALPHA) as archive:
+        return archive.read("alpha/__init__.py").decode()
+
+
+# -- 2. a hit is checked before it is used ------------------------------------------------
+
+
+def test_a_different_valid_wheel_at_a_cached_path_is_fetched_again(
+    project: Path, warm: Path, index: LocalIndex, tmp_path: Path
+) -> None:
+    wheel = cached_wheel(warm, project)
+    impostor = build_wheel(tmp_path / "impostor", "alpha", "1.0", files={"alpha/__init__.py": "IMPOSTOR = 1\n"})
+    wheel.write_bytes(impostor.read_bytes())
+    os.utime(wheel, (CACHE_EPOCH, CACHE_EPOCH))
+    import shutil
+
+    shutil.rmtree(unpacked_entry(warm, project))  # the next sync unpacks the .whl again
+    index.reset()
+    assert_ok(sync(project, tmp_path / "root", warm))
+    assert staged_alpha(tmp_path / "root") == _genuine(index)
+    assert any(ALPHA in url for url in index.downloads())  # evicted and downloaded again
+    assert hashlib.sha256(wheel.read_bytes()).hexdigest() == lock_sha256(project, ALPHA)
+
+
+def test_a_truncated_cached_wheel_is_fetched_again(
+    project: Path, warm: Path, index: LocalIndex, tmp_path: Path
+) -> None:
+    import shutil
+
+    wheel = cached_wheel(warm, project)
+    wheel.write_bytes(wheel.read_bytes()[: wheel.stat().st_size // 2])
+    shutil.rmtree(unpacked_entry(warm, project))
+    for attempt in ("root-1", "root-2"):  # repaired for good, not once
+        assert_ok(sync(project, tmp_path / attempt, warm))
+        assert staged_alpha(tmp_path / attempt) == _genuine(index)
+    assert hashlib.sha256(wheel.read_bytes()).hexdigest() == lock_sha256(project, ALPHA)
+
+
+def test_an_edited_unpacked_file_is_unpacked_again(
+    project: Path, warm: Path, index: LocalIndex, tmp_path: Path
+) -> None:
+    cached = unpacked_entry(warm, project) / "alpha" / "__init__.py"
+    data = bytearray(cached.read_bytes())
+    data[0] ^= 0x01  # one flipped byte, as an edit in a hard-linked staged tree would do
+    cached.write_bytes(bytes(data))  # the mtime changes: the cheap check sees it
+    result = sync(project, tmp_path / "root", warm)
+    assert_ok(result)
+    assert staged_alpha(tmp_path / "root") == _genuine(index)
+    assert f"warning: the cached copy of {ALPHA} had changed (unpacked-v2;" in result.output
+
+
+def test_an_equal_size_flip_with_the_mtime_put_back_is_found_by_refresh_and_verify(
+    project: Path, warm: Path, index: LocalIndex, tmp_path: Path
+) -> None:
+    def flip() -> Path:
+        cached = unpacked_entry(warm, project) / "alpha" / "__init__.py"
+        data = bytearray(cached.read_bytes())
+        data[0] ^= 0x01
+        cached.write_bytes(bytes(data))
+        os.utime(cached, (CACHE_EPOCH, CACHE_EPOCH))  # deliberately hidden from the cheap check
+        return cached
+
+    flip()
+    # The documented limit: the cheap check reads no file, so this one is staged...
+    assert_ok(sync(project, tmp_path / "plain", warm))
+    assert staged_alpha(tmp_path / "plain") != _genuine(index)
+    # ...and --refresh re-hashes every entry the lock can use first.
+    result = sync(project, tmp_path / "refreshed", warm, "--refresh")
+    assert_ok(result)
+    assert "1 damaged and evicted" in result.output
+    assert staged_alpha(tmp_path / "refreshed") == _genuine(index)
+
+    flip()
+    result = uvroot("cache", "verify", "--cache-dir", warm, "-v")
+    assert result.exit_code == 0, result.output
+    assert "1 damaged and evicted" in result.output and "evicted unpacked-v2/" in result.output
+    again = uvroot("cache", "verify", "--cache-dir", warm)
+    assert again.exit_code == 0 and "0 damaged and evicted" in again.output, again.output
+    assert_ok(sync(project, tmp_path / "after-verify", warm))
+    assert staged_alpha(tmp_path / "after-verify") == _genuine(index)
+
+
+def test_cache_verify_evicts_a_damaged_wheel_and_counts(project: Path, warm: Path, tmp_path: Path) -> None:
+    wheel = cached_wheel(warm, project)
+    data = bytearray(wheel.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    wheel.write_bytes(bytes(data))
+    result = uvroot("cache", "verify", "--cache-dir", warm)
+    assert result.exit_code == 0, result.output
+    # alpha and beta: two downloaded, two unpacked, of which one is damaged
+    assert "verified 4 cache entries (2 downloaded, 2 unpacked, 0 built): 1 damaged" in result.output
+    assert not wheel.exists()
+    assert_ok(sync(project, tmp_path / "root", warm, "--reinstall"))
+
+
+@pytest.mark.parametrize("damage", ["chmod", "touch", "chown", "append"])
+def test_what_is_done_to_a_hard_linked_tree_does_not_reach_the_next_tree(
+    damage: str, project: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert_ok(sync(project, first, cache, "--link-mode", "hardlink"))
+    staged = first / SITE / "alpha" / "__init__.py"
+    genuine = staged.read_bytes()
+    if damage == "chmod":
+        staged.chmod(0o777)
+    elif damage == "touch":
+        os.utime(staged)
+    elif damage == "chown":
+        os.chown(staged, 4321, 4321)
+    else:
+        with staged.open("ab") as stream:
+            stream.write(b"# appended in the staged tree\n")
+    assert_ok(sync(project, second, cache, "--link-mode", "hardlink"))
+    placed = second / SITE / "alpha" / "__init__.py"
+    found = placed.stat()
+    assert placed.read_bytes() == genuine
+    assert (stat.S_IMODE(found.st_mode), found.st_mtime, found.st_uid) == (0o644, CACHE_EPOCH, os.getuid())
+
+
+def test_an_unpacked_entry_of_an_older_uvroot_is_unpacked_again(
+    project: Path, warm: Path, index: LocalIndex, tmp_path: Path
+) -> None:
+    marker = unpacked_entry(warm, project) / ".uvroot-unpacked"
+    marker.write_text(ALPHA + "\n")  # the old marker: a name, no manifest
+    assert_ok(sync(project, tmp_path / "root", warm))
+    assert staged_alpha(tmp_path / "root") == _genuine(index)
+    assert '"files"' in marker.read_text()
+
+
+def test_a_damaged_built_wheel_is_built_again(
+    make_package: Callable[..., Path], make_locked_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    make_package(name="localpkg")
+    project = make_locked_project(
+        dependencies=["localpkg", "alpha"], requires_python=">=3.10", sources={"localpkg": {"path": "../libs/localpkg"}}
+    )
+    cache = tmp_path / "cache"
+    assert_ok(sync(project, tmp_path / "first", cache))
+    (built,) = cache.glob("built-v1/*/*.whl")
+    built.write_bytes(built.read_bytes()[:100])
+    import shutil
+
+    for entry in cache.glob("unpacked-v2/*/*"):
+        shutil.rmtree(entry)
+    result = sync(project, tmp_path / "second", cache)
+    assert_ok(result)
+    assert tree(tmp_path / "second") == tree(tmp_path / "first")
+
+
+# -- 4. cache paths come from hashes ------------------------------------------------------
+
+
+@pytest.fixture
+def anything_server(index: LocalIndex) -> Iterator[str]:
+    """Serves alpha's wheel at every path (as a hostile index would): its base URL."""
+    data = (index.directory / ALPHA).read_bytes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_lock_url_with_encoded_dot_dot_cannot_write_outside_the_cache(
+    project: Path, index: LocalIndex, anything_server: str, tmp_path: Path
+) -> None:
+    cache = tmp_path / "deep" / "er" / "cache"
+    escaped = "..%2F" * 5 + "escaped-1.0-py3-none-any.whl"
+    point_wheel(project, ALPHA, f"{anything_server}/files/{escaped}", (index.directory / ALPHA).read_bytes())
+    result = sync(project, tmp_path / "root", cache)
+    assert result.exit_code == 3, result.output
+    assert "not a plain file name" in result.output and "Traceback" not in result.output
+    assert not list(tmp_path.rglob("escaped-*")), list(tmp_path.rglob("escaped-*"))
+
+
+# -- 5. stale temporary entries -----------------------------------------------------------
+
+_HOLD = """
+import sys
+from pathlib import Path
+from uvroot.cache import WheelCache
+with WheelCache(Path(sys.argv[1])).scratch() as work:
+    (work / "busy").write_bytes(b"x" * 1000)
+    print(work, flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_stale_temporary_entries_are_cleaned_but_never_a_live_one(project: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    (cache / "tmp" / "work-killed" / "src").mkdir(parents=True)
+    (cache / "tmp" / "work-killed" / "src" / "big").write_bytes(bytes(1 << 20))
+    (cache / "tmp" / "abc.part").write_bytes(bytes(1 << 20))
+    (cache / "tmp" / "built-killed").mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(cache)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        live = Path(holder.stdout.readline().strip())  # type: ignore[union-attr]
+        assert_ok(sync(project, tmp_path / "root", cache))
+        assert leftovers(cache) == [live]
+        assert (live / "busy").is_file()
+    finally:
+        holder.communicate("")
+    assert leftovers(cache) == []  # the live sync removed its own entry
+
+
+def test_a_killed_download_leaves_nothing_a_later_sync_keeps(
+    project: Path, index: LocalIndex, wheelhouse: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    with FaultyServer(wheelhouse) as server:
+        point_wheel(project, ALPHA, server.url_for(ALPHA), (wheelhouse / ALPHA).read_bytes())
+        server.plan(ALPHA, slow(5.0, after_bytes=100))
+        argv = uvroot_argv("sync", "--project", project, "--root", tmp_path / "killed", "--cache-dir", cache)
+        env = {**os.environ, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        try:
+            for _ in range(600):  # until the download has begun (bounded: 60 s)
+                if any(p.suffix == ".part" for p in leftovers(cache)):
+                    break
+                time.sleep(0.1)
+            else:
+                pytest.fail("the download never started")
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        assert any(p.suffix == ".part" for p in leftovers(cache))
+        assert_ok(sync(project, tmp_path / "root", cache))
+    assert leftovers(cache) == []
+
+
+# -- 6. no credentials in the parsed-lock cache --------------------------------------------
+
+
+@pytest.mark.parametrize("spelling", ["plain", "escaped-at"])
+def test_a_password_with_a_quote_never_reaches_the_cache(
+    spelling: str, project: Path, index: LocalIndex, wheelhouse: Path, tmp_path: Path
+) -> None:
+    secret = "pa'ss\"word"
+    with FaultyServer(wheelhouse) as server:
+        server.default("*", require_auth("alice", secret))
+        lock = project / "uv.lock"
+        at = "\\u0040" if spelling == "escaped-at" else "@"
+        userinfo = "alice:pa'ss\\\"word"  # TOML basic string: \" is a quote
+        url = server.url_for("").replace("http://", f"http://{userinfo}{at}")
+        lock.write_text(lock.read_text().replace(f"{index.files_url}/", url))
+        cache = tmp_path / "cache"
+        assert_ok(sync(project, tmp_path / "root", cache, env={"NO_PROXY": "127.0.0.1"}))
+    for name, data in tree(cache).items():
+        assert b"pa'ss" not in data, name
+    assert not list(cache.glob("toml-v*/*.json"))
+
+
+# -- 7. downloads are bounded by the lock's size and a minimum throughput ---------------------
+
+
+def test_an_endless_body_is_cut_at_the_locked_size(
+    project: Path, index: LocalIndex, wheelhouse: Path, tmp_path: Path
+) -> None:
+    from tests.support.faulty import MAX_ENDLESS
+
+    data = (wheelhouse / ALPHA).read_bytes()
+    cache = tmp_path / "cache"
+    with FaultyServer(wheelhouse) as server:
+        point_wheel(project, ALPHA, server.url_for(ALPHA), data, size=True)
+        server.default(ALPHA, endless())
+        result = sync(project, tmp_path / "root", cache, "--retries", "0")
+        assert result.exit_code == 5, result.output
+        assert f"is longer than the {len(data)} bytes uv.lock gives" in result.output
+        assert "Traceback" not in result.output
+        assert server.sent.get(ALPHA, 0) < MAX_ENDLESS  # the client hung up; the server did not stop
+    assert leftovers(cache) == []
+    assert not (tmp_path / "root").exists()
+
+
+def test_a_trickle_that_never_trips_the_read_timeout_fails_as_too_slow(
+    project: Path, wheelhouse: Path, tmp_path: Path
+) -> None:
+    with FaultyServer(wheelhouse) as server:
+        point_wheel(project, ALPHA, server.url_for(ALPHA), (wheelhouse / ALPHA).read_bytes())
+        server.default(ALPHA, trickle(0.05, 80))  # one byte per 0.05 s: each read is well within 1.5 s
+        env = {"UVROOT_HTTP_TIMEOUT": "1.5", "UVROOT_RETRY_BACKOFF": "0.01"}
+        result = sync(project, tmp_path / "root", tmp_path / "cache", "--retries", "1", env=env)
+    assert result.exit_code == 5, result.output
+    assert "too slow" in result.output and "Traceback" not in result.output
+    assert len(server.hits(ALPHA)) == 2  # a slow transfer is transient: retried
+
+
+def test_the_throughput_guard_reads_its_clock_not_the_wall(wheelhouse: Path) -> None:
+    from uvroot.fetch import MIN_RATE, RequestsDownloader, TransientError
+
+    ticks = iter(range(0, 10**6, 10))  # every reading of the clock is 10 s later
+
+    def clock() -> float:
+        return float(next(ticks))
+
+    with FaultyServer(wheelhouse) as server:
+        server.plan(ALPHA, trickle(0.001, 500))
+        downloader = RequestsDownloader(retries=0, clock=clock)
+        received = 0
+        with pytest.raises(TransientError, match="too slow"):
+            for chunk in downloader.chunks(server.url_for(ALPHA)):
+                received += len(chunk)
+        assert received < MIN_RATE  # stopped after the first 30 "seconds", not at the end of the body
+        # A body that comes fast is not failed: 1 "second" per chunk, far from the end of a window.
+        fast = RequestsDownloader(retries=0, clock=iter(range(10**6)).__next__)
+        assert b"".join(fast.chunks(server.url_for(ALPHA))) == (wheelhouse / ALPHA).read_bytes()
+
+
+# -- 8. disk full and odd source trees: errors, not tracebacks ---------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
+    """``small_disk(free_bytes) -> dir``: a tmpfs with about that much room left (skips if mount is refused)."""
+    mounted: list[Path] = []
+
+    def make(free: int) -> Path:
+        where = tmp_path / f"disk-{len(mounted)}"
+        where.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)], capture_output=True, check=False
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        mounted.append(where)
+        (where / "filler").write_bytes(bytes((4 << 20) - free))
+        return where / "cache"
+
+    yield make
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def _big_alpha(directory: Path, payload: bytes) -> Path:
+    directory.mkdir(exist_ok=True)
+    return build_wheel(directory, "alpha", "1.0", files={"alpha/__init__.py": GENUINE, "alpha/blob.bin": payload})
+
+
+@pytest.mark.parametrize("where", ["download", "unpack"])
+def test_a_full_disk_names_the_path_and_leaves_no_half_entry(
+    where: str, project: Path, tmp_path: Path, small_disk: Callable[[int], Path]
+) -> None:
+    # download: 1 MiB of random bytes does not fit; unpack: 1 MiB of zeros compresses to ~1 KiB.
+    payload = os.urandom(1 << 20) if where == "download" else bytes(1 << 20)
+    wheel = _big_alpha(tmp_path / "big", payload)
+    with FaultyServer(tmp_path / "big") as big:  # records a client's hang-up instead of printing it
+        point_wheel(project, ALPHA, big.url_for(ALPHA), wheel.read_bytes())
+        cache = small_disk(512 << 10)
+        result = sync(project, tmp_path / "root", cache)
+    assert result.exit_code == 5, result.output
+    assert "No space left on device" in result.output and str(cache) in result.output, result.output
+    assert "damaged" not in result.output and "Traceback" not in result.output
+    assert leftovers(cache) == []
+    sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert not (cache / "unpacked-v2" / sha[:2] / sha).exists()  # no half unpacked entry
+    for kept in (cache / "wheels-v1" / sha[:2] / sha).glob("*"):  # only a whole, verified wheel (unpack case)
+        assert hashlib.sha256(kept.read_bytes()).hexdigest() == sha
+    assert not (tmp_path / "root").exists()
+
+
+def test_a_dangling_symlink_in_a_local_source_tree_plans_and_syncs(
+    make_package: Callable[..., Path], make_locked_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    source = make_package(name="localpkg")
+    (source / "dangling").symlink_to(source / "nowhere")
+    project = make_locked_project(
+        dependencies=["localpkg", "alpha"], requires_python=">=3.10", sources={"localpkg": {"path": "../libs/localpkg"}}
+    )
+    cache = tmp_path / "cache"
+    planned = uvroot("plan", "--project", project, "--root", tmp_path / "root", cache=cache)
+    assert planned.exit_code == 0 and "localpkg" in planned.output, planned.output
+    assert_ok(sync(project, tmp_path / "root", cache))
+    # The link's text is part of the fingerprint: pointing it elsewhere is a change.
+    before = uvroot("plan", "--project", project, "--root", tmp_path / "root", cache=cache).output
+    (source / "dangling").unlink()
+    (source / "dangling").symlink_to(source / "elsewhere")
+    after = uvroot("plan", "--project", project, "--root", tmp_path / "root", cache=cache).output
+    assert before != after
+
+
+# -- 9. sdists extract safely without tarfile's filter= ----------------------------------------
+
+
+def _tar(members: list[tuple[tarfile.TarInfo, bytes]]) -> tarfile.TarFile:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for info, data in members:
+            info.size = len(data) if info.isfile() else 0
+            archive.addfile(info, io.BytesIO(data) if info.isfile() else None)
+    buffer.seek(0)
+    return tarfile.open(fileobj=buffer)
+
+
+def _info(name: str, kind: bytes = tarfile.REGTYPE, mode: int = 0o644, link: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.linkname = kind, mode, link
+    return info
+
+
+HOSTILE_TARS = {
+    "dot-dot": [(_info("pkg/../../evil"), b"x")],
+    "symlink-out": [(_info("pkg/link", tarfile.SYMTYPE, link="../../etc"), b"")],
+    "symlink-absolute": [(_info("pkg/link", tarfile.SYMTYPE, link="/etc/passwd"), b"")],
+    "hardlink-out": [(_info("pkg/hard", tarfile.LNKTYPE, link="../outside"), b"")],
+    "device": [(_info("pkg/dev", tarfile.CHRTYPE), b"")],
+    "fifo": [(_info("pkg/fifo", tarfile.FIFOTYPE), b"")],
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_TARS))
+@pytest.mark.parametrize("has_filter", [True, False], ids=["filter", "no-filter"])
+def test_a_hostile_sdist_is_refused_with_or_without_tar_filters(case: str, has_filter: bool, tmp_path: Path) -> None:
+    from uvroot.build import _extract_tar
+
+    if has_filter and not hasattr(tarfile, "data_filter"):
+        pytest.skip("this Python has no tarfile filters")
+    into = tmp_path / "deep" / "into"
+    into.mkdir(parents=True)
+    with pytest.raises(tarfile.TarError), _tar(HOSTILE_TARS[case]) as archive:
+        _extract_tar(archive, into, has_filter=has_filter)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["deep", "into"]
+
+
+def test_the_fallback_extracts_what_the_data_filter_does(tmp_path: Path) -> None:
+    from uvroot.build import _extract_tar
+
+    members = [
+        (_info("pkg", tarfile.DIRTYPE, 0o775), b""),
+        (_info("pkg/setup.py", mode=0o4777), b"print('hi')\n"),
+        (_info("pkg/data.txt", mode=0o664), b"data\n"),
+        (_info("pkg/inner-link", tarfile.SYMTYPE, link="data.txt"), b""),
+        (_info("/pkg/absolute.txt"), b"stays inside\n"),
+    ]
+    found = {}
+    for has_filter in (False, True) if hasattr(tarfile, "data_filter") else (False,):
+        into = tmp_path / str(has_filter)
+        into.mkdir()
+        with _tar(members) as archive:
+            _extract_tar(archive, into, has_filter=has_filter)
+        found[has_filter] = {
+            p.relative_to(into).as_posix(): (stat.S_IMODE(p.lstat().st_mode), p.is_symlink()) for p in into.rglob("*")
+        }
+    assert found[False]["pkg/setup.py"] == (0o755, False)  # no setuid, no group/other write
+    assert found[False]["pkg/data.txt"] == (0o644, False)
+    assert found[False]["pkg/inner-link"][1]
+    assert found[False]["pkg/absolute.txt"] == (0o644, False)
+    if True in found:
+        assert {k: v for k, v in found[False].items() if not v[1]} == {k: v for k, v in found[True].items() if not v[1]}
+
+
+_OLD_PYTHON = """
+import io, sys, tarfile
+from pathlib import Path
+# What 3.10.0-3.10.11 and 3.11.0-3.11.3 have: no filter= argument, no data_filter.
+extractall = tarfile.TarFile.extractall
+tarfile.TarFile.extractall = lambda self, path=".", members=None, *, numeric_owner=False: extractall(
+    self, path, members, numeric_owner=numeric_owner
+)
+del tarfile.data_filter
+from uvroot import build
+
+class Planned:
+    class package:
+        label = "pkg==1.0"
+
+top = Path(sys.argv[1])
+print(build._unpack_sdist(Planned, top / "pkg-1.0.tar.gz", top / "out"))
+"""
+
+
+@pytest.mark.skipif(not hasattr(tarfile, "data_filter"), reason="simulates an older tarfile from a newer one")
+def test_an_sdist_unpacks_on_a_python_without_tar_filters(tmp_path: Path) -> None:
+    with _tar([(_info("pkg-1.0", tarfile.DIRTYPE, 0o755), b""), (_info("pkg-1.0/setup.py"), b"x = 1\n")]) as archive:
+        archive.fileobj.seek(0)  # type: ignore[union-attr]
+        (tmp_path / "pkg-1.0.tar.gz").write_bytes(archive.fileobj.read())  # type: ignore[union-attr]
+    done = subprocess.run(
+        [sys.executable, "-c", _OLD_PYTHON, str(tmp_path)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "pkg-1.0" / "setup.py").read_text() == "x = 1\n"
+
+
+@pytest.mark.parametrize("flags", [(), ("--link-mode", "hardlink"), ("--compile-bytecode",), ("--target",)])
+def test_syncs_from_a_healthy_cache_evict_nothing(
+    flags: tuple[str, ...], make_locked_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    # The cheap check must not take what syncs do to linked files for damage (it would unpack every time).
+    project = make_locked_project(dependencies=["alpha", "gadgets", "pthy"], requires_python=">=3.10")
+    cache = tmp_path / "cache"
+    layout = ["--target", str(tmp_path / "{}")] if flags == ("--target",) else ["--root", str(tmp_path / "{}")]
+    extra = [] if flags == ("--target",) else list(flags)
+
+    def run(name: str) -> None:
+        argv = ["sync", "--project", project, *(arg.format(name) for arg in layout), *extra]
+        assert_ok(uvroot(*argv, cache=cache))
+
+    run("first")
+    inodes = {p: p.stat().st_ino for p in cache.glob("unpacked-v2/**/*") if p.is_file()}
+    run("second")
+    run("third")
+    assert {p: p.stat().st_ino for p in cache.glob("unpacked-v2/**/*") if p.is_file()} == inodes
+
+
+def test_a_damaged_parsed_lock_is_parsed_again(project: Path, warm: Path, tmp_path: Path) -> None:
+    (stored,) = warm.glob("toml-v*/*.json")
+    text = stored.read_text()
+    assert ALPHA in text
+    stored.write_text(text.replace(ALPHA, "alpha-1.0-py3-none-any.whX"))  # still valid JSON
+    assert_ok(sync(project, tmp_path / "root", warm))
+    assert (tmp_path / "root" / SITE / "alpha-1.0.dist-info").is_dir()
+    assert ALPHA in stored.read_text()  # stored again
+
+
+def test_a_wheel_shipping_the_entry_marker_is_refused(tmp_path: Path) -> None:
+    from uvroot.cache import WheelCache
+    from uvroot.errors import InstallError
+    from uvroot.fetch import LocalFile
+    from uvroot.unpack import unpack
+
+    forged = '{"wheel": "other-1.0-py3-none-any.whl", "files": {}}'
+    wheel = build_wheel(tmp_path, "alpha", "1.0", files={"alpha/__init__.py": GENUINE, ".uvroot-unpacked": forged})
+    with pytest.raises(InstallError, match=re.escape("unsafe entry '.uvroot-unpacked'")):
+        unpack(LocalFile(wheel, None, wheel.stat().st_size), WheelCache(tmp_path / "cache"))
+    assert not (tmp_path / "cache" / "unpacked-v2").exists()
