@@ -14,19 +14,18 @@ import os
 import posixpath
 import re
 import shlex
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, cast
+from typing import TYPE_CHECKING, BinaryIO
 
 from installer import install
 from installer.destinations import WheelDestination
 from installer.exceptions import InstallerError
 from installer.records import Hash, RecordEntry, parse_record_file
 from installer.scripts import Script
-from installer.sources import WheelContentElement, WheelSource
 from installer.utils import Scheme, construct_record_file, copyfileobj_with_hashing
 
 from .bytecode import CompileServer
@@ -38,7 +37,7 @@ from .plan import PlannedDist
 from .state import dist_info_files
 from .tree import DEFAULT_EPOCH, LinkMode, Placer
 from .txn import Transaction, reserved, write_error
-from .unpack import wheel_name
+from .unpack import UnpackedSource
 
 if TYPE_CHECKING:
     from installer.scripts import ScriptSection
@@ -49,7 +48,6 @@ PARTIAL = ".uvroot-partial"
 """Suffix of a dist-info being written: renamed into place once its RECORD is complete."""
 STAGE = ".uvroot-stage"
 """Suffix of the directory a wheel's importable files are staged in before they are published."""
-_PIP_VERSIONED = re.compile(r"pip\d+(\.\d+)?")
 # Script names an interpreter or a venv owns (uv's list, plus pythonw and the X.Y spellings).
 _RESERVED = re.compile(r"(python|pythonw|pypy|graalpy)(\d+(\.\d+)?t?)?|activate(\..*)?|activate_this\.py")
 _THREADS = 4
@@ -340,118 +338,6 @@ def spread_wheel(
                 "PYTHONPATH; call site.addsitedir() on the directory if the package needs it"
             )
     return destination.files
-
-
-class UnpackedSource(WheelSource):
-    """installer's view of a wheel in the unpacked cache: files are read (or linked) in place."""
-
-    def __init__(self, root: Path, python_version: str = "") -> None:
-        filename = wheel_name(root)
-        name, version = filename.split("-")[:2]
-        super().__init__(distribution=name, version=version)
-        self.root = root
-        self.python_version = python_version
-        self._dist_info = next(p.name for p in root.glob("*.dist-info") if p.is_dir())
-        rows = parse_record_file((root / self._dist_info / "RECORD").read_text(encoding="utf-8").splitlines())
-        self.rows = [row for row in rows if not row[0].endswith("/")]
-        self.origins = {os.path.join(root, row[0]): (row[1], row[2]) for row in self.rows}
-
-    @property
-    def dist_info_dir(self) -> str:
-        """The dist-info directory as the wheel spells it (it may differ from the normalized name)."""
-        return self._dist_info
-
-    @property
-    def root_scheme(self) -> Scheme:
-        """Where the wheel's root goes (purelib or platlib), as its ``Root-Is-Purelib`` says (installer's rule)."""
-        wheel = (self.root / self._dist_info / "WHEEL").read_text(encoding="utf-8")
-        pure = any(
-            line.split(":", 1)[-1].strip().lower() == "true"
-            for line in wheel.splitlines()
-            if line.lower().startswith("root-is-purelib:")
-        )
-        return Scheme("purelib" if pure else "platlib")
-
-    @property
-    def data_dir(self) -> str:
-        """The ``.data`` directory as the wheel spells it."""
-        return self._dist_info.removesuffix(".dist-info") + ".data"
-
-    @property
-    def dist_info_filenames(self) -> list[str]:
-        """Files directly in the dist-info directory."""
-        return sorted(p.name for p in (self.root / self._dist_info).iterdir() if p.is_file())
-
-    def read_dist_info(self, filename: str) -> str:
-        """One dist-info file's text (pip's launchers renamed for the target, as pip and uv do)."""
-        text = (self.root / self._dist_info / filename).read_text(encoding="utf-8")
-        if filename == "entry_points.txt" and self.distribution.lower() == "pip" and self.python_version:
-            text = _pip_launchers(text, self.python_version)
-        return text
-
-    def validate_record(self, *, validate_contents: bool = True) -> None:
-        """Checked when the wheel was unpacked."""
-
-    def get_contents(self) -> Iterator[WheelContentElement]:
-        """Every file RECORD lists, as a file named by its place in the cache (opened only if read)."""
-        root = str(self.root)
-        for path, digest, size in self.rows:
-            stream = _CachedFile(os.path.join(root, path))
-            try:
-                yield (path, digest, size), cast(BinaryIO, stream), False  # placing keeps the cached mode
-            finally:
-                stream.close()
-
-
-def _pip_launchers(text: str, python_version: str) -> str:
-    """Pip's ``pip``, ``pip3`` and ``pip3.Y`` for the TARGET version, whatever the wheel was built with."""
-    lines = text.splitlines()
-    section, target = "", None
-    kept = []
-    for line in lines:
-        stripped = line.strip()
-        if stripped.startswith("["):
-            section = stripped
-        name, _, value = stripped.partition("=")
-        if section == "[console_scripts]" and _PIP_VERSIONED.fullmatch(name.strip()):
-            continue  # pip3, pip3.12: written below for the target
-        if section == "[console_scripts]" and name.strip() == "pip":
-            target = value.strip()
-        kept.append(line)
-    if target is None:
-        return text
-    major = python_version.split(".")[0]
-    extra = [f"pip{major} = {target}", f"pip{python_version} = {target}"]
-    at = next(i for i, line in enumerate(kept) if line.strip() == "[console_scripts]") + 1
-    return "\n".join([*kept[:at], *extra, *kept[at:]]) + "\n"
-
-
-class _CachedFile(io.RawIOBase):
-    """A file of the unpacked cache that is opened only when read: linking never reads it."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = name
-        self._file: BinaryIO | None = None
-
-    def _open(self) -> BinaryIO:
-        if self._file is None:
-            self._file = open(self.name, "rb")  # noqa: SIM115 - closed by close()
-        return self._file
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        return self._open().read(size)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return self._open().seek(offset, whence)
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-        super().close()
 
 
 Item = tuple[PlannedDist, LocalFile, Path, str]

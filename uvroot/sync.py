@@ -39,7 +39,6 @@ from .state import Changes, InstalledDist, check_target_dir, diff, remove_dist, 
 from .target import Target
 from .tree import DEFAULT_EPOCH, LinkMode
 from .txn import Transaction, locked, recover, stamp_top, write_error
-from .unpack import unpack, unpacked
 from .venv import check_venv_dir, venv_current, write_venv
 
 if TYPE_CHECKING:
@@ -250,6 +249,7 @@ def _prepare_all(
     wanted: tuple[PlannedDist, ...], target: Target, keys: dict[str, str], context: BuildContext, reporter: Reporter
 ) -> list[tuple[LocalFile, Path]]:
     """Every wheel verified (or built) and unpacked into the cache, in the order of ``wanted``."""
+    from .unpack import unpack, unpacked  # installer is imported only when there is something to place
 
     def download(planned: PlannedDist) -> tuple[LocalFile, Path]:
         wheel = planned.wheel
@@ -283,6 +283,8 @@ def _prepare_all(
 
 def _missing(planned: PlannedDist, cache: WheelCache) -> bool:
     # What download() above will fetch: neither unpacked nor cached (a warm sync announces nothing).
+    from .unpack import unpacked
+
     assert planned.wheel is not None
     return unpacked(cache, planned.wheel.sha256) is None and needs_download(planned.wheel, cache)
 

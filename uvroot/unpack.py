@@ -28,11 +28,14 @@ import re
 import stat
 import zipfile
 import zlib
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, BinaryIO, cast
 
+from installer.records import parse_record_file
+from installer.sources import WheelContentElement, WheelSource
+from installer.utils import Scheme
 from packaging.utils import canonicalize_name, canonicalize_version
 
 from .cache import WheelCache, cache_write_error, file_sha256
@@ -352,3 +355,118 @@ def _check(name: str, info: zipfile.ZipInfo, record: dict[str, tuple[str, str]],
 def _is_record(filename: str, names: tuple[str, ...] = ("RECORD",)) -> bool:
     parts = filename.split("/")
     return len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] in names
+
+
+_PIP_VERSIONED = re.compile(r"pip\d+(\.\d+)?")
+
+
+class UnpackedSource(WheelSource):
+    """installer's view of a wheel in the unpacked cache: files are read (or linked) in place."""
+
+    def __init__(self, root: Path, python_version: str = "") -> None:
+        filename = wheel_name(root)
+        name, version = filename.split("-")[:2]
+        super().__init__(distribution=name, version=version)
+        self.root = root
+        self.python_version = python_version
+        self._dist_info = next(p.name for p in root.glob("*.dist-info") if p.is_dir())
+        rows = parse_record_file((root / self._dist_info / "RECORD").read_text(encoding="utf-8").splitlines())
+        self.rows = [row for row in rows if not row[0].endswith("/")]
+        self.origins = {os.path.join(root, row[0]): (row[1], row[2]) for row in self.rows}
+
+    @property
+    def dist_info_dir(self) -> str:
+        """The dist-info directory as the wheel spells it (it may differ from the normalized name)."""
+        return self._dist_info
+
+    @property
+    def root_scheme(self) -> Scheme:
+        """Where the wheel's root goes (purelib or platlib), as its ``Root-Is-Purelib`` says (installer's rule)."""
+        wheel = (self.root / self._dist_info / "WHEEL").read_text(encoding="utf-8")
+        pure = any(
+            line.split(":", 1)[-1].strip().lower() == "true"
+            for line in wheel.splitlines()
+            if line.lower().startswith("root-is-purelib:")
+        )
+        return Scheme("purelib" if pure else "platlib")
+
+    @property
+    def data_dir(self) -> str:
+        """The ``.data`` directory as the wheel spells it."""
+        return self._dist_info.removesuffix(".dist-info") + ".data"
+
+    @property
+    def dist_info_filenames(self) -> list[str]:
+        """Files directly in the dist-info directory."""
+        return sorted(p.name for p in (self.root / self._dist_info).iterdir() if p.is_file())
+
+    def read_dist_info(self, filename: str) -> str:
+        """One dist-info file's text (pip's launchers renamed for the target, as pip and uv do)."""
+        text = (self.root / self._dist_info / filename).read_text(encoding="utf-8")
+        if filename == "entry_points.txt" and self.distribution.lower() == "pip" and self.python_version:
+            text = _pip_launchers(text, self.python_version)
+        return text
+
+    def validate_record(self, *, validate_contents: bool = True) -> None:
+        """Checked when the wheel was unpacked."""
+
+    def get_contents(self) -> Iterator[WheelContentElement]:
+        """Every file RECORD lists, as a file named by its place in the cache (opened only if read)."""
+        root = str(self.root)
+        for path, digest, size in self.rows:
+            stream = _CachedFile(os.path.join(root, path))
+            try:
+                yield (path, digest, size), cast(BinaryIO, stream), False  # placing keeps the cached mode
+            finally:
+                stream.close()
+
+
+def _pip_launchers(text: str, python_version: str) -> str:
+    """Pip's ``pip``, ``pip3`` and ``pip3.Y`` for the TARGET version, whatever the wheel was built with."""
+    lines = text.splitlines()
+    section, target = "", None
+    kept = []
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("["):
+            section = stripped
+        name, _, value = stripped.partition("=")
+        if section == "[console_scripts]" and _PIP_VERSIONED.fullmatch(name.strip()):
+            continue  # pip3, pip3.12: written below for the target
+        if section == "[console_scripts]" and name.strip() == "pip":
+            target = value.strip()
+        kept.append(line)
+    if target is None:
+        return text
+    major = python_version.split(".")[0]
+    extra = [f"pip{major} = {target}", f"pip{python_version} = {target}"]
+    at = next(i for i, line in enumerate(kept) if line.strip() == "[console_scripts]") + 1
+    return "\n".join([*kept[:at], *extra, *kept[at:]]) + "\n"
+
+
+class _CachedFile(io.RawIOBase):
+    """A file of the unpacked cache that is opened only when read: linking never reads it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self._file: BinaryIO | None = None
+
+    def _open(self) -> BinaryIO:
+        if self._file is None:
+            self._file = open(self.name, "rb")  # noqa: SIM115 - closed by close()
+        return self._file
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        return self._open().read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._open().seek(offset, whence)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        super().close()
