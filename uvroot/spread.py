@@ -19,14 +19,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
 
-from installer import install
 from installer.destinations import WheelDestination
 from installer.exceptions import InstallerError
 from installer.records import Hash, RecordEntry, parse_record_file
 from installer.scripts import Script
-from installer.utils import Scheme, construct_record_file, copyfileobj_with_hashing
+from installer.utils import (
+    SCHEME_NAMES,
+    Scheme,
+    construct_record_file,
+    copyfileobj_with_hashing,
+    parse_entrypoints,
+    parse_metadata_file,
+)
 
 from .bytecode import CompileServer
 from .errors import FileConflict, InstallError, UvrootError
@@ -37,7 +43,7 @@ from .plan import PlannedDist
 from .state import dist_info_files
 from .tree import DEFAULT_EPOCH, LinkMode, Placer
 from .txn import Transaction, reserved, write_error
-from .unpack import UnpackedSource
+from .unpack import CachedFile, UnpackedSource
 
 if TYPE_CHECKING:
     from installer.scripts import ScriptSection
@@ -102,6 +108,8 @@ class _Destination(WheelDestination):
         self.owner = os.path.join(self._site, self.dist_info)
         self._stage = os.path.join(self._site, f".{self.dist_info}{STAGE}")
         self._partial = os.path.join(self._site, f".{self.dist_info}{PARTIAL}")
+        self._stage_prefix, self._partial_prefix = self._stage + "/", self._partial + "/"
+        self._dist_info_prefix = self.dist_info + "/"
         txn.stage_dir(self._stage)
         txn.stage_dir(self._partial)
 
@@ -113,11 +121,8 @@ class _Destination(WheelDestination):
         if not runtime.startswith(base + "/"):
             raise ValueError(f"Attempting to write {path} outside of the target directory")
         relative = runtime[len(base) + 1 :]
-        if any(reserved(part) for part in relative.split("/")):
-            raise InstallError(
-                f"{self.dist_info.removesuffix('.dist-info')} ships {path}, a name uvroot keeps for its own journal",
-                hint="the wheel is hostile or broken; uvroot refuses it",
-            )
+        if reserved(relative):
+            raise self._reserved(path)
         if scheme in ("purelib", "platlib") and base == self._bases[self.root_scheme]:
             if relative == self.dist_info or relative.startswith(self.dist_info + "/"):
                 return self._partial + relative[len(self.dist_info) :]
@@ -149,14 +154,73 @@ class _Destination(WheelDestination):
         # foreign one, or another wheel's) is never overwritten; with --allow-existing
         # it is set aside, and comes back if the sync fails.
         try:
-            self.txn.create(target, make, replace=self.allow_existing)
+            if self._staged(target):
+                self.txn.create_staged(target, make)
+            else:
+                self.txn.create(target, make, replace=self.allow_existing)
         except FileExistsError:
             raise self._conflict(target) from None
+
+    def _staged(self, target: str) -> bool:
+        return target.startswith((self._stage_prefix, self._partial_prefix))
 
     def _place(self, scheme: Scheme, path: str, source: str) -> RecordEntry:
         self._create(self._target(scheme, path), partial(self.placer.place, source))
         digest, size = self.origins[source]
         return RecordEntry(path, Hash.parse(digest) if digest else None, int(size) if size else None)
+
+    def place_files(self, source: UnpackedSource, record_file: str) -> Records:
+        """Place every file of the wheel (but RECORD): the archive root by a tight loop, ``.data`` by scheme.
+
+        The root's files all go under this wheel's staging directories, so they
+        need one ``mkdir`` per directory, one link or copy per file and no journal, and their
+        RECORD rows are the wheel's own (checked when the wheel was unpacked).
+        """
+        root, data = f"{source.root}/", f"{source.data_dir}/"
+        placed: Records = []
+        for path, digest, size in source.rows:
+            if path == record_file or "__pycache__" in path.split("/")[:-1]:
+                continue  # RECORD is written last; a wheel's own bytecode is never installed (installer's rule)
+            if path.startswith(data):
+                placed.append(self._place_data(source, path[len(data) :], root + path))
+                continue
+            if reserved(path):
+                raise self._reserved(path)
+            target = self._staged_path(path)
+            try:  # (create_staged makes each directory once)
+                self.txn.create_staged(target, partial(self.placer.place, root + path))
+            except FileExistsError:
+                raise self._conflict(target) from None
+            self.files += 1
+            placed.append(
+                (
+                    self.root_scheme,
+                    RecordEntry(path, Hash.parse(digest) if digest else None, int(size) if size else None),
+                )
+            )
+        return placed
+
+    def _place_data(self, source: UnpackedSource, inside: str, cached: str) -> tuple[Scheme, RecordEntry]:
+        scheme, _, path = inside.partition("/")
+        if scheme not in SCHEME_NAMES or not path:
+            raise InstallError(
+                f"{source.data_dir}/{inside} is not in a valid .data subdirectory of {source.distribution}",
+                hint="the wheel is malformed",
+            )
+        with CachedFile(cached) as stream:
+            return Scheme(scheme), self.write_file(Scheme(scheme), path, cast(BinaryIO, stream), False)
+
+    def _staged_path(self, path: str) -> str:
+        """Where a file of the archive root is staged: the dist-info's own directory, or the package stage."""
+        if path.startswith(self._dist_info_prefix):
+            return self._partial + path[len(self.dist_info) :]
+        return f"{self._stage}/{path}"
+
+    def _reserved(self, path: str) -> InstallError:
+        return InstallError(
+            f"{self.dist_info.removesuffix('.dist-info')} ships {path}, a name uvroot keeps for its own journal",
+            hint="the wheel is hostile or broken; uvroot refuses it",
+        )
 
     def write_to_fs(self, scheme: Scheme, path: str, stream: BinaryIO, is_executable: bool) -> RecordEntry:
         """Write a new file from ``stream`` (scripts, metadata, RECORD)."""
@@ -229,7 +293,10 @@ class _Destination(WheelDestination):
             directory, name = posixpath.split(entry.path)
             pyc = posixpath.join(directory, "__pycache__", f"{name[:-3]}.{tag}.pyc")
             target = self._target(scheme, pyc)  # where the source is now: staged, if it is importable
-            self.txn.expect(target)  # the compiler creates it
+            if self._staged(target):
+                os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+            else:
+                self.txn.expect(target)  # the compiler creates it
             runtime = posixpath.normpath(posixpath.join(self._bases[scheme], entry.path))
             jobs.append((self._on_disk(scheme, entry.path), target, runtime))
             pycs.append((scheme, pyc, target))
@@ -238,7 +305,8 @@ class _Destination(WheelDestination):
         epoch = self.placer.epoch
         for (source, _, _), (scheme, pyc, target) in zip(jobs, pycs, strict=True):
             if source in failed:
-                self.txn.cancel(target)
+                if not self._staged(target):
+                    self.txn.cancel(target)
                 self.files -= 1
                 continue
             os.chmod(target, 0o644)
@@ -313,6 +381,33 @@ class SpreadOptions:
     """Told what the user should know about a wheel (printed once per sync)."""
 
 
+Records = list[tuple[Scheme, RecordEntry]]
+
+
+def _install(source: UnpackedSource, destination: _Destination, metadata: dict[str, bytes]) -> None:
+    """Installer's ``install()`` with uvroot's own loop for the files, in its order of steps.
+
+    installer writes the launchers and RECORD; the wheel's own files, already
+    verified against its RECORD when they were unpacked, are placed by
+    :meth:`_Destination.place_files` without hashing or parsing them again.
+    """
+    wheel = parse_metadata_file(source.read_dist_info("WHEEL"))
+    if not (wheel["Wheel-Version"] or "").startswith("1."):
+        raise InstallError(f"{source.distribution}: Wheel-Version {wheel['Wheel-Version']} is not 1.x")
+    root_scheme = source.root_scheme
+    record_file = f"{source.dist_info_dir}/RECORD"
+    records: Records = []
+    if "entry_points.txt" in source.dist_info_filenames:
+        for name, module, attr, section in parse_entrypoints(source.read_dist_info("entry_points.txt")):
+            records.append((Scheme("scripts"), destination.write_script(name, module, attr, section)))
+    records += destination.place_files(source, record_file)
+    for filename, contents in metadata.items():
+        path = posixpath.join(source.dist_info_dir, filename)
+        records.append((root_scheme, destination.write_to_fs(root_scheme, path, io.BytesIO(contents), False)))
+    records.append((root_scheme, RecordEntry(record_file, None, None)))
+    destination.finalize_installation(root_scheme, record_file, records)
+
+
 def spread_wheel(
     planned: PlannedDist, local: LocalFile, unpacked: Path, key: str, options: SpreadOptions, txn: Transaction
 ) -> int:
@@ -322,7 +417,7 @@ def spread_wheel(
     try:
         source = UnpackedSource(unpacked, settings.python_version)
         destination = _Destination(source, options, txn)
-        install(source, destination, dist_info_files(planned, local, settings.target, key))
+        _install(source, destination, dist_info_files(planned, local, settings.target, key))
     except UvrootError:
         raise
     except (InstallerError, ValueError) as exc:

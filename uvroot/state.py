@@ -187,7 +187,7 @@ def _owned_paths(dist_info: Path, record: Path, layout: Layout) -> list[str]:
                 f"RECORD of {dist_info.name} lists {path}, outside {layout.top}",
                 hint="uvroot removes only files inside the tree it manages",
             )
-        if any(reserved(part) for part in path[len(str(layout.top)) :].split("/")):
+        if reserved(path[len(str(layout.top)) :]):
             raise InstallError(
                 f"RECORD of {dist_info.name} lists {path}, a name uvroot keeps for its own journal",
                 hint="the RECORD was edited by hand or by a hostile tool; remove the distribution yourself",

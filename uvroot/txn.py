@@ -9,6 +9,7 @@ the tree's top (a tree copied or moved elsewhere recovers in place):
 ``N p``   a file or link is about to be created at ``p``, exclusively
 ``X p``   ... it was not: something was in the way (not ours to delete)
 ``D p``   a directory is about to be created at ``p``
+``S p``   a staging directory is about to be created at ``p``: all in it is this transaction's
 ``T p t`` the existing directory ``p`` is about to change; its mtime was ``t``
 ``M s d`` ``s`` (staged by this transaction) is about to be published at ``d``
 ``A p n`` ``p`` is about to be set aside as ``aside/n`` (removal, replacement)
@@ -50,14 +51,14 @@ TXN_DIR = ".uvroot-txn"
 COMMITTED = "COMMITTED"
 _MARK = ".uvroot"
 _JOURNAL = "journal-"
-_KINDS = frozenset("NXDTMA")
+_KINDS = frozenset("NXDSTMA")
 _ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n"}
 _UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n"}
 
 
-def reserved(component: str) -> bool:
-    """A path component only uvroot's own bookkeeping may use: wheels shipping one are refused."""
-    return _MARK in component.lower()
+def reserved(path: str) -> bool:
+    """A path with a component only uvroot's own bookkeeping may use: wheels shipping one are refused."""
+    return _MARK in path.lower()
 
 
 class TreeBusy(InstallError):
@@ -253,11 +254,24 @@ class Transaction:
                     os.kill(os.getpid(), signal.SIGKILL)
 
     def stage_dir(self, path: str) -> None:
-        """Create a new, empty staging directory (its name is reserved: nothing else can be there)."""
+        """Create a new, empty staging directory (its name is reserved: nothing else can be there).
+
+        What is created inside it needs no journal of its own (:meth:`create_staged`):
+        undoing the transaction deletes the staging directory whole.
+        """
         self.parent_ready(path)
-        self._log("D", self._rel(path))
+        self._log("S", self._rel(path))
         os.mkdir(path, 0o755)
         self._known.add(path)
+
+    def create_staged(self, path: str, make: Callable[[str], None]) -> None:
+        """Create a file inside a staging directory of this transaction with ``make``."""
+        parent = os.path.dirname(path)
+        if parent not in self._known:
+            os.makedirs(parent, 0o755, exist_ok=True)
+            self._known.add(parent)
+        self._count()
+        make(path)
 
     def publish(self, staged: str, final: str) -> bool:
         """Move a staged file or directory to ``final`` (new); False if something is already there."""
@@ -439,6 +453,8 @@ def _undo(top: str, epoch: int) -> int:
             _restore(os.path.join(aside, os.path.basename(entry.other)), path)
         elif entry.kind == "D":
             created_dirs.append(path)
+        elif entry.kind == "S" and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)  # everything staged in it, and what unpublishing put back
     for directory in sorted(created_dirs, key=len, reverse=True):  # deepest first
         with contextlib.suppress(OSError):  # not empty: something not ours is in it
             os.rmdir(directory)
@@ -497,7 +513,7 @@ def _finish(top: str, epoch: int) -> None:
     for directory in sorted(emptied, key=len, reverse=True):  # what removal left empty goes (deepest first)
         with contextlib.suppress(OSError):
             os.rmdir(directory)
-    touched = emptied | {path for e in entries if e.kind in "TD" and (path := guard.path(e.path)) is not None}
+    touched = emptied | {path for e in entries if e.kind in "TDS" and (path := guard.path(e.path)) is not None}
     for entry in entries:  # a published directory brings the directories it was staged with
         if entry.kind == "M" and (final := guard.path(entry.other)) is not None and not os.path.islink(final):
             touched.update(directory for directory, _, _ in os.walk(final))

@@ -125,21 +125,21 @@ def _intact(entry: Path, *, deep: bool) -> bool:
         manifest = _manifest(entry)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False  # no manifest (an older uvroot's entry) or a damaged one
-    owner, mtime = (marker.st_uid, marker.st_gid), CACHE_EPOCH * 1_000_000_000
+    uid, gid, mtime = marker.st_uid, marker.st_gid, CACHE_EPOCH * 1_000_000_000
+    root = f"{entry}/"  # plain strings: this runs once per cached file of every warm sync
     for relative, (size, mode, digest) in manifest.items():
-        path = entry / relative
         try:
-            found = path.lstat()
-            if (
-                not stat.S_ISREG(found.st_mode)
-                or found.st_size != size
-                or stat.S_IMODE(found.st_mode) != mode
-                or found.st_mtime_ns != mtime
-                or (found.st_uid, found.st_gid) != owner
-                or (deep and file_sha256(path) != digest)
-            ):
-                return False
+            found = os.lstat(root + relative)
         except OSError:
+            return False
+        if (
+            found.st_mode != stat.S_IFREG | mode
+            or found.st_size != size
+            or found.st_mtime_ns != mtime
+            or found.st_uid != uid
+            or found.st_gid != gid
+            or (deep and file_sha256(Path(root + relative)) != digest)
+        ):
             return False
     return True
 
@@ -414,7 +414,7 @@ class UnpackedSource(WheelSource):
         """Every file RECORD lists, as a file named by its place in the cache (opened only if read)."""
         root = str(self.root)
         for path, digest, size in self.rows:
-            stream = _CachedFile(os.path.join(root, path))
+            stream = CachedFile(os.path.join(root, path))
             try:
                 yield (path, digest, size), cast(BinaryIO, stream), False  # placing keeps the cached mode
             finally:
@@ -444,7 +444,7 @@ def _pip_launchers(text: str, python_version: str) -> str:
     return "\n".join([*kept[:at], *extra, *kept[at:]]) + "\n"
 
 
-class _CachedFile(io.RawIOBase):
+class CachedFile(io.RawIOBase):
     """A file of the unpacked cache that is opened only when read: linking never reads it."""
 
     def __init__(self, name: str) -> None:
@@ -457,16 +457,16 @@ class _CachedFile(io.RawIOBase):
             self._file = open(self.name, "rb")  # noqa: SIM115 - closed by close()
         return self._file
 
-    def readable(self) -> bool:
+    def readable(self) -> bool:  # noqa: D102 - io.RawIOBase's
         return True
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int = -1) -> bytes:  # noqa: D102 - io.RawIOBase's
         return self._open().read(size)
 
-    def seek(self, offset: int, whence: int = 0) -> int:
+    def seek(self, offset: int, whence: int = 0) -> int:  # noqa: D102 - io.RawIOBase's
         return self._open().seek(offset, whence)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: D102 - io.RawIOBase's
         if self._file is not None:
             self._file.close()
         super().close()
