@@ -19,7 +19,7 @@ from pathlib import Path
 from .freshness import check_fresh
 from .lock import load_lock
 from .plan import InstallPlan, PlannedDist, plan_install
-from .project import load_project
+from .project import discover_project
 from .selection import SelectionFlags, select
 from .target import Target
 
@@ -106,9 +106,9 @@ def check_lock(
 
     ``cache_dir`` keeps uv.lock's parsed form (as ``sync`` does); None parses it afresh.
     """
-    project = load_project(project_dir)
-    lock = load_lock(project_dir / "uv.lock", cache_dir)
+    project = discover_project(project_dir)
+    lock = load_lock(project.root / "uv.lock", cache_dir)
     check_fresh(project, lock, strict=locked, warn=warn)
-    plan = plan_install(lock, project, target, select(project, flags), strict=False)
+    plan = plan_install(lock, project, target, select(project, flags, lock), strict=False)
     host = host_target()
     return CheckResult(plan, tuple(offenders(plan, host=host, no_build=no_build)), is_foreign(target, host))

@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Literal
 
 from packaging.markers import Marker
+from packaging.utils import NormalizedName
 
-from .errors import LockError, NoCompatibleWheel, PlanError
-from .lock import Dependency, Lock, LockedPackage, LockedWheel, PackageId
+from .errors import LockError, NoCompatibleWheel, PlanError, UsageError
+from .lock import Dependency, Lock, LockedPackage, LockedWheel, PackageId, Source
 from .project import Project
 from .selection import Selection
 from .target import Target
@@ -154,7 +155,9 @@ def plan_install(
     ``problems`` instead of raising :class:`NoCompatibleWheel` at the first.
     """
     _check_python(lock, target)
+    _check_environments(lock, target)
     roots = _roots(lock, project, selection)
+    _check_conflicts(lock, roots, selection)
     env: Env = {
         **target.environment(),
         "extras": _active(roots, selection),
@@ -162,8 +165,12 @@ def plan_install(
         "extra": "",  # a plain `extra == ...` edge marker (not uv's conflict spelling) is never active
     }
     needed, direct = _walk(lock, roots, env, selection)
+    needed.pop(_WORKSPACE_ROOT, None)
     walked = set(needed)
-    skipped = _skip(needed, roots, lock, selection, explain)
+    # With no [project], the members are not "the project" (--no-install-project keeps them) but
+    # --only-group still leaves them out.
+    projects = roots if project.is_package or not selection.project_dependencies else []
+    skipped = _skip(needed, projects, lock, selection, explain)
     if explain:
         skipped += _explain(lock, roots, env, selection, walked)
     chosen = [_choose(package, target, package.id in direct) for package in needed.values()]
@@ -202,7 +209,15 @@ def _negated(build: tuple[()] | tuple[int, str]) -> tuple[int, str]:
     return (-build[0], "") if build else (1, "")
 
 
+_WORKSPACE_ROOT = PackageId(NormalizedName("(workspace root)"), None, Source("virtual", ""))
+
+
 def _roots(lock: Lock, project: Project, selection: Selection) -> list[LockedPackage]:
+    if not project.is_package and selection.package is None:
+        # A workspace root (or directory) with no [project]: uv syncs every member and the
+        # root's own groups, which the lock keeps in [manifest.dependency-groups].
+        members = [p for p in lock.packages if p.name in lock.members and p.id.source.kind != "registry"]
+        return [*members, LockedPackage(_WORKSPACE_ROOT, dependency_groups=lock.groups)]
     if selection.all_packages:
         members = [p for p in lock.packages if p.name in lock.members and p.id.source.kind != "registry"]
         return members or [_project_package(lock, project)]
@@ -227,7 +242,7 @@ def _walk(
     for root in roots:
         for edge in _root_edges(root, selection):
             if _holds(edge, env):
-                package = lock.resolve(edge, root)
+                package = lock.resolve(edge, root, env)
                 direct.add(package.id)
                 todo.append((package, edge.extras))
     seen: set[tuple[PackageId, frozenset[str]]] = set()
@@ -238,7 +253,7 @@ def _walk(
         seen.add((package.id, extras))
         needed[package.id] = package
         follow = [*package.dependencies, *(d for e in extras for d in package.optional_dependencies.get(e, ()))]
-        todo.extend((lock.resolve(d, package), d.extras) for d in follow if _holds(d, env))
+        todo.extend((lock.resolve(d, package, env), d.extras) for d in follow if _holds(d, env))
     return needed, direct
 
 
@@ -280,7 +295,7 @@ def _explain(
 
     def push(edge: Dependency, parent: LockedPackage, block: Block | None) -> None:
         with suppress(LockError):  # an edge the real walk never follows must not fail an explanation
-            todo.append((lock.resolve(edge, parent), edge.extras, block))
+            todo.append((lock.resolve(edge, parent, env), edge.extras, block))
 
     for root in roots:
         for edge, block in _explained_root_edges(root, selection, env):
@@ -381,3 +396,40 @@ def _check_python(lock: Lock, target: Target) -> None:
     if lock.requires_python is not None and not lock.requires_python.contains(version, prereleases=True):
         msg = f"the target Python {version} does not satisfy the lock's requires-python {lock.requires_python}"
         raise PlanError(msg, hint="pass a --python-version the project supports")
+
+
+def _check_environments(lock: Lock, target: Target) -> None:
+    """A target outside ``tool.uv.environments`` is refused, as uv refuses it (the lock holds nothing for it)."""
+    if not lock.supported_markers:
+        return
+    env = {**target.environment(), "extra": ""}
+    if not any(marker.evaluate(env, context="lock_file") for marker in lock.supported_markers):
+        listed = ", ".join(f"`{marker}`" for marker in lock.supported_markers)
+        raise PlanError(
+            f"the target {target} is not compatible with the lockfile's supported environments: {listed}",
+            hint="pick a --python-platform/--python-version inside tool.uv.environments, or add the target "
+            "there and run uv lock",
+        )
+
+
+def _check_conflicts(lock: Lock, roots: Iterable[LockedPackage], selection: Selection) -> None:
+    """Selected extras or groups that ``tool.uv.conflicts`` declares incompatible: refused before anything is fetched."""
+    names = {root.name for root in roots}
+    for items in lock.conflicts:
+        active = [
+            item
+            for item in items
+            if item.package in names
+            and (item.extra in selection.extras if item.extra is not None else item.group in selection.groups)
+        ]
+        if len(active) < 2:
+            continue
+        kind = "Extras" if all(item.extra is not None for item in active) else "Groups"
+        if kind == "Groups" and any(item.extra is not None for item in active):
+            kind = "Extras and groups"
+        chosen = " and ".join(f"`{item.extra if item.extra is not None else item.group}`" for item in active)
+        declared = ", ".join(f"`{item}`" for item in items)
+        raise UsageError(
+            f"{kind} {chosen} are incompatible with the declared conflicts: {{{declared}}}",
+            hint="select only one of them (drop --all-extras/--all-groups or one --extra/--group)",
+        )

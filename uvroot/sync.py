@@ -29,7 +29,7 @@ from .freshness import check_fresh
 from .layout import Layout
 from .lock import Lock, load_lock
 from .plan import InstallPlan, PlannedDist, plan_install
-from .project import Project, load_project
+from .project import Project, discover_project
 from .selection import SelectionFlags, select
 from .state import Changes, InstalledDist, check_target_dir, diff, recover, remove_dist, scan
 from .target import Target
@@ -145,10 +145,10 @@ class SyncReport:
 
 def make_plan(options: SyncOptions, reporter: Reporter | None = None) -> tuple[InstallPlan, Lock, Project]:
     """Read the project and lock and decide every distribution, without touching the layout or network."""
-    project = load_project(options.project_dir)
-    lock = load_lock(options.project_dir / "uv.lock", _cache_dir(options))
+    project = discover_project(options.project_dir)
+    lock = load_lock(project.root / "uv.lock", _cache_dir(options))
     check_fresh(project, lock, strict=options.locked, warn=(reporter or NullReporter()).warn)
-    selection = select(project, options.selection)
+    selection = select(project, options.selection, lock)
     return plan_install(lock, project, options.target, selection, explain=options.explain), lock, project
 
 
