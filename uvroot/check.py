@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .freshness import check_fresh
 from .lock import load_lock
-from .plan import InstallPlan, PlannedDist, plan_install
+from .plan import BuildPolicy, InstallPlan, PlannedDist, plan_install, plural
 from .project import discover_project
 from .selection import SelectionFlags, select
 from .target import Target
@@ -54,7 +54,7 @@ class CheckResult:
             parts.append(f"{sdists} built from sdists on this machine")
         if trees := sum(1 for planned in dists if planned.build_from == "tree"):
             parts.append(f"{trees} built from local sources on this machine")
-        return f"uv.lock can be staged for {self.plan.target}: {len(dists)} packages ({', '.join(parts)})"
+        return f"uv.lock can be staged for {self.plan.target}: {plural(len(dists), 'package')} ({', '.join(parts)})"
 
 
 def host_target() -> Target:
@@ -98,7 +98,8 @@ def check_lock(
     flags: SelectionFlags,
     *,
     locked: bool = False,
-    no_build: bool = False,
+    frozen: bool = False,
+    policy: BuildPolicy | None = None,
     cache_dir: Path | None = None,
     warn: Callable[[str], None] = lambda line: None,
 ) -> CheckResult:
@@ -108,7 +109,8 @@ def check_lock(
     """
     project = discover_project(project_dir)
     lock = load_lock(project.root / "uv.lock", cache_dir)
-    check_fresh(project, lock, strict=locked, warn=warn)
-    plan = plan_install(lock, project, target, select(project, flags, lock), strict=False)
+    if not frozen:
+        check_fresh(project, lock, strict=locked, warn=warn)
+    plan = plan_install(lock, project, target, select(project, flags, lock), strict=False, policy=policy)
     host = host_target()
-    return CheckResult(plan, tuple(offenders(plan, host=host, no_build=no_build)), is_foreign(target, host))
+    return CheckResult(plan, tuple(offenders(plan, host=host)), is_foreign(target, host))

@@ -67,6 +67,11 @@ class PlannedDist:
         return self.package.id.version or ""
 
     @property
+    def label(self) -> str:
+        """``name==version``, or the name alone for a dynamic version not known before a build."""
+        return f"{self.name}=={self.version}" if self.version else self.name
+
+    @property
     def build_from(self) -> Literal["tree", "sdist"] | None:
         """What a build starts from: a source tree (local or git), an sdist, or nothing (a wheel)."""
         if self.wheel is not None:
@@ -81,6 +86,11 @@ class PlannedDist:
         if self.build_from == "sdist" and self.package.sdist is not None:
             return f"build from {self.package.sdist.filename}"
         return f"build from {self.package.id.source.kind} {self.package.id.source.value}"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 package``, ``2 packages``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 SkipKind = Literal["flag", "marker", "group", "extra", "unreachable", "virtual"]
@@ -145,8 +155,33 @@ class InstallPlan:
     """Only when planned with ``strict=False``: packages that cannot be staged (else the first one raises)."""
 
 
+@dataclass(frozen=True, slots=True)
+class BuildPolicy:
+    """uv's ``--no-build`` / ``--no-binary`` (and their ``-package`` forms): wheels only, or sdists only."""
+
+    no_build: bool = False
+    no_build_packages: frozenset[str] = frozenset()
+    no_binary: bool = False
+    no_binary_packages: frozenset[str] = frozenset()
+
+    def may_build(self, name: str) -> bool:
+        """Whether an sdist of ``name`` may be built."""
+        return not self.no_build and name not in self.no_build_packages
+
+    def may_use_wheel(self, name: str) -> bool:
+        """Whether a locked wheel of ``name`` may be installed."""
+        return not self.no_binary and name not in self.no_binary_packages
+
+
 def plan_install(
-    lock: Lock, project: Project, target: Target, selection: Selection, *, explain: bool = False, strict: bool = True
+    lock: Lock,
+    project: Project,
+    target: Target,
+    selection: Selection,
+    *,
+    explain: bool = False,
+    strict: bool = True,
+    policy: BuildPolicy | None = None,
 ) -> InstallPlan:
     """Choose what to install for every package the target needs.
 
@@ -173,7 +208,8 @@ def plan_install(
     skipped = _skip(needed, projects, lock, selection, explain)
     if explain:
         skipped += _explain(lock, roots, env, selection, walked)
-    chosen = [_choose(package, target, package.id in direct) for package in needed.values()]
+    policy = policy or BuildPolicy()
+    chosen = [_choose(package, target, package.id in direct, policy) for package in needed.values()]
     problems = [found for found in chosen if isinstance(found, Problem)]
     if strict and problems:
         raise NoCompatibleWheel(problems[0].message, hint=problems[0].hint)
@@ -194,13 +230,18 @@ def best_wheel(package: LockedPackage, target: Target) -> LockedWheel | None:
     return min(scored, key=lambda pair: (pair[0], _negated(pair[1].build)))[1]
 
 
-def _choose(package: LockedPackage, target: Target, requested: bool) -> PlannedDist | Problem:
+def _choose(package: LockedPackage, target: Target, requested: bool, policy: BuildPolicy) -> PlannedDist | Problem:
     if package.id.source.is_local:
         return PlannedDist(package, None, requested)  # a tree: always built, never editable
-    wheel = best_wheel(package, target)
+    wheel = best_wheel(package, target) if policy.may_use_wheel(package.name) else None
     if wheel is None and package.sdist is None:
+        if not policy.may_use_wheel(package.name) and package.wheels:
+            return Problem(package, "no sdist, and --no-binary forbids its wheels")
         tried = ", ".join(str(tag) for tag in target.tags[:3])
         return Problem(package, f"no wheel for {target} (tags tried: {tried}, ... {len(target.tags)} in all)")
+    if wheel is None and not policy.may_build(package.name):
+        assert package.sdist is not None
+        return Problem(package, f"only an sdist ({package.sdist.filename}), and --no-build forbids building it")
     return PlannedDist(package, wheel, requested)
 
 

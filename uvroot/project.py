@@ -68,6 +68,8 @@ def discover_project(start: Path) -> Project:
     match it (and whose ``exclude`` globs do not), or stands alone.
     """
     start = start.resolve()
+    if not start.is_dir():
+        raise ProjectError(f"{start / 'pyproject.toml'} does not exist (no such directory)", hint=_HINT)
     here = next((d for d in (start, *start.parents) if (d / "pyproject.toml").is_file()), None)
     if here is None:
         raise ProjectError(

@@ -28,7 +28,7 @@ from .fetch import Downloader, LocalFile, fetch, index_credentials, needs_downlo
 from .freshness import check_fresh
 from .layout import Layout
 from .lock import Lock, load_lock
-from .plan import InstallPlan, PlannedDist, plan_install
+from .plan import BuildPolicy, InstallPlan, PlannedDist, plan_install
 from .project import Project, discover_project
 from .selection import SelectionFlags, select
 from .state import Changes, InstalledDist, check_target_dir, diff, recover, remove_dist, scan
@@ -118,6 +118,8 @@ class SyncOptions:
     offline: bool = False
     dry_run: bool = False
     locked: bool = False
+    frozen: bool = False
+    """``--frozen``: uv.lock is not compared with pyproject.toml at all (not even a warning)."""
     build_frontend: Frontend | None = None
     link_mode: LinkMode = "clone"
     reinstall: bool = False
@@ -129,6 +131,8 @@ class SyncOptions:
     """The mtime of every file and directory the sync writes (``SOURCE_DATE_EPOCH``)."""
     explain: bool = False
     """Say why every locked package that is not installed is left out (``InstallPlan.skipped``)."""
+    policy: BuildPolicy = field(default_factory=BuildPolicy)
+    """``--no-build`` / ``--no-binary`` and their ``-package`` forms."""
 
 
 @dataclass(frozen=True)
@@ -147,9 +151,11 @@ def make_plan(options: SyncOptions, reporter: Reporter | None = None) -> tuple[I
     """Read the project and lock and decide every distribution, without touching the layout or network."""
     project = discover_project(options.project_dir)
     lock = load_lock(project.root / "uv.lock", _cache_dir(options))
-    check_fresh(project, lock, strict=options.locked, warn=(reporter or NullReporter()).warn)
+    if not options.frozen:
+        check_fresh(project, lock, strict=options.locked, warn=(reporter or NullReporter()).warn)
     selection = select(project, options.selection, lock)
-    return plan_install(lock, project, options.target, selection, explain=options.explain), lock, project
+    plan = plan_install(lock, project, options.target, selection, explain=options.explain, policy=options.policy)
+    return plan, lock, project
 
 
 def sync(options: SyncOptions, *, downloader: Downloader, reporter: Reporter | None = None) -> SyncReport:
