@@ -155,7 +155,7 @@ def test_a_bad_http_timeout_is_a_clean_error(
 
 
 def _alpha_nlink(root: Path) -> int:
-    return os.stat(root / SITE / "alpha" / "__init__.py").st_nlink
+    return (root / SITE / "alpha" / "__init__.py").stat().st_nlink
 
 
 def test_link_mode_precedence_flag_uvroot_uv_config_default(
@@ -250,3 +250,41 @@ def test_conflicting_extras_are_refused_before_fetching_as_uv_does(
             env={"UV_PROJECT_ENVIRONMENT": str(tmp_path / "venv")},
         )
     assert uvroot("plan", "--project", project, "--root", tmp_path / "r", "--extra", "b").exit_code == 0
+
+
+# -- credentials as uv users give them ---------------------------------------------------------
+
+USER, SECRET = "alice", "s3cret"
+
+
+@pytest.mark.parametrize("where", ["UV_INDEX", "UV_DEFAULT_INDEX", "UV_INDEX_URL", "tool.uv.index", "uv.toml"])
+def test_index_userinfo_is_applied_to_the_locks_host(
+    wheelhouse: Path, make_locked_project: Callable[..., Path], index: LocalIndex, tmp_path: Path, where: str
+) -> None:
+    # uv strips credentials from uv.lock: the lock names the host, the credentials come from elsewhere.
+    from tests.support.faulty import FaultyServer, require_auth
+
+    project = make_locked_project(dependencies=["gadgets"])
+    netrc = tmp_path / "empty.netrc"
+    netrc.write_text("")
+    with FaultyServer(wheelhouse) as faulty:
+        faulty.default("*", require_auth(USER, SECRET))
+        lock = project / "uv.lock"
+        lock.write_text(lock.read_text().replace(f"{index.files_url}/", faulty.url_for("")))
+        private = faulty.url_for("", f"{USER}:{SECRET}").replace("/files/", "/simple")
+        env: dict[str, str | None] = {"NETRC": str(netrc), "NO_PROXY": "127.0.0.1", **NO_CONFIG}
+        denied = uvroot("sync", "--project", project, "--root", tmp_path / "r0", cache=tmp_path / "c0", env=env)
+        assert denied.exit_code == 5 and "HTTP 401" in denied.output, denied.output
+        if where == "UV_INDEX":
+            env["UV_INDEX"] = f"private={private}"
+        elif where in ("UV_DEFAULT_INDEX", "UV_INDEX_URL"):
+            env[where] = private
+        elif where == "uv.toml":
+            (project / "uv.toml").write_text(f'[[index]]\nname = "private"\nurl = "{private}"\n')
+        else:
+            pyproject = project / "pyproject.toml"
+            pyproject.write_text(pyproject.read_text() + f'\n[[tool.uv.index]]\nname = "private"\nurl = "{private}"\n')
+        result = uvroot("sync", "--project", project, "--root", tmp_path / "r", cache=tmp_path / "c", env=env)  # type: ignore[arg-type]
+        assert result.exit_code == 0, result.output
+        assert SECRET not in result.output
+        assert list((tmp_path / "r" / SITE).glob("gadgets-1.0.dist-info"))
