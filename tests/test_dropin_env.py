@@ -7,7 +7,6 @@ Precedence: flag, then UVROOT_*, then UV_*, then the configuration files (projec
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path

@@ -9,18 +9,17 @@ uv writes them.
 
 from __future__ import annotations
 
-import functools
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from .errors import ProjectError, StaleLock
+from .errors import ProjectError, StaleLock, redact
 from .lock import Lock, LockedPackage, PackageMetadata
-from .project import Declared, Project, load_project
+from .project import Project, load_project
 
 _HINT = 'run "uv lock" and commit the updated uv.lock'
 
@@ -37,12 +36,27 @@ def check_fresh(project: Project, lock: Lock, *, strict: bool, warn: Callable[[s
 
 
 def _stale_packages(project: Project, lock: Lock) -> Iterable[str]:
+    root = project if project.workspace_root is None else _member_at(project.root)
+    if not project.is_package:
+        # A root with no [project]: uv records its groups in [manifest.dependency-groups].
+        locked = {name: _locked_set(items, ("",)) for name, items in lock.group_requirements.items() if items}
+        if _groups(project.declared.groups, project.sources, ("",)) != locked:
+            yield "the workspace root's dependency-groups"
     for package in _workspace_packages(project, lock):
-        declared = project if Path(package.id.source.value) == project.dir.resolve() else _member(package)
+        here = Path(package.id.source.value)
+        declared = project if here == project.dir.resolve() else _member(package)
         if declared is None or package.metadata is None:
             continue
-        if _normalise_declared(declared.declared) != _normalise_locked(package.metadata):
+        sources = {**(root.sources if root is not None else {}), **declared.sources}
+        if _normalise_declared(declared, sources, package.metadata) != _normalise_locked(declared, package.metadata):
             yield package.name
+
+
+def _member_at(directory: Path) -> Project | None:
+    try:
+        return load_project(directory)
+    except ProjectError:
+        return None
 
 
 def _workspace_packages(project: Project, lock: Lock) -> list[LockedPackage]:
@@ -53,59 +67,145 @@ def _workspace_packages(project: Project, lock: Lock) -> list[LockedPackage]:
 
 
 def _member(package: LockedPackage) -> Project | None:
-    try:
-        return load_project(Path(package.id.source.value))
-    except ProjectError:
-        return None  # a member without a readable pyproject: uv would fail elsewhere
+    return _member_at(Path(package.id.source.value))
 
 
 Normalised = tuple[frozenset[str], frozenset[str], dict[str, frozenset[str]]]
+Sources = Mapping[str, tuple[Mapping[str, Any], ...]]
 
 
-def _normalise_declared(declared: Declared) -> Normalised:
-    requires = {_canonical(text) for text in declared.dependencies}
-    for extra, items in declared.optional.items():
-        requires |= {_canonical(text, extra=extra) for text in items}
-    groups = {name: frozenset(_canonical(text) for text in items) for name, items in declared.groups.items()}
-    return frozenset(requires), frozenset(declared.optional), groups
+def _extras_axis(project: Project, metadata: PackageMetadata) -> tuple[str, ...]:
+    """The values of ``extra`` every marker is evaluated under (one axis of the truth tables)."""
+    names = {str(canonicalize_name(e)) for e in project.declared.optional} | set(metadata.provides_extras)
+    return (*sorted(names), "")
 
 
-def _normalise_locked(metadata: PackageMetadata) -> Normalised:
-    groups = {name: frozenset(_canonical(t) for t in items) for name, items in metadata.requires_dev.items()}
+def _normalise_declared(project: Project, sources: Sources, metadata: PackageMetadata) -> Normalised:
+    declared = project.declared
+    extras = _extras_axis(project, metadata)
+    if "dependencies" in project.dynamic:  # only a build knows them: uv's check builds, ours trusts the lock
+        requires = {c for c in _locked_set(metadata.requires_dist, extras) if not _extra_only(c)}
+    else:
+        requires = _declared_set(declared.dependencies, sources, extras, None)
+    if "optional-dependencies" in project.dynamic:
+        requires |= {c for c in _locked_set(metadata.requires_dist, extras) if _extra_only(c)}
+        provided = metadata.provides_extras
+    else:
+        for extra, items in declared.optional.items():
+            requires |= _declared_set(items, sources, extras, str(canonicalize_name(extra)))
+        provided = frozenset(str(canonicalize_name(e)) for e in declared.optional)
+    return frozenset(requires), provided, _groups(declared.groups, sources, extras)
+
+
+def _groups(
+    groups: Mapping[str, Iterable[str]], sources: Sources, extras: tuple[str, ...]
+) -> dict[str, frozenset[str]]:
+    found = {name: frozenset(_declared_set(items, sources, extras, None)) for name, items in groups.items()}
+    return {name: items for name, items in found.items() if items}
+
+
+def _normalise_locked(project: Project, metadata: PackageMetadata) -> Normalised:
+    extras = _extras_axis(project, metadata)
+    groups = {name: _locked_set(items, extras) for name, items in metadata.requires_dev.items()}
     return (
-        frozenset(_canonical(text) for text in metadata.requires_dist),
+        frozenset(_locked_set(metadata.requires_dist, extras)),
         metadata.provides_extras,
         {name: items for name, items in groups.items() if items},
     )
 
 
-def _canonical(text: str, extra: str | None = None) -> str:
+def _extra_only(canonical: str) -> bool:
+    # A requirement whose table says true only under some extra (the last row of every block is extra "").
+    return canonical.endswith("~extra")
+
+
+def _locked_set(texts: Iterable[str], extras: tuple[str, ...]) -> frozenset[str]:
+    found = set()
+    for text in texts:
+        requirement = _parse(text)
+        if requirement is None:
+            found.add(text)
+            continue
+        marker = requirement.marker
+
+        def holds(env: dict[str, str], marker: Marker | None = marker) -> bool:
+            return _holds(marker, env)
+
+        found.add(_canonical(requirement, _bits(holds, extras), requirement.url))
+    return frozenset(found)
+
+
+def _declared_set(texts: Iterable[str], sources: Sources, extras: tuple[str, ...], extra: str | None) -> set[str]:
+    """Requirements as uv records them: one per marker-split source, plus the rest of the marker space."""
+    found = set()
+    for text in texts:
+        requirement = _parse(text)
+        if requirement is None:
+            found.add(text)
+            continue
+
+        def base(env: dict[str, str], r: Requirement = requirement) -> bool:
+            return _holds(r.marker, env) and (extra is None or env["extra"] == extra)
+
+        entries = [e for e in sources.get(str(canonicalize_name(requirement.name)), ()) if isinstance(e, Mapping)]
+        split = [(Marker(e["marker"]), _url(e)) for e in entries if isinstance(e.get("marker"), str)]
+        if not split:
+            url = _url(entries[0]) if len(entries) == 1 else None
+            found.add(_canonical(requirement, _bits(base, extras), url or requirement.url))
+            continue
+        for marker, url in split:
+
+            def both(env: dict[str, str], marker: Marker = marker) -> bool:
+                return base(env) and marker.evaluate(env)
+
+            found.add(_canonical(requirement, _bits(both, extras), url))
+
+        def others(env: dict[str, str]) -> bool:
+            return base(env) and not any(marker.evaluate(env) for marker, _ in split)
+
+        rest = _bits(others, extras)
+        if "1" in rest:
+            found.add(_canonical(requirement, rest, None))
+    return found
+
+
+def _parse(text: str) -> Requirement | None:
     try:
-        requirement = Requirement(text)
+        return Requirement(text)
     except InvalidRequirement:
-        return text  # compared as written; uv would have refused it
-    marker = str(requirement.marker) if requirement.marker else ""
-    if extra is not None:
-        extra_marker = f'extra == "{canonicalize_name(extra)}"'
-        marker = f"({marker}) and {extra_marker}" if marker else extra_marker
+        return None  # compared as written; uv would have refused it
+
+
+def _holds(marker: Marker | None, env: dict[str, str]) -> bool:
+    return marker is None or marker.evaluate(env)
+
+
+def _url(entry: Mapping[str, Any]) -> str | None:
+    url = entry.get("url")
+    return url if isinstance(url, str) and "://" in url else None
+
+
+def _canonical(requirement: Requirement, bits: str, url: str | None) -> str:
     extras = ",".join(sorted(str(canonicalize_name(e)) for e in requirement.extras))
     specifier = ",".join(sorted(str(s) for s in requirement.specifier))
-    return f"{canonicalize_name(requirement.name)}[{extras}]{specifier};{_truth(marker)}"
+    # The rows that hold are the meaning; "~extra" marks one that holds only under some extra
+    # (every block of rows ends with the row for no extra).
+    stride = len(bits) // len(_SAMPLES)
+    only_extra = "1" in bits and "1" not in bits[stride - 1 :: stride]
+    packed = "" if "0" not in bits else hex(int(bits, 2))
+    source = f"@{redact(url).split('#', 1)[0]}" if url else ""
+    tail = "~extra" if only_extra else ""
+    return f"{canonicalize_name(requirement.name)}[{extras}]{specifier}{source};{packed}{tail}"
 
 
-@functools.cache
-def _truth(marker: str) -> str:
-    """A marker's meaning as its truth table over sample environments.
+def _bits(predicate: Callable[[dict[str, str]], bool], extras: tuple[str, ...]) -> str:
+    """A marker's meaning as its truth table over sample environments, each under every extra.
 
-    uv rewrites markers when it records them (``python_version < '3.11'``
-    becomes ``python_full_version < '3.11'``, terms are reordered, quotes
-    change); two spellings mean the same when they agree everywhere we look.
+    uv rewrites markers when it records them (``python_version < '3.11'`` becomes
+    ``python_full_version < '3.11'``, terms are reordered, quotes change); two spellings mean
+    the same when they agree everywhere we look.
     """
-    if not marker:
-        return ""
-    parsed = Marker(marker)
-    extras = [*sorted(set(re.findall(r"""extra\s*[=!]=\s*['"]([^'"]+)['"]""", marker))), ""]
-    return "".join("1" if parsed.evaluate({**env, "extra": extra}) else "0" for env in _SAMPLES for extra in extras)
+    return "".join("1" if predicate({**env, "extra": extra}) else "0" for env in _SAMPLES for extra in extras)
 
 
 def _samples() -> list[dict[str, str]]:

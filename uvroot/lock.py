@@ -409,6 +409,8 @@ def _requirements(raw: object, where: str) -> frozenset[str]:
         extras = ",".join(sorted(str(canonicalize_name(e)) for e in _list_of(table, "extras", str, where)))
         text = f"{name}[{extras}]" if extras else str(name)
         text += _opt(table, "specifier", str, where) or ""
+        if url := _opt(table, "url", str, where):  # a URL source (marker-split sources differ only by it)
+            text += f" @ {url} "
         if marker := _opt(table, "marker", str, where):
             text += f"; {marker}"
         found.add(text)
