@@ -160,7 +160,7 @@ def _declared_set(texts: Iterable[str], sources: Sources, extras: tuple[str, ...
 
             found.add(_canonical(requirement, _bits(both, extras), url))
 
-        def others(env: dict[str, str]) -> bool:
+        def others(env: dict[str, str], split: list[tuple[Marker, str | None]] = split) -> bool:
             return base(env) and not any(marker.evaluate(env) for marker, _ in split)
 
         rest = _bits(others, extras)
