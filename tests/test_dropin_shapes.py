@@ -102,3 +102,29 @@ def test_no_pyproject_anywhere_is_a_clean_error(tmp_path: Path) -> None:
     result = uvroot("plan", "--project", "/", "--root", tmp_path / "r")
     assert result.exit_code == 3
     assert "error: no pyproject.toml in /" in result.output and "hint:" in result.output
+
+
+def test_a_dynamic_version_is_not_reinstalled_by_a_no_op_sync(
+    tmp_path: Path, lock_project: Callable[[Path], Path], uvroot_cache: Path
+) -> None:
+    project = write_package(
+        tmp_path / "dyn",
+        name="dyn",
+        dependencies=["alpha"],
+        extra_pyproject='[tool.tinybuild.dynamic]\nversion = "1.2.3"',
+    )
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('version = "1.0"\n', 'dynamic = ["version"]\n'))
+    lock_project(project)
+    assert 'name = "dyn"\nsource' in (project / "uv.lock").read_text()  # no version in the lock
+    root = tmp_path / "root"
+    first = uvroot("sync", "--project", project, "--root", root, "-v", cache=uvroot_cache)
+    assert first.exit_code == 0, first.output
+    assert " + dyn (" in first.output  # the version is known once built
+    again = uvroot("sync", "--project", project, "--root", root, "-v", cache=uvroot_cache)
+    assert again.exit_code == 0, again.output
+    assert "is up to date (3 packages" in again.output and " + dyn" not in again.output
+    listed = uvroot("plan", "--project", project, "--root", root, cache=uvroot_cache)
+    assert "keep     dyn==1.2.3" in listed.output and "dyn==  " not in listed.output
+    fresh = uvroot("plan", "--project", project, "--root", tmp_path / "other", cache=tmp_path / "cold")
+    assert "install  dyn  build from" in fresh.output  # not built yet: its version is not known

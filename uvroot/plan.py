@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -55,6 +55,8 @@ class PlannedDist:
     """None when the package is built from source (a local tree, git, or an sdist)."""
     requested: bool
     """A direct dependency of a selected root (gets a REQUESTED file)."""
+    built_version: str | None = None
+    """A dynamic version (none in uv.lock), as the wheel built earlier for the same source says."""
 
     @property
     def name(self) -> str:
@@ -63,8 +65,8 @@ class PlannedDist:
 
     @property
     def version(self) -> str:
-        """The locked version."""
-        return self.package.id.version or ""
+        """The locked version, or the built one for a dynamic version ("" before the first build)."""
+        return self.package.id.version or self.built_version or ""
 
     @property
     def label(self) -> str:
@@ -218,6 +220,17 @@ def plan_install(
     skipped.sort(key=lambda item: (item.package.name, item.package.id.version or ""))
     problems.sort(key=lambda problem: problem.package.label)
     return InstallPlan(target=target, dists=tuple(dists), skipped=tuple(skipped), problems=tuple(problems))
+
+
+def with_built_versions(plan: InstallPlan, built: Mapping[str, str]) -> InstallPlan:
+    """``plan`` with the versions of dynamic-version sources filled in from earlier builds (name -> version)."""
+    dists = tuple(
+        replace(planned, built_version=built[planned.name])
+        if not planned.package.id.version and planned.name in built
+        else planned
+        for planned in plan.dists
+    )
+    return replace(plan, dists=dists)
 
 
 def best_wheel(package: LockedPackage, target: Target) -> LockedWheel | None:

@@ -59,7 +59,7 @@ class LineReporter:
 
     def installed(self, planned: PlannedDist, files: int) -> None:  # noqa: D102
         if self.verbose:
-            self._say(f" + {planned.name}=={planned.version} ({files} files)")
+            self._say(f" + {planned.label} ({files} files)")
 
     def removed(self, dist: InstalledDist) -> None:  # noqa: D102
         if self.verbose:

@@ -28,7 +28,7 @@ from .fetch import Downloader, LocalFile, fetch, index_credentials, needs_downlo
 from .freshness import check_fresh
 from .layout import Layout
 from .lock import Lock, load_lock
-from .plan import BuildPolicy, InstallPlan, PlannedDist, plan_install
+from .plan import BuildPolicy, InstallPlan, PlannedDist, plan_install, with_built_versions
 from .project import Project, discover_project
 from .selection import SelectionFlags, select
 from .state import Changes, InstalledDist, check_target_dir, diff, recover, remove_dist, scan
@@ -187,6 +187,7 @@ def _sync(options: SyncOptions, downloader: Downloader, reporter: Reporter) -> S
             log=reporter.log,
         )
         keys = {p.name: _key(p, options.target, context) for p in plan.dists}
+        plan = with_built_versions(plan, _built_versions(plan, keys, context.cache))  # dynamic versions
         states = {name: key + _variant(options) for name, key in keys.items()}
         changes = diff(plan, installed, states, reinstall=_reinstall(options, plan))
         reporter.planned(plan, changes)
@@ -217,6 +218,15 @@ def _key(planned: PlannedDist, target: Target, context: BuildContext) -> str:
     if planned.wheel is not None:
         return planned.wheel.sha256 or planned.wheel.filename
     return source_key(planned, target, context)
+
+
+def _built_versions(plan: InstallPlan, keys: dict[str, str], cache: WheelCache) -> dict[str, str]:
+    # A source with a dynamic version has none in uv.lock: the wheel built for the same key says it.
+    found = {}
+    for planned in plan.dists:
+        if not planned.package.id.version and (wheel := cache.built(keys[planned.name])) is not None:
+            found[planned.name] = wheel.name.split("-")[1]
+    return found
 
 
 def _reinstall(options: SyncOptions, plan: InstallPlan) -> frozenset[str]:
