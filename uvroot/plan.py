@@ -329,9 +329,11 @@ def _skip(
 ) -> list[Skipped]:
     """Drop what the --no-install-* flags (and virtual sources) leave out; their dependencies stay."""
     project_ids = {root.id for root in roots} if not selection.all_packages else set()
+    # A single project's lock lists no members: the project is the whole workspace (uv's meaning).
+    workspace = set(lock.members) or {root.name for root in roots if root.id.source.kind != "registry"}
     skipped = []
     for package_id, package in list(needed.items()):
-        reason = _skip_reason(package, package_id in project_ids, lock, selection)
+        reason = _skip_reason(package, package_id in project_ids, package.name in workspace, selection)
         if reason is not None:
             del needed[package_id]
             if reason:
@@ -400,13 +402,13 @@ def _marker_block(edge: Dependency, parent: LockedPackage) -> Block:
     return ("marker", str(edge.marker), parent.label)
 
 
-def _skip_reason(package: LockedPackage, is_project: bool, lock: Lock, selection: Selection) -> str | None:
+def _skip_reason(package: LockedPackage, is_project: bool, is_member: bool, selection: Selection) -> str | None:
     kind = package.id.source.kind
     if kind == "virtual":
         return ""  # never installed, and not worth a line
     if is_project and not selection.install_project:
         return "--no-install-project" if selection.project_dependencies else "--only-group/--only-dev"
-    if selection.no_install_workspace and package.name in lock.members and kind != "registry":
+    if selection.no_install_workspace and is_member and kind != "registry":
         return "--no-install-workspace"
     if selection.no_install_local and kind in ("directory", "editable", "path"):
         return "--no-install-local"
