@@ -1,21 +1,31 @@
 """``uvroot check``: can this lock be staged for that target?  Every offender, not only the first.
 
 An offender is a selected package with no locked wheel for the target and
-nothing to build (the plan's ``problems``), or one that has only an sdist when
-the target is *foreign*: its platform (OS, architecture, libc family) or Python
-X.Y is not this machine's, so a build here would produce a wheel for the build
-machine, not for the target.  On the host itself an sdist builds for the host
-and is fine, unless ``--no-build`` (uv's name) forbids building sdists.  Local
-trees (the project, workspace members, path and git sources) are always built
-on this machine; they are counted, never offenders.
+nothing to build (the plan's ``problems``, ``--no-build`` included), or one that
+has only an sdist *with native code* when the target is *foreign*: its platform
+(OS, architecture, libc family) or Python X.Y is not this machine's, so a build
+here would produce a wheel for the build machine, not for the target.  Native
+code is seen in the sdist itself, before anything is built: C, C++, Cython,
+Rust, Fortran... sources, a ``setup.py`` declaring extensions, or a build
+backend that compiles (maturin, scikit-build-core, meson-python...).  A pure
+Python sdist builds into a ``py3-none-any`` wheel that runs anywhere: it passes.
+``sync`` makes the same decision, package by package, before it builds anything.
+Local trees (the project, workspace members, path and git sources) are always
+built on this machine; they are counted, never offenders.
 """
 
 from __future__ import annotations
 
+import io
+import re
+import tarfile
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cache import WheelCache
+from .fetch import Downloader, fetch
 from .freshness import check_fresh
 from .lock import load_lock
 from .plan import BuildPolicy, InstallPlan, PlannedDist, plan_install, plural
@@ -72,24 +82,109 @@ def is_foreign(target: Target, host: Target) -> bool:
     return not same_platform or target.python[:2] != host.python[:2]
 
 
-def offenders(plan: InstallPlan, *, host: Target, no_build: bool = False) -> list[Offender]:
+Inspect = Callable[[PlannedDist], "Path | None"]
+"""Gives the verified sdist of a package on local disk (downloaded if need be), or None if it cannot."""
+
+
+def offenders(plan: InstallPlan, *, host: Target, inspect: Inspect) -> list[Offender]:
     """Every package of a non-strict plan that cannot be staged for its target, sorted by name."""
     found = [Offender(problem.package.label, problem.why, problem.wheels) for problem in plan.problems]
-    foreign = is_foreign(plan.target, host)
-    for planned in plan.dists:
-        if planned.build_from == "sdist" and (foreign or no_build):
-            found.append(_sdist_offender(planned, plan.target, host, foreign))
+    found += [offender for planned in plan.dists if (offender := refusal(planned, plan.target, host, inspect))]
     return sorted(found, key=lambda offender: offender.label)
 
 
-def _sdist_offender(planned: PlannedDist, target: Target, host: Target, foreign: bool) -> Offender:
+def refusal(planned: PlannedDist, target: Target, host: Target, inspect: Inspect) -> Offender | None:
+    """The one decision ``sync`` and ``check`` share: would building this package here fail the target?
+
+    Only an sdist built for a foreign target can: when it holds native code, the wheel built here
+    would be for this machine.  Decided from the sdist's contents, before any build starts.
+    """
+    if planned.build_from != "sdist" or not is_foreign(target, host):
+        return None
     sdist = planned.package.sdist
-    name = sdist.filename if sdist is not None else "an sdist"
-    if foreign:
-        why = f"only an sdist ({name}), which would be built for this machine ({host}), not for {target}"
-    else:
-        why = f"only an sdist ({name}), and --no-build forbids building it"
-    return Offender(planned.package.label, why, tuple(wheel.filename for wheel in planned.package.wheels))
+    name = sdist.filename if sdist is not None else "its sdist"
+    wheels = tuple(wheel.filename for wheel in planned.package.wheels)
+    archive = inspect(planned)
+    if archive is None:
+        why = f"only an sdist ({name}), which is not in the cache: --offline cannot tell whether it builds for {target}"
+        return Offender(planned.package.label, why, wheels)
+    evidence = native_code(archive)
+    if evidence is None:
+        return None  # pure Python: the wheel built here is py3-none-any
+    why = f"only an sdist ({name}) with native code ({evidence}), which would be compiled for this machine ({host}), not for {target}"
+    return Offender(planned.package.label, why, wheels)
+
+
+_NATIVE_SUFFIXES = {
+    ".c": "C",
+    ".cc": "C++",
+    ".cpp": "C++",
+    ".cxx": "C++",
+    ".c++": "C++",
+    ".pyx": "Cython",
+    ".rs": "Rust",
+    ".f": "Fortran",
+    ".f90": "Fortran",
+    ".f95": "Fortran",
+    ".cu": "CUDA",
+    ".go": "Go",
+    ".m": "Objective-C",
+    ".mm": "Objective-C++",
+    ".zig": "Zig",
+}
+_NATIVE_FILES = {"Cargo.toml": "Rust", "CMakeLists.txt": "CMake", "meson.build": "Meson"}
+_COMPILING_BACKENDS = ("maturin", "scikit_build_core", "mesonpy", "setuptools_rust", "py_build_cmake", "enscons")
+_SETUP_MARKERS = ("Extension(", "ext_modules", "cythonize", "cffi_modules", "rust_extensions", "Pybind11Extension")
+_NOT_SHIPPED = {"tests", "test", "testing", "docs", "doc", "examples", "example", "benchmarks", "bench"}
+
+
+def native_code(archive: Path) -> str | None:
+    """What in an sdist shows it compiles native code (a file name, backend or setup.py), or None if pure."""
+    try:
+        names, read = _listing(archive)
+    except (OSError, tarfile.TarError, zipfile.BadZipFile) as exc:
+        return f"unreadable sdist: {exc}"
+    parts = [name.split("/") for name in names]
+    depth = 1 if parts and all(len(p) > 1 and p[0] == parts[0][0] for p in parts) else 0
+    for name, split in zip(names, parts, strict=True):
+        inner = split[depth:]
+        if not inner or _NOT_SHIPPED.intersection(part.lower() for part in inner[:-1]):
+            continue
+        if len(inner) == 1 and inner[0] in _NATIVE_FILES:
+            return f"{_NATIVE_FILES[inner[0]]}: {inner[0]}"
+        suffix = Path(inner[-1]).suffix.lower()
+        if suffix in _NATIVE_SUFFIXES:
+            return f"{_NATIVE_SUFFIXES[suffix]} source {'/'.join(inner)}"
+    top = "/".join(parts[0][:depth]) + "/" if depth else ""
+    pyproject = read(f"{top}pyproject.toml")
+    if pyproject:
+        backend = re.search(r"""build-backend\s*=\s*["']([^"']+)""", pyproject)
+        if backend and backend.group(1).split(".")[0] in _COMPILING_BACKENDS:
+            return f"build backend {backend.group(1)}"
+    setup = read(f"{top}setup.py")
+    for marker in _SETUP_MARKERS:
+        if setup and marker in setup:
+            return f"setup.py declares {marker.rstrip('(')}"
+    return None
+
+
+def _listing(archive: Path) -> tuple[list[str], Callable[[str], str | None]]:
+    if archive.name.endswith(".zip"):
+        zipped = zipfile.ZipFile(archive)
+        names = zipped.namelist()
+
+        def read_zip(name: str) -> str | None:
+            return zipped.read(name).decode("utf-8", "replace") if name in names else None
+
+        return names, read_zip
+    with tarfile.open(archive) as tarred:
+        members = {member.name.lstrip("./"): member for member in tarred.getmembers() if member.isfile()}
+        texts = {
+            name: (tarred.extractfile(member) or io.BytesIO()).read().decode("utf-8", "replace")
+            for name, member in members.items()
+            if name.endswith(("/pyproject.toml", "/setup.py")) or name in ("pyproject.toml", "setup.py")
+        }
+    return list(members), texts.get
 
 
 def check_lock(
@@ -101,11 +196,13 @@ def check_lock(
     frozen: bool = False,
     policy: BuildPolicy | None = None,
     cache_dir: Path | None = None,
+    inspect: Inspect = lambda planned: None,
     warn: Callable[[str], None] = lambda line: None,
 ) -> CheckResult:
     """Plan the lock for ``target`` without raising at the first offender, and list them all.
 
     ``cache_dir`` keeps uv.lock's parsed form (as ``sync`` does); None parses it afresh.
+    ``inspect`` hands over an sdist that would be built for a foreign target (see :func:`refusal`).
     """
     project = discover_project(project_dir)
     lock = load_lock(project.root / "uv.lock", cache_dir)
@@ -113,4 +210,24 @@ def check_lock(
         check_fresh(project, lock, strict=locked, warn=warn)
     plan = plan_install(lock, project, target, select(project, flags, lock), strict=False, policy=policy)
     host = host_target()
-    return CheckResult(plan, tuple(offenders(plan, host=host)), is_foreign(target, host))
+    return CheckResult(plan, tuple(offenders(plan, host=host, inspect=inspect)), is_foreign(target, host))
+
+
+def sdist_inspector(cache: WheelCache, downloader: Downloader, *, offline: bool) -> Inspect:
+    """An :data:`Inspect` that fetches (and verifies) sdists into ``cache``; None when offline and not cached."""
+
+    def inspect(planned: PlannedDist) -> Path | None:
+        sdist = planned.package.sdist
+        if sdist is None:
+            return None
+        if offline and "://" in (sdist.url or "") and cache.get(sdist) is None:
+            return None
+        return fetch(sdist, cache, downloader, offline=offline).path
+
+    return inspect
+
+
+REFUSAL_HINT = (
+    "lock a wheel for the target (add it to tool.uv.required-environments and run uv lock), "
+    "or stage on a machine like the target (same --python-platform and --python-version)"
+)

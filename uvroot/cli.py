@@ -912,34 +912,40 @@ def _config_path(config: Config, key: str) -> Path | None:
 
 
 def _run_check(args: _Args, console: Console) -> None:
-    from .cache import default_cache_dir
-    from .check import check_lock
+    import tempfile
+
+    from .cache import WheelCache, default_cache_dir
+    from .check import REFUSAL_HINT, check_lock, sdist_inspector
     from .errors import PlanError
+    from .fetch import RequestsDownloader
     from .report import LineReporter
+    from .settings import env_seconds
     from .target import Target
 
     common = _common(args)
     target = Target.parse(args["python_version"], args["python_platform"])
     no_cache = bool(_setting(args, "no_cache", common.config, "no-cache", bool, False))
     cache = None if no_cache else args["cache_dir"] or _config_path(common.config, "cache-dir") or default_cache_dir()
-    result = check_lock(
-        common.project_dir,
-        target,
-        _flags(args),
-        locked=args["locked"],
-        frozen=args["frozen"],
-        policy=_policy(args, common.config),
-        cache_dir=cache,
-        warn=LineReporter(False, args["quiet"], color=console.colored(sys.stderr)).warn,
-    )
+    offline = bool(_setting(args, "offline", common.config, "offline", bool, False))
+    downloader = RequestsDownloader(credentials=_credentials(common.config, common.project_dir))
+    downloader.timeout = env_seconds("HTTP_TIMEOUT", 30.0)
+    with tempfile.TemporaryDirectory(prefix="uvroot-check-") as scratch:
+        sdists = WheelCache(cache or Path(scratch))
+        result = check_lock(
+            common.project_dir,
+            target,
+            _flags(args),
+            locked=args["locked"],
+            frozen=args["frozen"],
+            policy=_policy(args, common.config),
+            cache_dir=cache,
+            inspect=sdist_inspector(sdists, downloader, offline=offline),
+            warn=LineReporter(False, args["quiet"], color=console.colored(sys.stderr)).warn,
+        )
     if result.offenders:
         count = len(result.offenders)
         message = f"uv.lock cannot be staged for {target}: {count} {'packages have' if count > 1 else 'package has'}"
-        hint = (
-            "lock wheels for the target (add it to tool.uv.required-environments and run uv lock), "
-            "or stage on a machine like the target"
-        )
-        console.error(f"{message} no wheel that fits it", hint, map(str, result.offenders))
+        console.error(f"{message} no wheel that fits it", REFUSAL_HINT, map(str, result.offenders))
         raise typer.Exit(PlanError.exit_code)
     if not args["quiet"]:
         typer.echo(result.summary())

@@ -24,6 +24,8 @@ from packaging.utils import canonicalize_name
 
 from .build import BuildContext, Frontend, build_dist, source_key
 from .cache import WheelCache, default_cache_dir
+from .check import REFUSAL_HINT, host_target, refusal, sdist_inspector
+from .errors import PlanError
 from .fetch import Downloader, LocalFile, fetch, index_credentials, needs_download
 from .freshness import check_fresh
 from .layout import Layout
@@ -197,6 +199,7 @@ def _sync(options: SyncOptions, downloader: Downloader, reporter: Reporter) -> S
         if not changes.install and not changes.remove and venv_done:
             # a no-op sync stops here, before any heavy import
             return SyncReport(plan, changes, seconds=time.monotonic() - started)
+        _refuse_foreign_builds(changes.install, options.target, context)  # before any download or build
         prepared = _prepare_all(changes.install, options.target, keys, context, reporter)
         files, written = _apply(changes, prepared, states, options, reporter)
         if options.layout.kind == "venv":
@@ -218,6 +221,16 @@ def _key(planned: PlannedDist, target: Target, context: BuildContext) -> str:
     if planned.wheel is not None:
         return planned.wheel.sha256 or planned.wheel.filename
     return source_key(planned, target, context)
+
+
+def _refuse_foreign_builds(wanted: tuple[PlannedDist, ...], target: Target, context: BuildContext) -> None:
+    """``check``'s decision, package by package: an sdist with native code is never built for a foreign target."""
+    inspect = sdist_inspector(context.cache, context.downloader, offline=context.offline)
+    host = host_target()
+    found = [offender for planned in wanted if (offender := refusal(planned, target, host, inspect))]
+    if found:
+        more = f" (and {len(found) - 1} more: {', '.join(o.label for o in found[1:])})" if len(found) > 1 else ""
+        raise PlanError(f"{found[0].label} has {found[0].why}{more}", hint=REFUSAL_HINT)
 
 
 def _built_versions(plan: InstallPlan, keys: dict[str, str], cache: WheelCache) -> dict[str, str]:
