@@ -94,7 +94,7 @@ def offenders(plan: InstallPlan, *, host: Target, inspect: Inspect) -> list[Offe
 
 
 def refusal(planned: PlannedDist, target: Target, host: Target, inspect: Inspect) -> Offender | None:
-    """The one decision ``sync`` and ``check`` share: would building this package here fail the target?
+    """Whether building this package here would fail the target: the one decision ``sync`` and ``check`` share.
 
     Only an sdist built for a foreign target can: when it holds native code, the wheel built here
     would be for this machine.  Decided from the sdist's contents, before any build starts.
@@ -146,7 +146,7 @@ def native_code(archive: Path) -> str | None:
         return f"unreadable sdist: {exc}"
     parts = [name.split("/") for name in names]
     depth = 1 if parts and all(len(p) > 1 and p[0] == parts[0][0] for p in parts) else 0
-    for name, split in zip(names, parts, strict=True):
+    for split in parts:
         inner = split[depth:]
         if not inner or _NOT_SHIPPED.intersection(part.lower() for part in inner[:-1]):
             continue
