@@ -824,7 +824,7 @@ def _sync(args: _Args, console: Console) -> None:
     from .bytecode import find_compiler
     from .fetch import RequestsDownloader
     from .interpreter import inspect_interpreter
-    from .layout import LayoutRequest, make_layout, parse_scheme_paths, preset_name
+    from .layout import LayoutRequest, check_place, make_layout, parse_scheme_paths, preset_name
     from .report import plan_table, summary
     from .settings import env_seconds
     from .sync import SyncOptions
@@ -851,6 +851,7 @@ def _sync(args: _Args, console: Console) -> None:
     )
     the_layout = make_layout(the_target, request)
     dry_run = args["dry_run"] or args["check"]
+    check_place(the_layout, write=not dry_run)
     output_format = _choice("--format", args["output_format"], ("text", "json"))
     compiler = None
     if _setting(args, "compile_bytecode", config, "compile-bytecode", bool, False) and not dry_run:
@@ -968,7 +969,7 @@ def _choice(flag: str, value: str, choices: tuple[T, ...]) -> T:
     for choice in choices:
         if choice == value:
             return choice
-    raise UsageError(f"{flag} {value!r} is not one of {', '.join(choices)}")
+    raise UsageError(f"{flag} {value!r} is not one of {', '.join(choices)}", hint=f"pass {flag} {choices[0]}, say")
 
 
 @contextmanager
