@@ -33,7 +33,9 @@ def _generated_lock(tmp_path: Path) -> Lock:
                 id=PackageId(name, "1.0", registry),
                 dependencies=tuple(Dependency(canonicalize_name(f"pkg-{child}")) for child in children),
                 wheels=(
-                    LockedWheel(f"pkg_{index}-1.0-py3-none-any.whl", f"https://example.invalid/{index}", "0" * 64, 1, ANY, ()),
+                    LockedWheel(
+                        f"pkg_{index}-1.0-py3-none-any.whl", f"https://example.invalid/{index}", "0" * 64, 1, ANY, ()
+                    ),
                 ),
             )
         )

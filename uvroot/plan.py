@@ -6,10 +6,11 @@ groups, follow every edge whose marker holds for the TARGET, then give each
 package its best locked wheel by (tag priority, build tag), or, where none fits
 or the package is a local tree, a build from source.
 
-Asked to ``explain``, a second walk (never on the hot path of a no-op sync)
-follows every edge the first one did not and records why each locked package
-is left out: the first blocked edge on its shortest path from a root decides
-(``marker``, ``group``, ``extra``, or the ``--only-group`` ``flag``).  The
+Asked to ``explain``, the same walk (one breadth-first pass) also follows every
+blocked edge and records why each locked package is left out: the first blocked
+edge on its shortest path from a root decides (``marker``, ``group``, ``extra``,
+or the ``--only-group`` ``flag``); without ``explain`` (a no-op sync) blocked
+edges are not followed at all.  The
 other branch of a Python-version fork is a ``marker`` skip like any other.
 Packages that no path from the selected roots reaches at all (another
 workspace member's dependencies, extras nobody selected on the way) are
@@ -201,7 +202,7 @@ def plan_install(
         "dependency_groups": frozenset(),
         "extra": "",  # a plain `extra == ...` edge marker (not uv's conflict spelling) is never active
     }
-    needed, direct = _walk(lock, roots, env, selection)
+    needed, direct, blocked = _walk(lock, roots, env, selection, explain=explain)
     needed.pop(_WORKSPACE_ROOT, None)
     walked = set(needed)
     # With no [project], the members are not "the project" (--no-install-project keeps them) but
@@ -209,7 +210,7 @@ def plan_install(
     projects = roots if project.is_package or not selection.project_dependencies else []
     skipped = _skip(needed, projects, lock, selection, explain)
     if explain:
-        skipped += _explain(lock, roots, env, selection, walked)
+        skipped += _explained(lock, blocked, walked)
     policy = policy or BuildPolicy()
     chosen = [_choose(package, target, package.id in direct, policy) for package in needed.values()]
     problems = [found for found in chosen if isinstance(found, Problem)]
@@ -288,35 +289,67 @@ def _roots(lock: Lock, project: Project, selection: Selection) -> list[LockedPac
 
 
 def _walk(
-    lock: Lock, roots: list[LockedPackage], env: Env, selection: Selection
-) -> tuple[dict[PackageId, LockedPackage], set[PackageId]]:
+    lock: Lock, roots: list[LockedPackage], env: Env, selection: Selection, *, explain: bool = False
+) -> tuple[dict[PackageId, LockedPackage], set[PackageId], dict[PackageId, Block]]:
+    """The one graph walk: what the target needs, the roots' direct dependencies, and (``explain``) why the rest is not.
+
+    Breadth first over (package, extras, blocked): an edge whose marker is false for the
+    target, or a root edge of an unselected extra or group, is followed only to explain
+    (and then without failing on an edge that does not resolve); the shortest path decides,
+    and the first blocked edge on it.
+    """
     needed: dict[PackageId, LockedPackage] = {root.id: root for root in roots}
     direct: set[PackageId] = set()
-    todo: deque[tuple[LockedPackage, frozenset[str]]] = deque()
+    blocked: dict[PackageId, Block] = {}
+    todo: deque[tuple[LockedPackage, frozenset[str], Block | None]] = deque()
+
+    def push(edge: Dependency, parent: LockedPackage, block: Block | None) -> None:
+        if block is None:
+            todo.append((lock.resolve(edge, parent, env), edge.extras, None))
+            return
+        with suppress(LockError):  # an edge the install never follows must not fail an explanation
+            todo.append((lock.resolve(edge, parent, env), edge.extras, block))
+
     for root in roots:
-        for edge in _root_edges(root, selection):
-            if _holds(edge, env):
-                package = lock.resolve(edge, root, env)
-                direct.add(package.id)
-                todo.append((package, edge.extras))
-    seen: set[tuple[PackageId, frozenset[str]]] = set()
+        for edge, block in _root_edges(root, selection, env):
+            if block is None:
+                direct.add(lock.resolve(edge, root, env).id)
+            if block is None or explain:
+                push(edge, root, block)
+    seen: set[tuple[PackageId, frozenset[str], bool]] = set()
     while todo:
-        package, extras = todo.popleft()
-        if (package.id, extras) in seen:
+        package, extras, block = todo.popleft()
+        if (package.id, extras, block is None) in seen:
             continue
-        seen.add((package.id, extras))
-        needed[package.id] = package
+        seen.add((package.id, extras, block is None))
+        if block is None:
+            needed[package.id] = package
+        else:
+            blocked.setdefault(package.id, block)
         follow = [*package.dependencies, *(d for e in extras for d in package.optional_dependencies.get(e, ()))]
-        todo.extend((lock.resolve(d, package, env), d.extras) for d in follow if _holds(d, env))
-    return needed, direct
+        for edge in follow:
+            child = block or (None if _holds(edge, env) else _marker_block(edge, package))
+            if child is None or explain:
+                push(edge, package, child)
+    return needed, direct, blocked
 
 
-def _root_edges(root: LockedPackage, selection: Selection) -> list[Dependency]:
-    edges = list(root.dependencies) if selection.project_dependencies else []
-    for extra in sorted(selection.extras):
-        edges += root.optional_dependencies.get(extra, ())
-    for group in sorted(selection.groups):
-        edges += root.dependency_groups.get(group, ())
+def _root_edges(root: LockedPackage, selection: Selection, env: Env) -> list[tuple[Dependency, Block | None]]:
+    """Every edge of a root, each with what blocks it (None: the install follows it)."""
+
+    def check(edge: Dependency, unselected: Block | None) -> tuple[Dependency, Block | None]:
+        if unselected is not None:
+            return edge, unselected
+        return edge, None if _holds(edge, env) else _marker_block(edge, root)
+
+    only: Block | None = ("flag", "--only-group/--only-dev", root.label) if not selection.project_dependencies else None
+    edges = [check(edge, only) for edge in root.dependencies]
+    for extra, deps in sorted(root.optional_dependencies.items()):
+        block: Block | None = None if extra in selection.extras else ("extra", extra, root.label)
+        edges += [check(edge, block) for edge in deps]
+    for group, deps in sorted(root.dependency_groups.items()):
+        block = None if group in selection.groups else ("group", group, root.label)
+        edges += [check(edge, block) for edge in deps]
     return edges
 
 
@@ -343,59 +376,19 @@ def _skip(
     return skipped
 
 
-def _explain(
-    lock: Lock, roots: list[LockedPackage], env: Env, selection: Selection, walked: set[PackageId]
-) -> list[Skipped]:
-    """Why each locked package that the walk did not reach is left out (see the module doc)."""
-    todo: deque[tuple[LockedPackage, frozenset[str], Block | None]] = deque()
-
-    def push(edge: Dependency, parent: LockedPackage, block: Block | None) -> None:
-        with suppress(LockError):  # an edge the real walk never follows must not fail an explanation
-            todo.append((lock.resolve(edge, parent, env), edge.extras, block))
-
-    for root in roots:
-        for edge, block in _explained_root_edges(root, selection, env):
-            push(edge, root, block)
-    found: dict[PackageId, Block] = {}
-    seen: set[tuple[PackageId, frozenset[str], bool]] = set()
-    while todo:  # breadth first: the shortest path decides, and the first blocked edge on it
-        package, extras, block = todo.popleft()
-        if (package.id, extras, block is None) in seen:
-            continue
-        seen.add((package.id, extras, block is None))
-        if block is not None and package.id not in walked:
-            found.setdefault(package.id, block)
-        follow = [*package.dependencies, *(d for e in extras for d in package.optional_dependencies.get(e, ()))]
-        for edge in follow:
-            push(edge, package, block or (None if _holds(edge, env) else _marker_block(edge, package)))
+def _explained(lock: Lock, blocked: dict[PackageId, Block], walked: set[PackageId]) -> list[Skipped]:
+    """Every locked package the install does not reach, with why (see the module doc)."""
     skipped = [
-        Skipped(lock_package, *found[lock_package.id]) for lock_package in lock.packages if lock_package.id in found
+        Skipped(package, *blocked[package.id])
+        for package in lock.packages
+        if package.id in blocked and package.id not in walked
     ]
     skipped += [
         Skipped(package, "unreachable", "not a dependency of the selected project or members")
         for package in lock.packages
-        if package.id not in walked and package.id not in found
+        if package.id not in walked and package.id not in blocked
     ]
     return skipped
-
-
-def _explained_root_edges(root: LockedPackage, selection: Selection, env: Env) -> list[tuple[Dependency, Block | None]]:
-    """Every edge of a root, each with what blocks it (None: the walk follows it)."""
-
-    def check(edge: Dependency, unselected: Block | None) -> tuple[Dependency, Block | None]:
-        if unselected is not None:
-            return edge, unselected
-        return edge, None if _holds(edge, env) else _marker_block(edge, root)
-
-    only: Block | None = ("flag", "--only-group/--only-dev", root.label) if not selection.project_dependencies else None
-    edges = [check(edge, only) for edge in root.dependencies]
-    for extra, deps in sorted(root.optional_dependencies.items()):
-        block: Block | None = None if extra in selection.extras else ("extra", extra, root.label)
-        edges += [check(edge, block) for edge in deps]
-    for group, deps in sorted(root.dependency_groups.items()):
-        block = None if group in selection.groups else ("group", group, root.label)
-        edges += [check(edge, block) for edge in deps]
-    return edges
 
 
 def _marker_block(edge: Dependency, parent: LockedPackage) -> Block:
