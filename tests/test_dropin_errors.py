@@ -109,3 +109,46 @@ def test_every_option_of_every_command_has_help() -> None:
         [sys.executable, "-m", "uvroot", "sync", "-h"], capture_output=True, text=True, check=True
     ).stdout
     assert "--python-platform" in help_text and "aarch64-unknown-linux-musl" in help_text
+
+
+UV_PLATFORMS = [
+    "windows",
+    "linux",
+    "macos",
+    "x86_64-pc-windows-msvc",
+    "aarch64-pc-windows-msvc",
+    "i686-pc-windows-msvc",
+    "x86_64-unknown-linux-gnu",
+    "aarch64-apple-darwin",
+    "x86_64-apple-darwin",
+    "aarch64-unknown-linux-gnu",
+    "aarch64-unknown-linux-musl",
+    "x86_64-unknown-linux-musl",
+    "riscv64-unknown-linux",
+    "x86_64-manylinux2014",
+    "x86_64-manylinux_2_17",
+    "x86_64-manylinux_2_28",
+    "x86_64-manylinux_2_31",
+    "x86_64-manylinux_2_40",
+    "aarch64-manylinux2014",
+    "aarch64-manylinux_2_17",
+    "aarch64-manylinux_2_28",
+    "aarch64-manylinux_2_40",
+    "aarch64-linux-android",
+    "x86_64-linux-android",
+    "wasm32-pyodide2024",
+    "wasm32-pyodide2025",
+    "arm64-apple-ios",
+    "arm64-apple-ios-simulator",
+    "x86_64-apple-ios-simulator",
+]
+
+
+def test_every_uv_python_platform_is_staged_or_refused_naming_why(project: Path) -> None:
+    # uv 0.13.9's list (`uv pip install --python-platform` possible values)
+    for value in UV_PLATFORMS:
+        result = uvroot("check", "--project", project, "--python-platform", value, "--python-version", "3.12")
+        if "android" in value or "pyodide" in value or "ios" in value:
+            _clean(result, 3, f"--python-platform {value} is a uv platform, but")
+        else:
+            assert result.exit_code == 0, (value, result.output)

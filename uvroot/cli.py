@@ -435,6 +435,7 @@ NoCache = Annotated[
     bool,
     typer.Option(
         "--no-cache",
+        "-n",
         envvar=_env("NO_CACHE"),
         show_envvar=True,
         help="Use a temporary cache for this run (config: no-cache).",
