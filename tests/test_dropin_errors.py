@@ -152,3 +152,15 @@ def test_every_uv_python_platform_is_staged_or_refused_naming_why(project: Path)
             _clean(result, 3, f"--python-platform {value} is a uv platform, but")
         else:
             assert result.exit_code == 0, (value, result.output)
+
+
+def test_a_venv_without_root_runs_on_this_machines_interpreter(project: Path, tmp_path: Path) -> None:
+    venv = tmp_path / "env"
+    result = uvroot("sync", "--project", project, "--venv", venv)
+    assert result.exit_code == 0, result.output
+    python = (venv / "bin" / "python").readlink()
+    assert python.is_file(), python  # not /usr/local/bin/pythonX.Y, which this machine may not have
+    done = subprocess.run(
+        [venv / "bin" / "python", "-c", "import sys, alpha; print(sys.prefix)"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.strip() == str(venv), done.stderr

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import posixpath
+import shutil
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -280,7 +282,18 @@ def _image_python(request: LayoutRequest, target: Target) -> str:
         return request.python.executable
     if request.preset is not None:
         return _preset_scheme(request.preset, target)["interpreter"]
+    if request.root is None and request.prefix is None and (here := _this_machines_python(target)) is not None:
+        return here  # no --root: the environment is for this machine, and runs its interpreter
     return f"{_absolute_posix(request.prefix or DEFAULT_PREFIX)}/bin/python{target.python_version}"
+
+
+def _this_machines_python(target: Target) -> str | None:
+    """An interpreter of the target's X.Y on this machine: the running one's base, else pythonX.Y on PATH."""
+    if sys.version_info[:2] == target.python[:2]:
+        base = getattr(sys, "_base_executable", None) or sys.executable
+        if base and Path(base).is_file():
+            return str(base)
+    return shutil.which(f"python{target.python_version}")
 
 
 def _preset_scheme(name: str, target: Target) -> dict[str, str]:
