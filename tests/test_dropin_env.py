@@ -287,3 +287,13 @@ def test_index_userinfo_is_applied_to_the_locks_host(
         assert result.exit_code == 0, result.output
         assert SECRET not in result.output
         assert list((tmp_path / "r" / SITE).glob("gadgets-1.0.dist-info"))
+
+
+def test_compile_bytecode_from_the_configuration(make_locked_project: Callable[..., Path], tmp_path: Path) -> None:
+    project = make_locked_project(dependencies=["alpha"])
+    (project / "uv.toml").write_text("compile-bytecode = true\n")
+    result = uvroot("sync", "--project", project, "--root", tmp_path / "r", env=NO_CONFIG)  # type: ignore[arg-type]
+    assert result.exit_code == 0, result.output
+    assert list((tmp_path / "r" / SITE / "alpha" / "__pycache__").glob("*.pyc"))
+    plain = uvroot("sync", "--project", project, "--root", tmp_path / "r2", "--no-config")
+    assert plain.exit_code == 0 and not (tmp_path / "r2" / SITE / "alpha" / "__pycache__").exists()

@@ -419,3 +419,17 @@ def test_verbose_adds_a_traceback_to_errors(tmp_path: Path) -> None:
     verbose = in_pipe(failing(tmp_path, "-v"), environment(tmp_path))
     assert "Traceback" not in plain.stderr and "Traceback" in verbose.stderr, verbose.stderr
     assert error_line(plain.stderr) in verbose.stderr
+
+
+@pytest.mark.parametrize("how", [("--no-progress",), ()], ids=["flag", "UV_NO_PROGRESS"])
+def test_no_progress_draws_no_bar_on_a_terminal(
+    project: Path, index: LocalIndex, faulty: FaultyServer, wheelhouse: Path, tmp_path: Path, how: tuple[str, ...]
+) -> None:
+    served_by(with_sizes(project, wheelhouse), index, faulty)
+    faulty.plan(GADGETS, slow(1.0, after_bytes=100))  # a bar would be on screen for a second
+    argv = sync_argv(project, tmp_path / "root", tmp_path / "cache", *how)
+    env = environment(tmp_path) if how else environment(tmp_path, UV_NO_PROGRESS="1")
+    code, output = on_tty(argv, env)
+    assert code == 0, output
+    assert BAR not in output, output
+    assert last_line(output).startswith("staged 3 packages"), output
