@@ -717,6 +717,8 @@ class _Common:
 
     project_dir: Path
     config: Config
+    indexes: tuple[tuple[str, str], ...]
+    """The project's ``[[tool.uv.index]]`` (name, url)."""
 
 
 def _console(args: _Args) -> Console:
@@ -747,9 +749,9 @@ def _common(args: _Args) -> _Common:
     if args["locked"] and args["frozen"]:
         raise UsageError("--locked cannot be used with --frozen", hint="drop one of the two (or UV_LOCKED/UV_FROZEN)")
     project_dir = (args["project"] or Path()).resolve()
-    root = discover_project(project_dir).root
-    config = load_config(root, no_config=args["no_config"], config_file=args["config_file"])
-    return _Common(project_dir, config)
+    project = discover_project(project_dir)
+    config = load_config(project.root, no_config=args["no_config"], config_file=args["config_file"])
+    return _Common(project_dir, config, project.indexes)
 
 
 def _setting(args: _Args, name: str, config: Config, key: str, kind: type[Any], default: Any) -> Any:
@@ -804,12 +806,11 @@ def _policy(args: _Args, config: Config) -> Any:
     )
 
 
-def _credentials(config: Config, project_dir: Path) -> dict[str, tuple[str, str]]:
+def _credentials(common: _Common) -> dict[str, tuple[str, str]]:
     """Userinfo of every index URL uv would know, then ``UV_INDEX_<NAME>_*`` (which win), by host."""
-    from .project import discover_project
     from .settings import index_urls, named_credentials, url_credentials
 
-    urls, named = index_urls(config, discover_project(project_dir).indexes)
+    urls, named = index_urls(common.config, common.indexes)
     return {**url_credentials(urls), **named_credentials(named)}
 
 
@@ -884,7 +885,7 @@ def _sync(args: _Args, console: Console) -> None:
         reinstall_packages=frozenset(args["reinstall_package"] or ()),
         policy=_policy(args, config),
     )
-    downloader = RequestsDownloader(retries=retries, credentials=_credentials(config, common.project_dir))
+    downloader = RequestsDownloader(retries=retries, credentials=_credentials(common))
     downloader.timeout = timeout
     with console.reporter() as reporter:
         report = run_sync(options, downloader=downloader, reporter=reporter)
@@ -929,7 +930,7 @@ def _run_check(args: _Args, console: Console) -> None:
     no_cache = bool(_setting(args, "no_cache", common.config, "no-cache", bool, False))
     cache = None if no_cache else args["cache_dir"] or _config_path(common.config, "cache-dir") or default_cache_dir()
     offline = bool(_setting(args, "offline", common.config, "offline", bool, False))
-    downloader = RequestsDownloader(credentials=_credentials(common.config, common.project_dir))
+    downloader = RequestsDownloader(credentials=_credentials(common))
     downloader.timeout = env_seconds("HTTP_TIMEOUT", 30.0)
     with tempfile.TemporaryDirectory(prefix="uvroot-check-") as scratch:
         sdists = WheelCache(cache or Path(scratch))

@@ -102,7 +102,9 @@ class Config:
 def load_config(root: Path, *, no_config: bool = False, config_file: Path | None = None) -> Config:
     """The configuration uv would read for the project at ``root`` (the workspace root)."""
     if config_file is not None:
-        return Config(_read(config_file, pyproject=False, required=True), (config_file,))
+        if not config_file.is_file():
+            raise UsageError(f"--config-file {config_file} does not exist", hint="name an existing uv.toml")
+        return Config(_read(config_file), (config_file,))
     if no_config:
         return Config()
     found: list[tuple[Path, dict[str, Any]]] = []
@@ -111,7 +113,7 @@ def load_config(root: Path, *, no_config: bool = False, config_file: Path | None
         found.append(project)
     for path in (_user_file(), _system_file()):
         if path is not None and path.is_file():
-            found.append((path, _read(path, pyproject=False)))
+            found.append((path, _read(path)))
     merged: dict[str, Any] = {}
     for _, values in reversed(found):  # the farthest first: nearer files override, and their arrays come first
         for key, value in values.items():
@@ -123,28 +125,26 @@ def load_config(root: Path, *, no_config: bool = False, config_file: Path | None
 def _project_config(root: Path) -> tuple[Path, dict[str, Any]] | None:
     for directory in (root, *root.parents):
         if (directory / "uv.toml").is_file():
-            return directory / "uv.toml", _read(directory / "uv.toml", pyproject=False)
+            return directory / "uv.toml", _read(directory / "uv.toml")
         pyproject = directory / "pyproject.toml"
-        if pyproject.is_file():
-            values = _read(pyproject, pyproject=True)
-            if values is not None:
-                return pyproject, values
+        if pyproject.is_file() and (values := _tool_uv(pyproject)) is not None:
+            return pyproject, values
     return None
 
 
-def _read(path: Path, *, pyproject: bool, required: bool = False) -> dict[str, Any]:
-    hint = "fix the file, or pass --no-config to ignore configuration files"
-    if required and not path.is_file():
-        raise UsageError(f"--config-file {path} does not exist", hint="name an existing uv.toml")
-    data = read_toml(path, ProjectError, hint=hint)
-    if not pyproject:
-        return data
-    tool = data.get("tool", {})
+_HINT = "fix the file, or pass --no-config to ignore configuration files"
+
+
+def _read(path: Path) -> dict[str, Any]:
+    return read_toml(path, ProjectError, hint=_HINT)
+
+
+def _tool_uv(path: Path) -> dict[str, Any] | None:
+    """The ``[tool.uv]`` table of a pyproject.toml; None without one (uv keeps searching upwards)."""
+    tool = _read(path).get("tool", {})
     values = tool.get("uv") if isinstance(tool, dict) else None
-    if values is None:
-        return None  # type: ignore[return-value]  # no [tool.uv]: uv keeps searching upwards
-    if not isinstance(values, dict):
-        raise ProjectError(f"{path}: tool.uv must be a table", hint=hint)
+    if values is not None and not isinstance(values, dict):
+        raise ProjectError(f"{path}: tool.uv must be a table", hint=_HINT)
     return values
 
 
