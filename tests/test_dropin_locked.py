@@ -123,3 +123,35 @@ def test_locked_agrees_with_uv_lock_check(
         pyproject.write_text(edited)
         assert not uv_says_fresh(project, index, uv_cache)
         assert not uvroot_says_fresh(project, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("where", "old", "new"),
+    [
+        ("pyproject.toml", 'requires-python = ">=3.10"', 'requires-python = ">=3.11"'),
+        ("pyproject.toml", 'requires-python = ">=3.10"', 'requires-python = ">=3.10,<4"'),
+        ("backend/pyproject.toml", 'requires-python = ">=3.8"', 'requires-python = ">=3.11"'),
+        ("backend/pyproject.toml", 'requires-python = ">=3.8"', 'requires-python = ">=3.9"'),
+    ],
+)
+def test_requires_python_edits_agree_with_uv(
+    tmp_path: Path,
+    index: LocalIndex,
+    uv_cache: Path,
+    lock_project: Callable[[Path], Path],
+    where: str,
+    old: str,
+    new: str,
+) -> None:
+    project = tmp_path / "project"
+    if where.startswith("backend"):
+        write_package(project / "backend", name="backend", dependencies=["alpha"])
+        (project / "pyproject.toml").write_text('[tool.uv.workspace]\nmembers = ["backend"]\n')
+    else:
+        _groups_spelling(project, index)
+    lock_project(project)
+    assert uvroot_says_fresh(project, tmp_path)
+    edited = project / where
+    assert old in edited.read_text()
+    edited.write_text(edited.read_text().replace(old, new))
+    assert uvroot_says_fresh(project, tmp_path) is uv_says_fresh(project, index, uv_cache)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from packaging.markers import Marker
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
@@ -37,6 +38,8 @@ def check_fresh(project: Project, lock: Lock, *, strict: bool, warn: Callable[[s
 
 def _stale_packages(project: Project, lock: Lock) -> Iterable[str]:
     root = project if project.workspace_root is None else _member_at(project.root)
+    if root is not None and _requires_python_changed(root, lock):
+        yield "requires-python"
     if not project.is_package:
         # A root with no [project]: uv records its groups in [manifest.dependency-groups].
         locked = {name: _locked_set(items, ("",)) for name, items in lock.group_requirements.items() if items}
@@ -50,6 +53,30 @@ def _stale_packages(project: Project, lock: Lock) -> Iterable[str]:
         sources = {**(root.sources if root is not None else {}), **declared.sources}
         if _normalise_declared(declared, sources, package.metadata) != _normalise_locked(declared, package.metadata):
             yield package.name
+
+
+def _requires_python_changed(root: Project, lock: Lock) -> bool:
+    """uv records the workspace's requires-python (every member's, intersected) at the top of uv.lock."""
+    members = [p for p in lock.packages if p.name in lock.members and p.id.source.kind != "registry"]
+    declared = [root] if root.is_package else []
+    for package in members:
+        member = root if Path(package.id.source.value) == root.dir.resolve() else _member(package)
+        if member is None:
+            return False  # a member's sources are not here (a Docker layer): nothing to compare
+        if member is not root:
+            declared.append(member)
+    texts = [p.requires_python for p in declared if p.requires_python]
+    if not texts or lock.requires_python is None:
+        return bool(texts) != (lock.requires_python is not None)
+    try:
+        wanted = [SpecifierSet(text) for text in texts]
+    except InvalidSpecifier:
+        return False  # uv would refuse the file itself
+    if len(wanted) == 1:
+        return wanted[0] != lock.requires_python  # uv writes a single project's requires-python as declared
+    versions = [f"3.{minor}.{patch}" for minor in range(0, 20) for patch in (0, 1, 9, 30)]
+    both = [all(spec.contains(v, prereleases=True) for spec in wanted) for v in versions]
+    return both != [lock.requires_python.contains(v, prereleases=True) for v in versions]
 
 
 def _member_at(directory: Path) -> Project | None:

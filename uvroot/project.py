@@ -38,6 +38,8 @@ class Project:
     """``project.dynamic``: fields only a build knows (``version``, ``dependencies``...)."""
     sources: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
     """``[tool.uv.sources]``, each entry as a tuple of source tables (uv allows a list split by markers)."""
+    requires_python: str | None = None
+    """``project.requires-python`` as written."""
 
     @property
     def root(self) -> Path:
@@ -129,6 +131,7 @@ def load_project(directory: Path) -> Project:
             if isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("url"), str)
         ),
         dynamic=frozenset(d for d in project.get("dynamic", []) if isinstance(d, str)),
+        requires_python=project["requires-python"] if isinstance(project.get("requires-python"), str) else None,
         sources={
             str(canonicalize_name(name)): tuple(entry for entry in (value if isinstance(value, list) else [value]))
             for name, value in _table(tool_uv, "sources", path).items()
