@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from packaging.markers import Marker
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from .errors import ProjectError, StaleLock, redact
@@ -56,7 +56,7 @@ def _stale_packages(project: Project, lock: Lock) -> Iterable[str]:
 
 
 def _requires_python_changed(root: Project, lock: Lock) -> bool:
-    """uv records the workspace's requires-python (every member's, intersected) at the top of uv.lock."""
+    """Whether requires-python changed: uv records the workspace's (every member's, intersected) in uv.lock."""
     members = [p for p in lock.packages if p.name in lock.members and p.id.source.kind != "registry"]
     declared = [root] if root.is_package else []
     for package in members:
@@ -74,7 +74,7 @@ def _requires_python_changed(root: Project, lock: Lock) -> bool:
         return False  # uv would refuse the file itself
     if len(wanted) == 1:
         return wanted[0] != lock.requires_python  # uv writes a single project's requires-python as declared
-    versions = [f"3.{minor}.{patch}" for minor in range(0, 20) for patch in (0, 1, 9, 30)]
+    versions = [f"3.{minor}.{patch}" for minor in range(20) for patch in (0, 1, 9, 30)]
     both = [all(spec.contains(v, prereleases=True) for spec in wanted) for v in versions]
     return both != [lock.requires_python.contains(v, prereleases=True) for v in versions]
 
