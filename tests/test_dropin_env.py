@@ -297,3 +297,30 @@ def test_compile_bytecode_from_the_configuration(make_locked_project: Callable[.
     assert list((tmp_path / "r" / SITE / "alpha" / "__pycache__").glob("*.pyc"))
     plain = uvroot("sync", "--project", project, "--root", tmp_path / "r2", "--no-config")
     assert plain.exit_code == 0 and not (tmp_path / "r2" / SITE / "alpha" / "__pycache__").exists()
+
+
+def test_check_flag_exits_1_when_the_tree_is_not_in_sync(
+    make_locked_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    project = make_locked_project(dependencies=["alpha"], groups={"dev": ["devtool"]})
+    root = tmp_path / "r"
+    missing = uvroot("sync", "--project", project, "--root", root, "--check")
+    assert missing.exit_code == 1 and "is not in sync with uv.lock" in missing.output, missing.output
+    assert not root.exists()  # --check writes nothing
+    assert uvroot("sync", "--project", project, "--root", root).exit_code == 0
+    assert uvroot("sync", "--project", project, "--root", root, "--check").exit_code == 0
+    before = sorted(p.name for p in (root / SITE).iterdir())
+    stale = uvroot("sync", "--project", project, "--root", root, "--check", env={"UV_NO_DEV": "1"})
+    assert stale.exit_code == 1 and "1 to remove" in stale.output, stale.output
+    assert sorted(p.name for p in (root / SITE).iterdir()) == before
+
+
+def test_no_binary_and_no_build_as_uv(make_locked_project: Callable[..., Path], tmp_path: Path) -> None:
+    project = make_locked_project(dependencies=["alpha", "sdistonly"])
+    base = ["plan", "--project", project, "--root", tmp_path / "r"]
+    no_sdist = uvroot(*base, "--no-binary-package", "alpha")
+    assert no_sdist.exit_code == 4 and "alpha==1.0 has no sdist, and --no-binary forbids its wheels" in no_sdist.output
+    assert uvroot(*base, env={"UV_NO_BINARY_PACKAGE": "alpha"}).exit_code == 4
+    no_build = uvroot(*base, "--no-build-package", "sdistonly")
+    assert no_build.exit_code == 4 and "--no-build forbids building it" in no_build.output
+    assert uvroot(*base, "--no-build-package", "alpha").exit_code == 0  # alpha has a wheel
