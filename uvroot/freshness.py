@@ -9,6 +9,7 @@ uv writes them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -153,46 +154,33 @@ def _locked_set(texts: Iterable[str], extras: tuple[str, ...]) -> frozenset[str]
         if requirement is None:
             found.add(text)
             continue
-        marker = requirement.marker
-
-        def holds(env: dict[str, str], marker: Marker | None = marker) -> bool:
-            return _holds(marker, env)
-
-        found.add(_canonical(requirement, _bits(holds, extras), requirement.url))
+        found.add(_canonical(requirement, _marker_bits(_text(requirement.marker), extras), extras, requirement.url))
     return frozenset(found)
 
 
 def _declared_set(texts: Iterable[str], sources: Sources, extras: tuple[str, ...], extra: str | None) -> set[str]:
     """Requirements as uv records them: one per marker-split source, plus the rest of the marker space."""
     found = set()
+    everywhere = _mask(extras)
+    only = _extra_bits(extra, extras) if extra is not None else everywhere
     for text in texts:
         requirement = _parse(text)
         if requirement is None:
             found.add(text)
             continue
-
-        def base(env: dict[str, str], r: Requirement = requirement) -> bool:
-            return _holds(r.marker, env) and (extra is None or env["extra"] == extra)
-
+        base = _marker_bits(_text(requirement.marker), extras) & only
         entries = [e for e in sources.get(str(canonicalize_name(requirement.name)), ()) if isinstance(e, Mapping)]
-        split = [(Marker(e["marker"]), _url(e)) for e in entries if isinstance(e.get("marker"), str)]
+        split = [(_marker_bits(e["marker"], extras), _url(e)) for e in entries if isinstance(e.get("marker"), str)]
         if not split:
             url = _url(entries[0]) if len(entries) == 1 else None
-            found.add(_canonical(requirement, _bits(base, extras), url or requirement.url))
+            found.add(_canonical(requirement, base, extras, url or requirement.url))
             continue
-        for marker, url in split:
-
-            def both(env: dict[str, str], marker: Marker = marker) -> bool:
-                return base(env) and marker.evaluate(env)
-
-            found.add(_canonical(requirement, _bits(both, extras), url))
-
-        def others(env: dict[str, str], split: list[tuple[Marker, str | None]] = split) -> bool:
-            return base(env) and not any(marker.evaluate(env) for marker, _ in split)
-
-        rest = _bits(others, extras)
-        if "1" in rest:
-            found.add(_canonical(requirement, rest, None))
+        covered = 0
+        for bits, url in split:
+            found.add(_canonical(requirement, base & bits, extras, url))
+            covered |= bits
+        if rest := base & ~covered & everywhere:
+            found.add(_canonical(requirement, rest, extras, None))
     return found
 
 
@@ -203,8 +191,8 @@ def _parse(text: str) -> Requirement | None:
         return None  # compared as written; uv would have refused it
 
 
-def _holds(marker: Marker | None, env: dict[str, str]) -> bool:
-    return marker is None or marker.evaluate(env)
+def _text(marker: Marker | None) -> str | None:
+    return str(marker) if marker is not None else None
 
 
 def _url(entry: Mapping[str, Any]) -> str | None:
@@ -212,27 +200,54 @@ def _url(entry: Mapping[str, Any]) -> str | None:
     return url if isinstance(url, str) and "://" in url else None
 
 
-def _canonical(requirement: Requirement, bits: str, url: str | None) -> str:
-    extras = ",".join(sorted(str(canonicalize_name(e)) for e in requirement.extras))
+def _canonical(requirement: Requirement, bits: int, extras: tuple[str, ...], url: str | None) -> str:
+    names = ",".join(sorted(str(canonicalize_name(e)) for e in requirement.extras))
     specifier = ",".join(sorted(str(s) for s in requirement.specifier))
-    # The rows that hold are the meaning; "~extra" marks one that holds only under some extra
-    # (every block of rows ends with the row for no extra).
-    stride = len(bits) // len(_SAMPLES)
-    only_extra = "1" in bits and "1" not in bits[stride - 1 :: stride]
-    packed = "" if "0" not in bits else hex(int(bits, 2))
+    # The rows that hold are the meaning; "~extra" marks one that holds only under some extra.
+    only_extra = bits != 0 and bits & _extra_bits("", extras) == 0
+    packed = "" if bits == _mask(extras) else hex(bits)
     source = f"@{redact(url).split('#', 1)[0]}" if url else ""
     tail = "~extra" if only_extra else ""
-    return f"{canonicalize_name(requirement.name)}[{extras}]{specifier}{source};{packed}{tail}"
+    return f"{canonicalize_name(requirement.name)}[{names}]{specifier}{source};{packed}{tail}"
 
 
-def _bits(predicate: Callable[[dict[str, str]], bool], extras: tuple[str, ...]) -> str:
-    """A marker's meaning as its truth table over sample environments, each under every extra.
+@functools.cache
+def _mask(extras: tuple[str, ...]) -> int:
+    return (1 << (len(_SAMPLES) * len(extras))) - 1
+
+
+@functools.cache
+def _extra_bits(extra: str, extras: tuple[str, ...]) -> int:
+    """The rows (sample environment, extra) whose extra is ``extra``."""
+    block = sum(1 << (len(extras) - 1 - index) for index, name in enumerate(extras) if name == extra)
+    bits = 0
+    for _ in _SAMPLES:
+        bits = bits << len(extras) | block
+    return bits
+
+
+@functools.cache
+def _marker_bits(text: str | None, extras: tuple[str, ...]) -> int:
+    """A marker's meaning as its truth table over sample environments, each under every extra (a bitset).
 
     uv rewrites markers when it records them (``python_version < '3.11'`` becomes
     ``python_full_version < '3.11'``, terms are reordered, quotes change); two spellings mean
-    the same when they agree everywhere we look.
+    the same when they agree everywhere we look.  Markers are evaluated once per spelling.
     """
-    return "".join("1" if predicate({**env, "extra": extra}) else "0" for env in _SAMPLES for extra in extras)
+    if text is None:
+        return _mask(extras)
+    marker = Marker(text)
+    per_extra = "extra" in text
+    bits = 0
+    for env in _SAMPLES:
+        if per_extra:
+            for extra in extras:
+                bits = bits << 1 | marker.evaluate({**env, "extra": extra})
+        else:
+            value = marker.evaluate({**env, "extra": ""})
+            for _ in extras:
+                bits = bits << 1 | value
+    return bits
 
 
 def _samples() -> list[dict[str, str]]:
