@@ -90,3 +90,22 @@ def test_check_and_sync_agree_on_the_host(locked: Callable[..., Path], tmp_path:
     assert uvroot("check", "--project", project, *host, "--cache-dir", tmp_path / "c").exit_code == 0
     staged = uvroot("sync", "--project", project, "--root", tmp_path / "root", *host, cache=tmp_path / "c")
     assert staged.exit_code == 0, staged.output
+
+
+def test_a_local_source_declaring_a_compiling_backend_is_refused_before_building(
+    make_package: Callable[..., Path], make_locked_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    make_package(name="cext")
+    project = make_locked_project(
+        dependencies=["alpha", "cext"], sources={"cext": {"path": "../libs/cext"}}, requires_python=">=3.10"
+    )
+    pyproject = tmp_path / "libs/cext/pyproject.toml"  # locked; now its build compiles (no such backend is installed)
+    pyproject.write_text(pyproject.read_text().replace('build-backend = "tinybuild"', 'build-backend = "mesonpy"'))
+    checked = uvroot("check", "--project", project, *FOREIGN, "--frozen")
+    assert checked.exit_code == 4, checked.output
+    assert "cext==1.0: a local source" in checked.output and "(build backend mesonpy)" in checked.output
+    staged = uvroot(
+        "sync", "--project", project, "--root", tmp_path / "root", *FOREIGN, "--frozen", cache=tmp_path / "c"
+    )
+    assert staged.exit_code == 4 and "error: cext==1.0 has a local source" in staged.output, staged.output
+    assert not (tmp_path / "c" / "built-v1").exists() and not (tmp_path / "root").exists()

@@ -10,8 +10,9 @@ Rust, Fortran... sources, a ``setup.py`` declaring extensions, or a build
 backend that compiles (maturin, scikit-build-core, meson-python...).  A pure
 Python sdist builds into a ``py3-none-any`` wheel that runs anywhere: it passes.
 ``sync`` makes the same decision, package by package, before it builds anything.
-Local trees (the project, workspace members, path and git sources) are always
-built on this machine; they are counted, never offenders.
+Local trees (the project, workspace members, path and git sources) are built on
+this machine and counted; a local tree is an offender for a foreign target only
+when it declares a compiling build (such a backend, or ``setup.py`` extensions).
 """
 
 from __future__ import annotations
@@ -96,11 +97,14 @@ def offenders(plan: InstallPlan, *, host: Target, inspect: Inspect) -> list[Offe
 def refusal(planned: PlannedDist, target: Target, host: Target, inspect: Inspect) -> Offender | None:
     """Whether building this package here would fail the target: the one decision ``sync`` and ``check`` share.
 
-    Only an sdist built for a foreign target can: when it holds native code, the wheel built here
-    would be for this machine.  Decided from the sdist's contents, before any build starts.
+    Only a source built for a foreign target can: when it holds native code, the wheel built here
+    would be for this machine.  Decided from the sdist's contents, or a local tree's declared build
+    (a compiling backend, ``setup.py`` extensions), before any build starts.
     """
-    if planned.build_from != "sdist" or not is_foreign(target, host):
+    if planned.build_from is None or not is_foreign(target, host):
         return None
+    if planned.build_from == "tree":
+        return _tree_refusal(planned, target, host)
     sdist = planned.package.sdist
     name = sdist.filename if sdist is not None else "its sdist"
     wheels = tuple(wheel.filename for wheel in planned.package.wheels)
@@ -156,16 +160,42 @@ def native_code(archive: Path) -> str | None:
         if suffix in _NATIVE_SUFFIXES:
             return f"{_NATIVE_SUFFIXES[suffix]} source {'/'.join(inner)}"
     top = "/".join(parts[0][:depth]) + "/" if depth else ""
-    pyproject = read(f"{top}pyproject.toml")
+    return _declared_native(read(f"{top}pyproject.toml"), read(f"{top}setup.py"))
+
+
+def _declared_native(pyproject: str | None, setup: str | None) -> str | None:
+    """A compiling build backend in pyproject.toml, or extensions in setup.py."""
     if pyproject:
         backend = re.search(r"""build-backend\s*=\s*["']([^"']+)""", pyproject)
         if backend and backend.group(1).split(".")[0] in _COMPILING_BACKENDS:
             return f"build backend {backend.group(1)}"
-    setup = read(f"{top}setup.py")
     for marker in _SETUP_MARKERS:
         if setup and marker in setup:
             return f"setup.py declares {marker.rstrip('(')}"
     return None
+
+
+def _tree_refusal(planned: PlannedDist, target: Target, host: Target) -> Offender | None:
+    # Only what the tree declares: its files may hold C that the build never compiles (tests, tools).
+    source = planned.package.id.source
+    if source.kind not in ("directory", "editable"):
+        return None  # git sources are cloned by the build; their wheel is checked against the target after
+    tree = Path(source.value) / (source.subdirectory or "")
+
+    def read(name: str) -> str | None:
+        try:
+            return (tree / name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+
+    evidence = _declared_native(read("pyproject.toml"), read("setup.py"))
+    if evidence is None:
+        return None
+    why = (
+        f"a local source ({tree}) with native code ({evidence}), which would be compiled for this machine "
+        f"({host}), not for {target}"
+    )
+    return Offender(planned.package.label, why, ())
 
 
 def _listing(archive: Path) -> tuple[list[str], Callable[[str], str | None]]:

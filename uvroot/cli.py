@@ -691,7 +691,8 @@ def check_command(
     An offender has no locked wheel for the target, or only an sdist that cannot be built for it
     here (the same decision sync makes before it builds anything).
 
-    Local sources (the project, members, path and git) are built on this machine and pass.
+    Local sources (the project, members, path and git) are built on this machine and pass, unless
+    they declare a compiling build and the target is foreign.
     """
     args = _Args(dict(locals()))
     console = _console(args)
