@@ -305,8 +305,9 @@ def test_ci_on_a_terminal_gets_the_summary_line_only(project: Path, tmp_path: Pa
 def test_a_pipe_gets_the_summary_line_only(project: Path, tmp_path: Path) -> None:
     done = in_pipe(sync_argv(project, tmp_path / "root", tmp_path / "cache"), environment(tmp_path))
     assert done.returncode == 0, done.stderr
-    assert done.stderr == "" and "\x1b" not in done.stdout
-    summary_only(done.stdout)
+    # as uv: stdout stays free for --format json; the summary is the only line, on stderr
+    assert done.stdout == "" and "\x1b" not in done.stderr
+    summary_only(done.stderr)
 
 
 def test_color_never_on_a_terminal_writes_no_escape_at_all(project: Path, tmp_path: Path) -> None:
@@ -409,7 +410,8 @@ def test_verbose_prints_one_line_per_package(project: Path, tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     installed = [line for line in done.stderr.splitlines() if line.startswith(" + ")]
     assert sorted(line.split(" (")[0] for line in installed) == [f" + {spec}" for spec in PACKAGES], done.stderr
-    summary_only(done.stdout)
+    assert done.stdout == ""
+    summary_only(done.stderr.splitlines()[-1])
 
 
 def test_verbose_adds_a_traceback_to_errors(tmp_path: Path) -> None:
@@ -417,3 +419,17 @@ def test_verbose_adds_a_traceback_to_errors(tmp_path: Path) -> None:
     verbose = in_pipe(failing(tmp_path, "-v"), environment(tmp_path))
     assert "Traceback" not in plain.stderr and "Traceback" in verbose.stderr, verbose.stderr
     assert error_line(plain.stderr) in verbose.stderr
+
+
+@pytest.mark.parametrize("how", [("--no-progress",), ()], ids=["flag", "UV_NO_PROGRESS"])
+def test_no_progress_draws_no_bar_on_a_terminal(
+    project: Path, index: LocalIndex, faulty: FaultyServer, wheelhouse: Path, tmp_path: Path, how: tuple[str, ...]
+) -> None:
+    served_by(with_sizes(project, wheelhouse), index, faulty)
+    faulty.plan(GADGETS, slow(1.0, after_bytes=100))  # a bar would be on screen for a second
+    argv = sync_argv(project, tmp_path / "root", tmp_path / "cache", *how)
+    env = environment(tmp_path) if how else environment(tmp_path, UV_NO_PROGRESS="1")
+    code, output = on_tty(argv, env)
+    assert code == 0, output
+    assert BAR not in output, output
+    assert last_line(output).startswith("staged 3 packages"), output

@@ -187,7 +187,7 @@ def test_failed_build_names_the_package_and_shows_the_backend(
     result = uvroot("sync", "--project", project, "--root", tmp_path / "root", cache=tmp_path / "cache")
     assert result.exit_code == 7, result.output
     assert "building broken==1.0 with" in result.output and "failed" in result.output
-    assert "needs [project] with a static name and version" in result.output  # the backend's own last lines
+    assert "need a value in [tool.tinybuild.dynamic]" in result.output  # the backend's own last lines
     assert not (tmp_path / "root").exists()
 
 

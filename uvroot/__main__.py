@@ -1,6 +1,6 @@
 """``python -m uvroot``."""
 
-from uvroot.cli import main
+from uvroot.noop import main
 
 if __name__ == "__main__":
     main()

@@ -68,6 +68,8 @@ def _parse(path: Path, data: bytes, error: type[InputError], hint: str) -> dict[
     except tomllib.TOMLDecodeError as exc:
         # The decoder's message already carries "(at line L, column C)".
         raise error(f"{path} is not valid TOML: {exc}", hint=hint) from None
+    except RecursionError:
+        raise error(f"{path} is nested too deeply to read (arrays or tables inside each other)", hint=hint) from None
 
 
 def _load(cached: Path) -> dict[str, Any] | None:

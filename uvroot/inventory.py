@@ -95,13 +95,22 @@ def check_report_path(path: Path, layout: Layout) -> Path:
         )
     if absolute.is_dir():
         raise UsageError(f"--report {path} is a directory", hint="name a file, e.g. --report uvroot-report.json")
+    # Checked now, before anything is staged: a report that cannot be written must not fail a finished sync.
+    existing = next((p for p in absolute.parents if p.exists()), Path("/"))
+    if not existing.is_dir():
+        raise UsageError(f"--report {path}: {existing} is a file, not a directory", hint="write the report elsewhere")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"--report {path}: {existing} is not writable by this user", hint="write the report elsewhere")
     return absolute
 
 
 def write_report(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically: a temporary file beside it, then one rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise UsageError(f"cannot write --report {path}: {exc.strerror}", hint="write the report elsewhere") from None
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)

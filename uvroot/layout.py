@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import posixpath
+import shutil
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -231,6 +233,14 @@ def _check_combination(target: Target, request: LayoutRequest) -> None:
                 f"{flag} cannot be combined with {', '.join(extra)}",
                 hint="--target, --venv, --user, --layout and --python each choose a whole layout",
             )
+    if request.preset is not None and request.root is None and request.venv is None and not request.user:
+        # A preset describes an image; on its own it would write into this machine's /usr.
+        raise UsageError(
+            f"--layout {request.preset} lays out an image's Python and needs --root: without it uvroot would "
+            "install into this machine's own system directories",
+            hint="stage a tree with --root DIR (e.g. --root /root-dir), or pass --root / to install into this "
+            "machine on purpose",
+        )
     if request.user and request.prefix is not None and request.root is None:
         raise UsageError("--user cannot be combined with --prefix", hint="use --user alone or with --root")
     if request.venv_python is not None and request.venv is None:
@@ -276,7 +286,18 @@ def _image_python(request: LayoutRequest, target: Target) -> str:
         return request.python.executable
     if request.preset is not None:
         return _preset_scheme(request.preset, target)["interpreter"]
+    if request.root is None and request.prefix is None and (here := _this_machines_python(target)) is not None:
+        return here  # no --root: the environment is for this machine, and runs its interpreter
     return f"{_absolute_posix(request.prefix or DEFAULT_PREFIX)}/bin/python{target.python_version}"
+
+
+def _this_machines_python(target: Target) -> str | None:
+    """An interpreter of the target's X.Y on this machine: the running one's base, else pythonX.Y on PATH."""
+    if sys.version_info[:2] == target.python[:2]:
+        base = getattr(sys, "_base_executable", None) or sys.executable
+        if base and Path(base).is_file():
+            return str(base)
+    return shutil.which(f"python{target.python_version}")
 
 
 def _preset_scheme(name: str, target: Target) -> dict[str, str]:
@@ -355,3 +376,31 @@ def _absolute_posix(prefix: str, flag: str = "--prefix") -> str:
             hint=f"with --root, {flag} names a directory of the final image, e.g. /usr/local",
         )
     return posixpath.normpath(prefix)
+
+
+def check_place(layout: Layout, *, write: bool) -> None:
+    """The tree's top must be a directory, or creatable as one; with ``write``, writable by this user.
+
+    Checked before anything is fetched or written, so a file in the way is one clear error.
+    """
+    top = layout.top
+    existing = next((p for p in (top, *top.parents) if p.exists() or p.is_symlink()), Path("/"))
+    if not existing.is_dir():
+        where = "is a file" if existing == top else f"is under {existing}, which is a file"
+        raise UsageError(f"{_flag(layout)} {top} {where}", hint="choose a directory (existing, or one to create)")
+    if write and not os.access(existing, os.W_OK | os.X_OK):
+        from .errors import InstallError
+
+        what = "" if existing == top else f" ({existing} is where it would be created)"
+        raise InstallError(
+            f"{_flag(layout)} {top} is not writable by this user{what}",
+            hint="choose a directory you can write, or run with the permissions to write it",
+        )
+
+
+def _flag(layout: Layout) -> str:
+    if layout.destdir is not None:
+        return "--root"
+    return {"root": "--root", "prefix": "--prefix", "target": "--target", "user": "--user", "venv": "--venv"}.get(
+        layout.kind, "the layout's directory"
+    )

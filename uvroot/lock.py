@@ -129,6 +129,8 @@ class LockedPackage:
     wheels: tuple[LockedWheel, ...] = ()
     sdist: LockedSdist | None = None
     metadata: PackageMetadata | None = None
+    resolution_markers: tuple[Marker, ...] = ()
+    """The forks this version belongs to (empty: every environment)."""
 
     @property
     def name(self) -> NormalizedName:
@@ -142,6 +144,18 @@ class LockedPackage:
 
 
 @dataclass(frozen=True, slots=True)
+class ConflictItem:
+    """One member of a ``conflicts`` set: an extra or a group of a package."""
+
+    package: NormalizedName
+    extra: str | None = None
+    group: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.package}[{self.extra}]" if self.extra is not None else f"{self.package}:{self.group}"
+
+
+@dataclass(frozen=True, slots=True)
 class Lock:
     """A whole uv.lock."""
 
@@ -150,6 +164,22 @@ class Lock:
     requires_python: SpecifierSet | None
     packages: tuple[LockedPackage, ...]
     members: tuple[NormalizedName, ...] = ()
+    groups: Mapping[str, tuple[Dependency, ...]] = field(default_factory=dict)
+    """``[manifest.dependency-groups]``: the groups of a workspace root (or project) with no ``[project]``."""
+    group_requirements: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """The same groups as requirement text, for ``--locked``."""
+    supported_markers: tuple[Marker, ...] = ()
+    """``supported-markers`` (``tool.uv.environments``): the only environments the lock was resolved for."""
+    conflicts: tuple[tuple[ConflictItem, ...], ...] = ()
+    """``conflicts`` (``tool.uv.conflicts``): extras or groups that must not be selected together."""
+    _by_name: Mapping[str, tuple[LockedPackage, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # One index, built once: planning resolves every edge by name (a scan per edge is quadratic).
+        index: dict[str, list[LockedPackage]] = {}
+        for package in self.packages:
+            index.setdefault(package.name, []).append(package)
+        object.__setattr__(self, "_by_name", {name: tuple(found) for name, found in index.items()})
 
     @property
     def default_index(self) -> str | None:
@@ -160,21 +190,33 @@ class Lock:
 
     def by_name(self, name: str) -> list[LockedPackage]:
         """Every locked package of that name (several when the lock forks)."""
-        wanted = canonicalize_name(name)
-        return [package for package in self.packages if package.name == wanted]
+        return list(self._by_name.get(canonicalize_name(name), ()))
 
-    def resolve(self, dependency: Dependency, parent: LockedPackage) -> LockedPackage:
-        """The package an edge points to; version/source pick among forks."""
+    def resolve(
+        self, dependency: Dependency, parent: LockedPackage, env: Mapping[str, Any] | None = None
+    ) -> LockedPackage:
+        """The package an edge points to; version/source pick among forks.
+
+        A requirement with no version (the manifest's groups) picks, with ``env``, the fork whose
+        ``resolution-markers`` hold there, as uv does.
+        """
         candidates = [
             package
-            for package in self.by_name(dependency.name)
+            for package in self._by_name.get(dependency.name, ())
             if dependency.version in (None, package.id.version) and dependency.source in (None, package.id.source)
         ]
+        if len(candidates) > 1 and env is not None and dependency.version is None:
+            candidates = [package for package in candidates if _in_fork(package, env)]
         if len(candidates) != 1:
             found = "no" if not candidates else "several"
             msg = f"{self.path}: {parent.label} depends on {dependency.name}, which matches {found} locked packages"
             raise LockError(msg, hint=_HINT)
         return candidates[0]
+
+
+def _in_fork(package: LockedPackage, env: Mapping[str, Any]) -> bool:
+    markers = package.resolution_markers
+    return not markers or any(marker.evaluate(dict(env), context="lock_file") for marker in markers)
 
 
 def load_lock(path: Path, cache_dir: Path | None = None) -> Lock:
@@ -198,7 +240,38 @@ def load_lock(path: Path, cache_dir: Path | None = None) -> Lock:
         requires_python=_specifier(data.get("requires-python"), "requires-python"),
         packages=packages,
         members=members,
+        groups=_dependency_tables(_table(manifest, "manifest"), "dependency-groups", "manifest", path.parent),
+        group_requirements={
+            str(canonicalize_name(group)): _requirements(items, f"manifest.dependency-groups.{group}")
+            for group, items in (_opt(manifest, "dependency-groups", dict, "manifest") or {}).items()
+        },
+        supported_markers=tuple(
+            _marker(text, "supported-markers") for text in _list_of(data, "supported-markers", str, where)
+        ),
+        conflicts=tuple(_conflicts(data.get("conflicts", []), where)),
     )
+
+
+def _conflicts(raw: object, where: str) -> list[tuple[ConflictItem, ...]]:
+    if not isinstance(raw, list):
+        raise LockError(f"uv.lock: {where}: conflicts must be an array of arrays", hint=_HINT)
+    sets = []
+    for index, items in enumerate(raw):
+        if not isinstance(items, list):
+            raise LockError(f"uv.lock: {where}: conflicts[{index}] must be an array", hint=_HINT)
+        found = []
+        for item in items:
+            table = _table(item, f"conflicts[{index}]")
+            extra, group = _opt(table, "extra", str, where), _opt(table, "group", str, where)
+            found.append(
+                ConflictItem(
+                    canonicalize_name(_opt(table, "package", str, where) or ""),
+                    str(canonicalize_name(extra)) if extra is not None else None,
+                    str(canonicalize_name(group)) if group is not None else None,
+                )
+            )
+        sets.append(tuple(found))
+    return sets
 
 
 def _refuse_duplicates(packages: tuple[LockedPackage, ...], path: Path) -> None:
@@ -226,6 +299,9 @@ def _package(raw: object, where: str, base: Path) -> LockedPackage:
         wheels=wheels,
         sdist=_sdist(table.get("sdist"), f"{where}.sdist", source, base),
         metadata=_metadata(table.get("metadata"), f"{where}.metadata"),
+        resolution_markers=tuple(
+            _marker(text, f"{where}.resolution-markers") for text in _list_of(table, "resolution-markers", str, where)
+        ),
     )
 
 
@@ -309,7 +385,8 @@ def _metadata(raw: object, where: str) -> PackageMetadata | None:
     if raw is None:
         return None
     table = _table(raw, where)
-    requires_dev = _opt(table, "requires-dev", dict, where) or {}
+    # uv writes requires-dev; it reads dependency-groups too (the older spelling)
+    requires_dev = _opt(table, "requires-dev", dict, where) or _opt(table, "dependency-groups", dict, where) or {}
     return PackageMetadata(
         requires_dist=_requirements(table.get("requires-dist", []), f"{where}.requires-dist"),
         provides_extras=frozenset(str(canonicalize_name(e)) for e in _list_of(table, "provides-extras", str, where)),
@@ -332,6 +409,8 @@ def _requirements(raw: object, where: str) -> frozenset[str]:
         extras = ",".join(sorted(str(canonicalize_name(e)) for e in _list_of(table, "extras", str, where)))
         text = f"{name}[{extras}]" if extras else str(name)
         text += _opt(table, "specifier", str, where) or ""
+        if url := _opt(table, "url", str, where):  # a URL source (marker-split sources differ only by it)
+            text += f" @ {url} "
         if marker := _opt(table, "marker", str, where):
             text += f"; {marker}"
         found.add(text)
@@ -363,18 +442,22 @@ def _dependencies(raw: object, where: str, base: Path) -> tuple[Dependency, ...]
 def _dependency(raw: object, where: str, base: Path) -> Dependency:
     table = _table(raw, where)
     marker_text = _opt(table, "marker", str, where)
-    try:
-        marker = Marker(marker_text) if marker_text else None
-    except InvalidMarker as exc:
-        raise LockError(f"uv.lock: {where}.marker is not a valid marker: {exc}", hint=_HINT) from None
+    marker = _marker(marker_text, f"{where}.marker") if marker_text else None
     source = table.get("source")
     return Dependency(
         name=canonicalize_name(_get(table, "name", str, where)),
-        extras=frozenset(_list_of(table, "extra", str, where)),
+        extras=frozenset(_list_of(table, "extra", str, where) + _list_of(table, "extras", str, where)),
         marker=marker,
         version=_opt(table, "version", str, where),
         source=_source(source, f"{where}.source", base) if isinstance(source, dict) else None,
     )
+
+
+def _marker(text: str, where: str) -> Marker:
+    try:
+        return Marker(text)
+    except InvalidMarker as exc:
+        raise LockError(f"uv.lock: {where} is not a valid marker: {exc}", hint=_HINT) from None
 
 
 def _specifier(value: object, where: str) -> SpecifierSet | None:

@@ -19,7 +19,7 @@ builds local sources (their files are not watched).
 from __future__ import annotations
 
 import hashlib
-import json
+import marshal
 import os
 import sys
 
@@ -43,7 +43,7 @@ _NOT_STAMPED = frozenset(
 )
 _ENVIRONMENT = ("SOURCE_DATE_EPOCH", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "HOME", "PYTHONUSERBASE", "PATH")
 _ENVIRONMENT_PREFIXES = ("UV_", "UVROOT_")
-SUMMARY_STREAM = "stdout"
+SUMMARY_STREAM = "stderr"
 """Where the CLI prints a sync's one-line summary (the fast path prints there too)."""
 
 ARGV: list[str] | None = None
@@ -54,7 +54,7 @@ Identity = list[int] | None
 
 def main() -> None:
     """The ``uvroot`` entry point: answer a repeated no-op at once, else run the CLI."""
-    global ARGV  # noqa: PLW0603 - set once per process, before anything reads it
+    global ARGV
     ARGV = sys.argv[1:]
     if _answer(ARGV):
         return
@@ -67,12 +67,12 @@ def _answer(argv: list[str]) -> bool:
     path = _stamp_path(argv)
     if path is None:
         return False
-    try:
-        with open(path, encoding="utf-8") as stream:
-            stamp = json.load(stream)
+    try:  # marshal: built in, so the fast answer imports nothing (json alone costs more than the answer)
+        with open(path, "rb") as stream:
+            stamp = marshal.load(stream)
         watched = [(str(name), identity) for name, identity in stamp["watched"]]
         text = str(stamp["text"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, EOFError):
         return False
     if any(_identity(name) != identity for name, identity in watched):
         return False
@@ -89,8 +89,8 @@ def remember(watched: list[str], text: str) -> None:
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(temporary, "w", encoding="utf-8") as stream:
-            json.dump(stamp, stream)
+        with open(temporary, "wb") as stream:
+            marshal.dump(stamp, stream)
         os.replace(temporary, path)
     except OSError:
         pass  # a read-only or full cache only costs the next no-op its speed
@@ -108,14 +108,12 @@ def _stamp_path(argv: list[str]) -> str | None:
     if not argv or argv[0] != "sync" or any(arg.split("=", 1)[0] in _NOT_STAMPED for arg in argv[1:]):
         return None
     environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key in _ENVIRONMENT or key.startswith(_ENVIRONMENT_PREFIXES)
+        key: value for key, value in os.environ.items() if key in _ENVIRONMENT or key.startswith(_ENVIRONMENT_PREFIXES)
     }
     if environment.get("UV_NO_CACHE", "") not in ("", "0", "false") or (cache := _cache_dir(argv)) is None:
         return None
-    key = json.dumps([_SCHEMA, argv, os.getcwd(), sys.executable, sys.version, sorted(environment.items()), _code()])
-    return os.path.join(cache, "noop-v1", hashlib.sha256(key.encode()).hexdigest()[:40] + ".json")
+    key = repr([_SCHEMA, argv, os.getcwd(), sys.executable, sys.version, sorted(environment.items()), _code()])
+    return os.path.join(cache, "noop-v1", hashlib.sha256(key.encode()).hexdigest()[:40] + ".marshal")
 
 
 def _cache_dir(argv: list[str]) -> str | None:
@@ -133,6 +131,6 @@ def _cache_dir(argv: list[str]) -> str | None:
 
 
 def _code() -> list[Identity]:
-    """uvroot's own modules: another version of uvroot never trusts this one's stamps."""
+    """The package's own modules: another version of uvroot never trusts this one's stamps."""
     package = os.path.dirname(os.path.abspath(__file__))
     return [_identity(os.path.join(package, name)) for name in sorted(os.listdir(package)) if name.endswith(".py")]

@@ -6,10 +6,11 @@ groups, follow every edge whose marker holds for the TARGET, then give each
 package its best locked wheel by (tag priority, build tag), or, where none fits
 or the package is a local tree, a build from source.
 
-Asked to ``explain``, a second walk (never on the hot path of a no-op sync)
-follows every edge the first one did not and records why each locked package
-is left out: the first blocked edge on its shortest path from a root decides
-(``marker``, ``group``, ``extra``, or the ``--only-group`` ``flag``).  The
+Asked to ``explain``, the same walk (one breadth-first pass) also follows every
+blocked edge and records why each locked package is left out: the first blocked
+edge on its shortest path from a root decides (``marker``, ``group``, ``extra``,
+or the ``--only-group`` ``flag``); without ``explain`` (a no-op sync) blocked
+edges are not followed at all.  The
 other branch of a Python-version fork is a ``marker`` skip like any other.
 Packages that no path from the selected roots reaches at all (another
 workspace member's dependencies, extras nobody selected on the way) are
@@ -23,16 +24,17 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from packaging.markers import Marker
+from packaging.utils import NormalizedName
 
-from .errors import LockError, NoCompatibleWheel, PlanError
-from .lock import Dependency, Lock, LockedPackage, LockedWheel, PackageId
+from .errors import LockError, NoCompatibleWheel, PlanError, UsageError
+from .lock import Dependency, Lock, LockedPackage, LockedWheel, PackageId, Source
 from .project import Project
 from .selection import Selection
 from .target import Target
@@ -54,6 +56,8 @@ class PlannedDist:
     """None when the package is built from source (a local tree, git, or an sdist)."""
     requested: bool
     """A direct dependency of a selected root (gets a REQUESTED file)."""
+    built_version: str | None = None
+    """A dynamic version (none in uv.lock), as the wheel built earlier for the same source says."""
 
     @property
     def name(self) -> str:
@@ -62,8 +66,13 @@ class PlannedDist:
 
     @property
     def version(self) -> str:
-        """The locked version."""
-        return self.package.id.version or ""
+        """The locked version, or the built one for a dynamic version ("" before the first build)."""
+        return self.package.id.version or self.built_version or ""
+
+    @property
+    def label(self) -> str:
+        """``name==version``, or the name alone for a dynamic version not known before a build."""
+        return f"{self.name}=={self.version}" if self.version else self.name
 
     @property
     def build_from(self) -> Literal["tree", "sdist"] | None:
@@ -80,6 +89,11 @@ class PlannedDist:
         if self.build_from == "sdist" and self.package.sdist is not None:
             return f"build from {self.package.sdist.filename}"
         return f"build from {self.package.id.source.kind} {self.package.id.source.value}"
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 package``, ``2 packages``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 SkipKind = Literal["flag", "marker", "group", "extra", "unreachable", "virtual"]
@@ -144,8 +158,33 @@ class InstallPlan:
     """Only when planned with ``strict=False``: packages that cannot be staged (else the first one raises)."""
 
 
+@dataclass(frozen=True, slots=True)
+class BuildPolicy:
+    """uv's ``--no-build`` / ``--no-binary`` (and their ``-package`` forms): wheels only, or sdists only."""
+
+    no_build: bool = False
+    no_build_packages: frozenset[str] = frozenset()
+    no_binary: bool = False
+    no_binary_packages: frozenset[str] = frozenset()
+
+    def may_build(self, name: str) -> bool:
+        """Whether an sdist of ``name`` may be built."""
+        return not self.no_build and name not in self.no_build_packages
+
+    def may_use_wheel(self, name: str) -> bool:
+        """Whether a locked wheel of ``name`` may be installed."""
+        return not self.no_binary and name not in self.no_binary_packages
+
+
 def plan_install(
-    lock: Lock, project: Project, target: Target, selection: Selection, *, explain: bool = False, strict: bool = True
+    lock: Lock,
+    project: Project,
+    target: Target,
+    selection: Selection,
+    *,
+    explain: bool = False,
+    strict: bool = True,
+    policy: BuildPolicy | None = None,
 ) -> InstallPlan:
     """Choose what to install for every package the target needs.
 
@@ -154,19 +193,26 @@ def plan_install(
     ``problems`` instead of raising :class:`NoCompatibleWheel` at the first.
     """
     _check_python(lock, target)
+    _check_environments(lock, target)
     roots = _roots(lock, project, selection)
+    _check_conflicts(lock, roots, selection)
     env: Env = {
         **target.environment(),
         "extras": _active(roots, selection),
         "dependency_groups": frozenset(),
         "extra": "",  # a plain `extra == ...` edge marker (not uv's conflict spelling) is never active
     }
-    needed, direct = _walk(lock, roots, env, selection)
+    needed, direct, blocked = _walk(lock, roots, env, selection, explain=explain)
+    needed.pop(_WORKSPACE_ROOT, None)
     walked = set(needed)
-    skipped = _skip(needed, roots, lock, selection, explain)
+    # With no [project], the members are not "the project" (--no-install-project keeps them) but
+    # --only-group still leaves them out.
+    projects = roots if project.is_package or not selection.project_dependencies else []
+    skipped = _skip(needed, projects, lock, selection, explain)
     if explain:
-        skipped += _explain(lock, roots, env, selection, walked)
-    chosen = [_choose(package, target, package.id in direct) for package in needed.values()]
+        skipped += _explained(lock, blocked, walked)
+    policy = policy or BuildPolicy()
+    chosen = [_choose(package, target, package.id in direct, policy) for package in needed.values()]
     problems = [found for found in chosen if isinstance(found, Problem)]
     if strict and problems:
         raise NoCompatibleWheel(problems[0].message, hint=problems[0].hint)
@@ -175,6 +221,17 @@ def plan_install(
     skipped.sort(key=lambda item: (item.package.name, item.package.id.version or ""))
     problems.sort(key=lambda problem: problem.package.label)
     return InstallPlan(target=target, dists=tuple(dists), skipped=tuple(skipped), problems=tuple(problems))
+
+
+def with_built_versions(plan: InstallPlan, built: Mapping[str, str]) -> InstallPlan:
+    """``plan`` with the versions of dynamic-version sources filled in from earlier builds (name -> version)."""
+    dists = tuple(
+        replace(planned, built_version=built[planned.name])
+        if not planned.package.id.version and planned.name in built
+        else planned
+        for planned in plan.dists
+    )
+    return replace(plan, dists=dists)
 
 
 def best_wheel(package: LockedPackage, target: Target) -> LockedWheel | None:
@@ -187,13 +244,18 @@ def best_wheel(package: LockedPackage, target: Target) -> LockedWheel | None:
     return min(scored, key=lambda pair: (pair[0], _negated(pair[1].build)))[1]
 
 
-def _choose(package: LockedPackage, target: Target, requested: bool) -> PlannedDist | Problem:
+def _choose(package: LockedPackage, target: Target, requested: bool, policy: BuildPolicy) -> PlannedDist | Problem:
     if package.id.source.is_local:
         return PlannedDist(package, None, requested)  # a tree: always built, never editable
-    wheel = best_wheel(package, target)
+    wheel = best_wheel(package, target) if policy.may_use_wheel(package.name) else None
     if wheel is None and package.sdist is None:
+        if not policy.may_use_wheel(package.name) and package.wheels:
+            return Problem(package, "no sdist, and --no-binary forbids its wheels")
         tried = ", ".join(str(tag) for tag in target.tags[:3])
         return Problem(package, f"no wheel for {target} (tags tried: {tried}, ... {len(target.tags)} in all)")
+    if wheel is None and not policy.may_build(package.name):
+        assert package.sdist is not None
+        return Problem(package, f"only an sdist ({package.sdist.filename}), and --no-build forbids building it")
     return PlannedDist(package, wheel, requested)
 
 
@@ -202,7 +264,15 @@ def _negated(build: tuple[()] | tuple[int, str]) -> tuple[int, str]:
     return (-build[0], "") if build else (1, "")
 
 
+_WORKSPACE_ROOT = PackageId(NormalizedName("(workspace root)"), None, Source("virtual", ""))
+
+
 def _roots(lock: Lock, project: Project, selection: Selection) -> list[LockedPackage]:
+    if not project.is_package and selection.package is None:
+        # A workspace root (or directory) with no [project]: uv syncs every member and the
+        # root's own groups, which the lock keeps in [manifest.dependency-groups].
+        members = [p for p in lock.packages if p.name in lock.members and p.id.source.kind != "registry"]
+        return [*members, LockedPackage(_WORKSPACE_ROOT, dependency_groups=lock.groups)]
     if selection.all_packages:
         members = [p for p in lock.packages if p.name in lock.members and p.id.source.kind != "registry"]
         return members or [_project_package(lock, project)]
@@ -219,97 +289,53 @@ def _roots(lock: Lock, project: Project, selection: Selection) -> list[LockedPac
 
 
 def _walk(
-    lock: Lock, roots: list[LockedPackage], env: Env, selection: Selection
-) -> tuple[dict[PackageId, LockedPackage], set[PackageId]]:
+    lock: Lock, roots: list[LockedPackage], env: Env, selection: Selection, *, explain: bool = False
+) -> tuple[dict[PackageId, LockedPackage], set[PackageId], dict[PackageId, Block]]:
+    """The one graph walk: what the target needs, the roots' direct dependencies, and (``explain``) why the rest is not.
+
+    Breadth first over (package, extras, blocked): an edge whose marker is false for the
+    target, or a root edge of an unselected extra or group, is followed only to explain
+    (and then without failing on an edge that does not resolve); the shortest path decides,
+    and the first blocked edge on it.
+    """
     needed: dict[PackageId, LockedPackage] = {root.id: root for root in roots}
     direct: set[PackageId] = set()
-    todo: deque[tuple[LockedPackage, frozenset[str]]] = deque()
-    for root in roots:
-        for edge in _root_edges(root, selection):
-            if _holds(edge, env):
-                package = lock.resolve(edge, root)
-                direct.add(package.id)
-                todo.append((package, edge.extras))
-    seen: set[tuple[PackageId, frozenset[str]]] = set()
-    while todo:
-        package, extras = todo.popleft()
-        if (package.id, extras) in seen:
-            continue
-        seen.add((package.id, extras))
-        needed[package.id] = package
-        follow = [*package.dependencies, *(d for e in extras for d in package.optional_dependencies.get(e, ()))]
-        todo.extend((lock.resolve(d, package), d.extras) for d in follow if _holds(d, env))
-    return needed, direct
-
-
-def _root_edges(root: LockedPackage, selection: Selection) -> list[Dependency]:
-    edges = list(root.dependencies) if selection.project_dependencies else []
-    for extra in sorted(selection.extras):
-        edges += root.optional_dependencies.get(extra, ())
-    for group in sorted(selection.groups):
-        edges += root.dependency_groups.get(group, ())
-    return edges
-
-
-def _skip(
-    needed: dict[PackageId, LockedPackage],
-    roots: list[LockedPackage],
-    lock: Lock,
-    selection: Selection,
-    explain: bool = False,
-) -> list[Skipped]:
-    """Drop what the --no-install-* flags (and virtual sources) leave out; their dependencies stay."""
-    project_ids = {root.id for root in roots} if not selection.all_packages else set()
-    skipped = []
-    for package_id, package in list(needed.items()):
-        reason = _skip_reason(package, package_id in project_ids, lock, selection)
-        if reason is not None:
-            del needed[package_id]
-            if reason:
-                skipped.append(Skipped(package, "flag", reason))
-            elif explain:
-                skipped.append(Skipped(package, "virtual", "a virtual project is never installed"))
-    return skipped
-
-
-def _explain(
-    lock: Lock, roots: list[LockedPackage], env: Env, selection: Selection, walked: set[PackageId]
-) -> list[Skipped]:
-    """Why each locked package that the walk did not reach is left out (see the module doc)."""
+    blocked: dict[PackageId, Block] = {}
     todo: deque[tuple[LockedPackage, frozenset[str], Block | None]] = deque()
 
     def push(edge: Dependency, parent: LockedPackage, block: Block | None) -> None:
-        with suppress(LockError):  # an edge the real walk never follows must not fail an explanation
-            todo.append((lock.resolve(edge, parent), edge.extras, block))
+        if block is None:
+            todo.append((lock.resolve(edge, parent, env), edge.extras, None))
+            return
+        with suppress(LockError):  # an edge the install never follows must not fail an explanation
+            todo.append((lock.resolve(edge, parent, env), edge.extras, block))
 
     for root in roots:
-        for edge, block in _explained_root_edges(root, selection, env):
-            push(edge, root, block)
-    found: dict[PackageId, Block] = {}
+        for edge, block in _root_edges(root, selection, env):
+            if block is None:
+                direct.add(lock.resolve(edge, root, env).id)
+            if block is None or explain:
+                push(edge, root, block)
     seen: set[tuple[PackageId, frozenset[str], bool]] = set()
-    while todo:  # breadth first: the shortest path decides, and the first blocked edge on it
+    while todo:
         package, extras, block = todo.popleft()
         if (package.id, extras, block is None) in seen:
             continue
         seen.add((package.id, extras, block is None))
-        if block is not None and package.id not in walked:
-            found.setdefault(package.id, block)
+        if block is None:
+            needed[package.id] = package
+        else:
+            blocked.setdefault(package.id, block)
         follow = [*package.dependencies, *(d for e in extras for d in package.optional_dependencies.get(e, ()))]
         for edge in follow:
-            push(edge, package, block or (None if _holds(edge, env) else _marker_block(edge, package)))
-    skipped = [
-        Skipped(lock_package, *found[lock_package.id]) for lock_package in lock.packages if lock_package.id in found
-    ]
-    skipped += [
-        Skipped(package, "unreachable", "not a dependency of the selected project or members")
-        for package in lock.packages
-        if package.id not in walked and package.id not in found
-    ]
-    return skipped
+            child = block or (None if _holds(edge, env) else _marker_block(edge, package))
+            if child is None or explain:
+                push(edge, package, child)
+    return needed, direct, blocked
 
 
-def _explained_root_edges(root: LockedPackage, selection: Selection, env: Env) -> list[tuple[Dependency, Block | None]]:
-    """Every edge of a root, each with what blocks it (None: the walk follows it)."""
+def _root_edges(root: LockedPackage, selection: Selection, env: Env) -> list[tuple[Dependency, Block | None]]:
+    """Every edge of a root, each with what blocks it (None: the install follows it)."""
 
     def check(edge: Dependency, unselected: Block | None) -> tuple[Dependency, Block | None]:
         if unselected is not None:
@@ -327,17 +353,55 @@ def _explained_root_edges(root: LockedPackage, selection: Selection, env: Env) -
     return edges
 
 
+def _skip(
+    needed: dict[PackageId, LockedPackage],
+    roots: list[LockedPackage],
+    lock: Lock,
+    selection: Selection,
+    explain: bool = False,
+) -> list[Skipped]:
+    """Drop what the --no-install-* flags (and virtual sources) leave out; their dependencies stay."""
+    project_ids = {root.id for root in roots} if not selection.all_packages else set()
+    # A single project's lock lists no members: the project is the whole workspace (uv's meaning).
+    workspace = set(lock.members) or {root.name for root in roots if root.id.source.kind != "registry"}
+    skipped = []
+    for package_id, package in list(needed.items()):
+        reason = _skip_reason(package, package_id in project_ids, package.name in workspace, selection)
+        if reason is not None:
+            del needed[package_id]
+            if reason:
+                skipped.append(Skipped(package, "flag", reason))
+            elif explain:
+                skipped.append(Skipped(package, "virtual", "a virtual project is never installed"))
+    return skipped
+
+
+def _explained(lock: Lock, blocked: dict[PackageId, Block], walked: set[PackageId]) -> list[Skipped]:
+    """Every locked package the install does not reach, with why (see the module doc)."""
+    skipped = [
+        Skipped(package, *blocked[package.id])
+        for package in lock.packages
+        if package.id in blocked and package.id not in walked
+    ]
+    skipped += [
+        Skipped(package, "unreachable", "not a dependency of the selected project or members")
+        for package in lock.packages
+        if package.id not in walked and package.id not in blocked
+    ]
+    return skipped
+
+
 def _marker_block(edge: Dependency, parent: LockedPackage) -> Block:
     return ("marker", str(edge.marker), parent.label)
 
 
-def _skip_reason(package: LockedPackage, is_project: bool, lock: Lock, selection: Selection) -> str | None:
+def _skip_reason(package: LockedPackage, is_project: bool, is_member: bool, selection: Selection) -> str | None:
     kind = package.id.source.kind
     if kind == "virtual":
         return ""  # never installed, and not worth a line
     if is_project and not selection.install_project:
         return "--no-install-project" if selection.project_dependencies else "--only-group/--only-dev"
-    if selection.no_install_workspace and package.name in lock.members and kind != "registry":
+    if selection.no_install_workspace and is_member and kind != "registry":
         return "--no-install-workspace"
     if selection.no_install_local and kind in ("directory", "editable", "path"):
         return "--no-install-local"
@@ -381,3 +445,40 @@ def _check_python(lock: Lock, target: Target) -> None:
     if lock.requires_python is not None and not lock.requires_python.contains(version, prereleases=True):
         msg = f"the target Python {version} does not satisfy the lock's requires-python {lock.requires_python}"
         raise PlanError(msg, hint="pass a --python-version the project supports")
+
+
+def _check_environments(lock: Lock, target: Target) -> None:
+    """A target outside ``tool.uv.environments`` is refused, as uv refuses it (the lock holds nothing for it)."""
+    if not lock.supported_markers:
+        return
+    env = {**target.environment(), "extra": ""}
+    if not any(marker.evaluate(env, context="lock_file") for marker in lock.supported_markers):
+        listed = ", ".join(f"`{marker}`" for marker in lock.supported_markers)
+        raise PlanError(
+            f"the target {target} is not compatible with the lockfile's supported environments: {listed}",
+            hint="pick a --python-platform/--python-version inside tool.uv.environments, or add the target "
+            "there and run uv lock",
+        )
+
+
+def _check_conflicts(lock: Lock, roots: Iterable[LockedPackage], selection: Selection) -> None:
+    """Selected extras or groups that ``tool.uv.conflicts`` declares incompatible: refused before anything is fetched."""
+    names = {root.name for root in roots}
+    for items in lock.conflicts:
+        active = [
+            item
+            for item in items
+            if item.package in names
+            and (item.extra in selection.extras if item.extra is not None else item.group in selection.groups)
+        ]
+        if len(active) < 2:
+            continue
+        kind = "Extras" if all(item.extra is not None for item in active) else "Groups"
+        if kind == "Groups" and any(item.extra is not None for item in active):
+            kind = "Extras and groups"
+        chosen = " and ".join(f"`{item.extra if item.extra is not None else item.group}`" for item in active)
+        declared = ", ".join(f"`{item}`" for item in items)
+        raise UsageError(
+            f"{kind} {chosen} are incompatible with the declared conflicts: {{{declared}}}",
+            hint="select only one of them (drop --all-extras/--all-groups or one --extra/--group)",
+        )

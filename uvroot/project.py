@@ -8,7 +8,7 @@ file adds the names that exist and which groups are on by default.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,24 @@ class Project:
     declared: Declared
     indexes: tuple[tuple[str, str], ...] = ()
     """``[[tool.uv.index]]`` (name, url): where ``UV_INDEX_<NAME>_USERNAME/PASSWORD`` apply."""
+    workspace_root: Path | None = None
+    """Where uv.lock is: the workspace root above a member (None: ``dir`` itself)."""
+    dynamic: frozenset[str] = frozenset()
+    """``project.dynamic``: fields only a build knows (``version``, ``dependencies``...)."""
+    sources: Mapping[str, tuple[Mapping[str, Any], ...]] = field(default_factory=dict)
+    """``[tool.uv.sources]``, each entry as a tuple of source tables (uv allows a list split by markers)."""
+    requires_python: str | None = None
+    """``project.requires-python`` as written."""
+
+    @property
+    def root(self) -> Path:
+        """The directory holding uv.lock."""
+        return self.workspace_root or self.dir
+
+    @property
+    def is_package(self) -> bool:
+        """False for a workspace root or directory with no ``[project]`` table (only groups)."""
+        return self.name is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +60,50 @@ class Declared:
     optional: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Each group's own requirements, include-group entries expanded (as uv records them)."""
+
+
+def discover_project(start: Path) -> Project:
+    """The project uv would sync from ``start``: the nearest pyproject.toml at or above it, with its workspace root.
+
+    As uv: a pyproject.toml holding ``[tool.uv.workspace]`` is a workspace root; any other
+    is a project that belongs to the nearest workspace root above it whose ``members`` globs
+    match it (and whose ``exclude`` globs do not), or stands alone.
+    """
+    start = start.resolve()
+    if not start.is_dir():
+        raise ProjectError(f"{start / 'pyproject.toml'} does not exist (no such directory)", hint=_HINT)
+    here = next((d for d in (start, *start.parents) if (d / "pyproject.toml").is_file()), None)
+    if here is None:
+        raise ProjectError(
+            f"no pyproject.toml in {start} or any parent directory",
+            hint="run uvroot in a uv project, or point --project (or --directory) at one",
+        )
+    project = load_project(here)
+    if _workspace_table(here) is not None:
+        return project
+    for above in here.parents:
+        workspace = _workspace_table(above)
+        if workspace is not None and _member_of(above, workspace, here):
+            return replace(project, workspace_root=above)
+    return project
+
+
+def _workspace_table(directory: Path) -> dict[str, Any] | None:
+    path = directory / "pyproject.toml"
+    if not path.is_file():
+        return None
+    data = read_toml(path, ProjectError, hint=_HINT)
+    workspace = _table(_table(_table(data, "tool", path), "uv", path), "workspace", path)
+    return workspace if "workspace" in data.get("tool", {}).get("uv", {}) else None
+
+
+def _member_of(root: Path, workspace: dict[str, Any], directory: Path) -> bool:
+    def matches(key: str) -> bool:
+        patterns = workspace.get(key, [])
+        globs = patterns if isinstance(patterns, list) else []
+        return any(directory in {p.resolve() for p in root.glob(g)} for g in globs if isinstance(g, str) and g)
+
+    return matches("members") and not matches("exclude")
 
 
 def load_project(directory: Path) -> Project:
@@ -68,6 +130,12 @@ def load_project(directory: Path) -> Project:
             for entry in tool_uv.get("index", [])
             if isinstance(entry, dict) and isinstance(entry.get("name"), str) and isinstance(entry.get("url"), str)
         ),
+        dynamic=frozenset(d for d in project.get("dynamic", []) if isinstance(d, str)),
+        requires_python=project["requires-python"] if isinstance(project.get("requires-python"), str) else None,
+        sources={
+            str(canonicalize_name(name)): tuple(entry for entry in (value if isinstance(value, list) else [value]))
+            for name, value in _table(tool_uv, "sources", path).items()
+        },
     )
 
 

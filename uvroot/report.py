@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
 from .fetch import LocalFile
-from .plan import InstallPlan, PlannedDist
+from .plan import InstallPlan, PlannedDist, plural
 from .state import Changes, InstalledDist
 from .sync import SyncReport
 
@@ -56,7 +59,7 @@ class LineReporter:
 
     def installed(self, planned: PlannedDist, files: int) -> None:  # noqa: D102
         if self.verbose:
-            self._say(f" + {planned.name}=={planned.version} ({files} files)")
+            self._say(f" + {planned.label} ({files} files)")
 
     def removed(self, dist: InstalledDist) -> None:  # noqa: D102
         if self.verbose:
@@ -180,6 +183,11 @@ def _progress(stream: TextIO, color: bool) -> Progress:
     )
 
 
+def _label(name: str, code: str, color: bool) -> str:
+    # As uv: the word in bold colour, the colon bold.
+    return f"\x1b[{code}m\x1b[1m{name}\x1b[0m\x1b[1m:\x1b[0m" if color else f"{name}:"
+
+
 def plan_table(report: SyncReport, layout: Layout | None = None) -> str:
     """The dry-run listing: where files go, then one line per package with the wheel chosen for the target."""
     install = {planned.name for planned in report.changes.install}
@@ -190,7 +198,7 @@ def plan_table(report: SyncReport, layout: Layout | None = None) -> str:
         )
     for planned in report.plan.dists:
         action = "install" if planned.name in install else "keep"
-        lines.append(f"  {action:8} {planned.name}=={planned.version}  {planned.artifact}")
+        lines.append(f"  {action:8} {planned.label}  {planned.artifact}")
     lines += [f"  remove   {dist.name}=={dist.version}" for dist in report.changes.remove]
     # Packages no path from the roots reaches would drown the listing (--format json has them).
     shown = [skipped for skipped in report.plan.skipped if skipped.kind not in ("unreachable", "virtual")]
@@ -202,10 +210,11 @@ def summary(report: SyncReport, where: str) -> str:
     """The one-line result of a sync."""
     changes = report.changes
     if not changes.install and not changes.remove:
-        return f"{where} is up to date ({len(changes.keep)} packages for {report.plan.target})"
+        return f"{where} is up to date ({plural(len(changes.keep), 'package')} for {report.plan.target})"
     removed = f", removed {len(changes.remove)}" if changes.remove else ""
     return (
-        f"staged {len(changes.install)} packages ({report.files} files from {_size(report.bytes)} of wheels) "
+        f"staged {plural(len(changes.install), 'package')} ({plural(report.files, 'file')} from "
+        f"{_size(report.bytes)} of wheels) "
         f"into {where} for {report.plan.target}{removed}, kept {len(changes.keep)}, in {report.seconds:.2f}s"
     )
 
@@ -217,3 +226,60 @@ def _size(count: int) -> str:
             return f"{value:.1f} {unit}" if unit != "B" else f"{count} B"
         value /= 1024
     return f"{value:.1f} GiB"
+
+
+# -- the console: colour, errors and the reporter a command uses (as uv decides them) ----------
+
+COLORS = ("auto", "always", "never")
+
+
+class Console:
+    """How a command writes to people: ``--color``, ``-q``/``-v`` and ``--no-progress`` decided once."""
+
+    def __init__(self, color: str = "auto", *, quiet: bool = False, verbose: bool = False, progress: bool = True):
+        self.color = color
+        self.quiet = quiet
+        self.verbose = verbose
+        self.progress = progress
+
+    def colored(self, stream: TextIO) -> bool:
+        """Whether to style text written to ``stream``, decided as uv decides it.
+
+        An explicit always/never wins; in auto a non-empty NO_COLOR turns colour off, then a
+        non-empty FORCE_COLOR or CLICOLOR_FORCE turns it on; otherwise only a terminal gets colour.
+        """
+        if self.color != "auto":
+            return self.color == "always"
+        if os.environ.get("NO_COLOR"):
+            return False
+        if os.environ.get("FORCE_COLOR") or os.environ.get("CLICOLOR_FORCE"):
+            return True
+        return stream.isatty()
+
+    def error(self, message: str, hint: str | None, details: Iterable[str] = ()) -> None:
+        """``error: message``, indented detail lines, then ``hint: ...``, on stderr."""
+        color = self.colored(sys.stderr)
+        lines = [f"{_label('error', '31', color)} {message}", *(f"  {line}" for line in details)]
+        if hint:
+            lines.append(f"{_label('hint', '36', color)} {hint}")
+        with _WRITE_LOCK:
+            sys.stderr.write("\n".join(lines) + "\n")
+            sys.stderr.flush()
+
+    @contextmanager
+    def reporter(self) -> Iterator[LineReporter]:
+        """Bars only for a person at a terminal: CI logs and pipes get plain lines.
+
+        ``--color never`` asks for no escape sequences at all (a bar is drawn with them), and
+        ``--no-progress`` (``UV_NO_PROGRESS``) for no bars.
+        """
+        color = self.colored(sys.stderr)
+        plain = self.quiet or not self.progress or self.color == "never"
+        if plain or not sys.stderr.isatty() or os.environ.get("CI"):
+            yield LineReporter(self.verbose and not self.quiet, self.quiet, color=color)
+            return
+        bar = BarReporter(self.verbose, color=color)
+        try:
+            yield bar
+        finally:
+            bar.close()

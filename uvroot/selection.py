@@ -8,12 +8,16 @@ and ``--only-dev`` drop the project and its own dependencies.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
 from .errors import ProjectError, UsageError
 from .project import Project
+
+if TYPE_CHECKING:
+    from .lock import Lock
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,9 +59,20 @@ class Selection:
     no_install_packages: frozenset[str] = frozenset()
 
 
-def select(project: Project, flags: SelectionFlags) -> Selection:
-    """Apply uv's selection rules to ``project``; unknown extras or groups are errors."""
+def select(project: Project, flags: SelectionFlags, lock: Lock | None = None) -> Selection:
+    """Apply uv's selection rules to ``project``; unknown extras or groups are errors.
+
+    With no ``[project]`` (a workspace root with only groups) every member counts, as in uv:
+    their extras and groups are known too (``lock`` lists them).
+    """
     _check_conflicts(flags)
+    if lock is not None and not project.is_package:
+        members = [p for p in lock.packages if p.name in lock.members and p.id.source.kind != "registry"]
+        project = replace(
+            project,
+            extras=project.extras | {e for p in members for e in p.optional_dependencies},
+            groups=project.groups | set(lock.groups) | {g for p in members for g in p.dependency_groups},
+        )
     only = {*_names(flags.only_group), *(["dev"] if flags.only_dev else [])}
     groups = _groups(project, flags, only)
     extras = set(project.extras) if flags.all_extras else set(_names(flags.extra))

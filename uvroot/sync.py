@@ -27,19 +27,20 @@ from packaging.utils import canonicalize_name
 
 from .build import BuildContext, Frontend, build_dist, source_key
 from .cache import WheelCache, default_cache_dir
-from .errors import InstallError
+from .check import REFUSAL_HINT, host_target, refusal, sdist_inspector
+from .errors import InstallError, PlanError
 from .fetch import Downloader, LocalFile, fetch, index_credentials, needs_download
 from .freshness import check_fresh
 from .layout import Layout
 from .lock import Lock, load_lock
-from .plan import InstallPlan, PlannedDist, plan_install
-from .project import Project, load_project
+from .plan import BuildPolicy, InstallPlan, PlannedDist, plan_install, with_built_versions
+from .project import Project, discover_project
 from .selection import SelectionFlags, select
-from .state import Changes, InstalledDist, check_target_dir, diff, remove_dist, scan
+from .state import STATE_FILE, Changes, InstalledDist, check_target_dir, diff, remove_dist, scan
 from .target import Target
 from .tree import DEFAULT_EPOCH, LinkMode
-from .txn import Transaction, locked, recover, stamp_top, write_error
-from .venv import check_venv_dir, venv_current, write_venv
+from .txn import TXN_DIR, Transaction, locked, recover, stamp_top, write_error
+from .venv import check_venv_dir, venv_current, venv_files, write_venv
 
 if TYPE_CHECKING:
     from .interpreter import Interpreter
@@ -122,6 +123,8 @@ class SyncOptions:
     offline: bool = False
     dry_run: bool = False
     locked: bool = False
+    frozen: bool = False
+    """``--frozen``: uv.lock is not compared with pyproject.toml at all (not even a warning)."""
     build_frontend: Frontend | None = None
     link_mode: LinkMode = "clone"
     reinstall: bool = False
@@ -133,6 +136,8 @@ class SyncOptions:
     """The mtime of every file and directory the sync writes (``SOURCE_DATE_EPOCH``)."""
     explain: bool = False
     """Say why every locked package that is not installed is left out (``InstallPlan.skipped``)."""
+    policy: BuildPolicy = field(default_factory=BuildPolicy)
+    """``--no-build`` / ``--no-binary`` and their ``-package`` forms."""
 
 
 @dataclass(frozen=True)
@@ -149,11 +154,13 @@ class SyncReport:
 
 def make_plan(options: SyncOptions, reporter: Reporter | None = None) -> tuple[InstallPlan, Lock, Project]:
     """Read the project and lock and decide every distribution, without touching the layout or network."""
-    project = load_project(options.project_dir)
-    lock = load_lock(options.project_dir / "uv.lock", _cache_dir(options))
-    check_fresh(project, lock, strict=options.locked, warn=(reporter or NullReporter()).warn)
-    selection = select(project, options.selection)
-    return plan_install(lock, project, options.target, selection, explain=options.explain), lock, project
+    project = discover_project(options.project_dir)
+    lock = load_lock(project.root / "uv.lock", _cache_dir(options))
+    if not options.frozen:
+        check_fresh(project, lock, strict=options.locked, warn=(reporter or NullReporter()).warn)
+    selection = select(project, options.selection, lock)
+    plan = plan_install(lock, project, options.target, selection, explain=options.explain, policy=options.policy)
+    return plan, lock, project
 
 
 def sync(options: SyncOptions, *, downloader: Downloader, reporter: Reporter | None = None) -> SyncReport:
@@ -171,7 +178,7 @@ def _sync(options: SyncOptions, downloader: Downloader, reporter: Reporter) -> S
     downloader.credentials.update(index_credentials(project.indexes))
     if options.dry_run:
         with _cache(options) as cache:
-            changes = _changes(plan, options, _context(options, cache, downloader, lock, reporter))
+            plan, changes, _ = _changes(plan, options, _context(options, cache, downloader, lock, reporter))
         reporter.planned(plan, changes)
         return SyncReport(plan, changes, dry_run=True)
     # One sync at a time writes a tree: the second waits, then sees what the first did.
@@ -184,14 +191,17 @@ def _sync(options: SyncOptions, downloader: Downloader, reporter: Reporter) -> S
             reporter.warn(f"recovered from an interrupted sync: removed {recovered} files it had not finished")
         context = _context(options, cache, downloader, lock, reporter)
         keys = {p.name: _key(p, options.target, context) for p in plan.dists}
-        changes = _changes(plan, options, context, keys)
+        plan, changes, installed = _changes(plan, options, context, keys)
         reporter.planned(plan, changes)
         venv_done = options.layout.kind != "venv" or venv_current(options.layout, options.target)
         if not changes.install and not changes.remove and venv_done:
             # a no-op sync stops here, before any heavy import (a sync killed as it ended may
             # have left the top's mtime, the one thing its journal no longer covers)
             stamp_top(options.layout.top, options.epoch)
-            return SyncReport(plan, changes, seconds=time.monotonic() - started)
+            report = SyncReport(plan, changes, seconds=time.monotonic() - started)
+            _remember_noop(report, options, project.root, lock, installed)
+            return report
+        _refuse_foreign_builds(changes.install, options.target, context)  # before any download or build
         prepared = _prepare_all(changes.install, options.target, keys, context, reporter)
         states = {name: key + _variant(options) for name, key in keys.items()}
         files = _apply(changes, prepared, states, options, reporter)
@@ -215,14 +225,59 @@ def _context(
 
 def _changes(
     plan: InstallPlan, options: SyncOptions, context: BuildContext, keys: dict[str, str] | None = None
-) -> Changes:
+) -> tuple[InstallPlan, Changes, list[InstalledDist]]:
     """What the layout holds now against the plan (it must be one uvroot may write)."""
     installed = scan(options.layout)
     check_target_dir(options.layout, installed)
     check_venv_dir(options.layout, installed)
     keys = keys or {p.name: _key(p, options.target, context) for p in plan.dists}
+    plan = with_built_versions(plan, _built_versions(plan, keys, context.cache))  # dynamic versions
     states = {name: key + _variant(options) for name, key in keys.items()}
-    return diff(plan, installed, states, reinstall=_reinstall(options, plan))
+    return plan, diff(plan, installed, states, reinstall=_reinstall(options, plan)), installed
+
+
+def _remember_noop(
+    report: SyncReport, options: SyncOptions, project: Path, lock: Lock, installed: list[InstalledDist]
+) -> None:
+    """Stamp a no-op for the next identical command (noop.py), unless it rests on files a stamp does not watch."""
+    from . import noop
+    from .report import summary
+
+    if noop.ARGV is None or any(planned.wheel is None for planned in report.plan.dists):
+        return  # a library call, or local sources whose every file decides whether they are rebuilt
+    layout = options.layout
+    watched = [str(project / "pyproject.toml"), str(project / "uv.lock"), str(project / "uv.toml")]
+    watched += [
+        str(project / p.id.source.value / "pyproject.toml") for p in lock.packages if p.id.source.kind in _LOCAL
+    ]
+    watched += [str(layout.top), str(layout.top / TXN_DIR), *map(str, layout.lib_dirs)]
+    for dist in installed:
+        watched += [str(dist.dist_info), str(dist.dist_info / "INSTALLER"), str(dist.dist_info / STATE_FILE)]
+    if layout.kind == "venv":
+        watched += [str(path) for path in venv_files(layout, options.target)]
+    noop.remember(watched, summary(report, str(layout.top)))
+
+
+_LOCAL = ("directory", "editable", "virtual", "path")
+
+
+def _refuse_foreign_builds(wanted: tuple[PlannedDist, ...], target: Target, context: BuildContext) -> None:
+    """``check``'s decision, package by package: an sdist with native code is never built for a foreign target."""
+    inspect = sdist_inspector(context.cache, context.downloader, offline=context.offline)
+    host = host_target()
+    found = [offender for planned in wanted if (offender := refusal(planned, target, host, inspect))]
+    if found:
+        more = f" (and {len(found) - 1} more: {', '.join(o.label for o in found[1:])})" if len(found) > 1 else ""
+        raise PlanError(f"{found[0].label} has {found[0].why}{more}", hint=REFUSAL_HINT)
+
+
+def _built_versions(plan: InstallPlan, keys: dict[str, str], cache: WheelCache) -> dict[str, str]:
+    # A source with a dynamic version has none in uv.lock: the wheel built for the same key says it.
+    found = {}
+    for planned in plan.dists:
+        if not planned.package.id.version and (hit := cache.built(keys[planned.name])) is not None:
+            found[planned.name] = hit[0].name.split("-")[1]
+    return found
 
 
 def _variant(options: SyncOptions) -> str:

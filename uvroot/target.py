@@ -25,6 +25,17 @@ _ALIASES = {
     "linux": "x86_64-unknown-linux-gnu",
     "windows": "x86_64-pc-windows-msvc",
     "macos": "aarch64-apple-darwin",
+    "riscv64-unknown-linux": "riscv64-unknown-linux-gnu",
+}
+# Values uv accepts for platforms whose Python has no system layout to stage into.
+_UNSTAGEABLE = {
+    "aarch64-linux-android": "Android",
+    "x86_64-linux-android": "Android",
+    "wasm32-pyodide2024": "Pyodide (WebAssembly)",
+    "wasm32-pyodide2025": "Pyodide (WebAssembly)",
+    "arm64-apple-ios": "iOS",
+    "arm64-apple-ios-simulator": "the iOS simulator",
+    "x86_64-apple-ios-simulator": "the iOS simulator",
 }
 # uv 0.8+ maps `*-unknown-linux-gnu` to manylinux_2_28, and musl to musllinux_1_2.
 _GNU_DEFAULT = (2, 28)
@@ -59,6 +70,12 @@ class Target:  # not slotted: the tag list is cached per instance
     def parse(cls, python_version: str | None, python_platform: str | None) -> Target:
         """Build a target from ``--python-version`` and ``--python-platform`` values."""
         python = _parse_python(python_version)
+        if python_platform in _UNSTAGEABLE:
+            raise TargetError(
+                f"--python-platform {python_platform} is a uv platform, but {_UNSTAGEABLE[python_platform]} apps "
+                "bundle their Python and packages themselves: there is no system or venv layout to stage into",
+                hint="use the platform's own packaging tool (e.g. pyodide build, briefcase) with the uv.lock",
+            )
         triple = _ALIASES.get(python_platform or "", python_platform or host_platform())
         match = _TRIPLE.match(triple)
         if match is None or match["arch"] not in (*_ARCHES, "arm64"):

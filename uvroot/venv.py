@@ -78,6 +78,11 @@ def write_venv(layout: Layout, target: Target, txn: Transaction) -> int:
     return written
 
 
+def venv_files(layout: Layout, target: Target) -> list[Path]:
+    """The environment's own files (``pyvenv.cfg``, ``bin/python*``) and its ``bin`` directory."""
+    return [*_wanted(layout, target), layout.on_disk(layout.data) / "bin"]
+
+
 def _wanted(layout: Layout, target: Target) -> dict[Path, bytes | str]:
     # File contents (bytes) or link targets (str) of the environment's own files.
     base = layout.on_disk(layout.data)

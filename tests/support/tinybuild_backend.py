@@ -17,7 +17,9 @@ What it reads from ``pyproject.toml``
 ``[project]``: ``name``, ``version`` (used verbatim: write it normalized),
 ``description``, ``requires-python``, ``dependencies``,
 ``optional-dependencies``, ``scripts``, ``gui-scripts``, ``entry-points``.
-``dynamic`` is not supported.
+``dynamic`` fields take their value from ``[tool.tinybuild.dynamic]`` (e.g.
+``version = "1.2"``, ``dependencies = ["alpha"]``), as a real backend computes
+them at build time: a frontend cannot read them from ``pyproject.toml``.
 
 ``[tool.tinybuild]`` (all optional):
 
@@ -89,10 +91,14 @@ class _Project:
         self.root = Path(root).resolve()
         data = tomllib.loads((self.root / "pyproject.toml").read_text(encoding="utf-8"))
         project = data.get("project")
+        dynamic = data.get("tool", {}).get("tinybuild", {}).get("dynamic", {})
+        if isinstance(project, dict) and project.get("dynamic"):
+            missing = [key for key in project["dynamic"] if key not in dynamic]
+            if missing:
+                raise ValueError(f"tinybuild: dynamic {missing} need a value in [tool.tinybuild.dynamic]")
+            project = {**project, **{key: dynamic[key] for key in project["dynamic"]}}
         if not isinstance(project, dict) or "name" not in project or "version" not in project:
             raise ValueError("tinybuild: pyproject.toml needs [project] with a static name and version")
-        if project.get("dynamic"):
-            raise ValueError(f"tinybuild: dynamic metadata is not supported ({project['dynamic']})")
         self.project = project
         self.name = str(project["name"])
         self.version = str(project["version"])
