@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -165,17 +164,6 @@ def _retry_after(value: str | None) -> float | None:
 def _reason(exc: BaseException) -> str:
     # The exception text can carry the URL with credentials: name the failure, not the text.
     return type(exc).__name__
-
-
-def index_credentials(indexes: Iterable[tuple[str, str]]) -> Credentials:
-    """``UV_INDEX_<NAME>_USERNAME`` / ``_PASSWORD`` for the named indexes of pyproject.toml, by host."""
-    found: Credentials = {}
-    for name, url in indexes:
-        variable = "UV_INDEX_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
-        username, password = os.environ.get(f"{variable}_USERNAME"), os.environ.get(f"{variable}_PASSWORD")
-        if username or password:
-            found[urlsplit(url).netloc.rsplit("@", 1)[-1]] = (username or "", password or "")
-    return found
 
 
 Artifact = LockedWheel | LockedSdist

@@ -29,13 +29,14 @@ from .build import BuildContext, Frontend, build_dist, source_key
 from .cache import WheelCache, default_cache_dir
 from .check import REFUSAL_HINT, host_target, refusal, sdist_inspector
 from .errors import InstallError, PlanError
-from .fetch import Downloader, LocalFile, fetch, index_credentials, needs_download
+from .fetch import Downloader, LocalFile, fetch, needs_download
 from .freshness import check_fresh
 from .layout import Layout
 from .lock import Lock, load_lock
 from .plan import BuildPolicy, InstallPlan, PlannedDist, plan_install, with_built_versions
 from .project import Project, discover_project
 from .selection import SelectionFlags, select
+from .settings import named_credentials
 from .state import STATE_FILE, Changes, InstalledDist, check_target_dir, diff, remove_dist, scan
 from .target import Target
 from .tree import DEFAULT_EPOCH, LinkMode
@@ -175,7 +176,7 @@ def sync(options: SyncOptions, *, downloader: Downloader, reporter: Reporter | N
 def _sync(options: SyncOptions, downloader: Downloader, reporter: Reporter) -> SyncReport:
     started = time.monotonic()
     plan, lock, project = make_plan(options, reporter)
-    downloader.credentials.update(index_credentials(project.indexes))
+    downloader.credentials.update(named_credentials(project.indexes))
     if options.dry_run:
         with _cache(options) as cache:
             plan, changes, _ = _changes(plan, options, _context(options, cache, downloader, lock, reporter))
