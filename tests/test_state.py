@@ -52,10 +52,15 @@ def test_removal_takes_only_its_own_files_and_keeps_foreign_ones(tmp_path: Path)
     _dist(tmp_path, "mine", {"mine/__init__.py": "", "mine/sub/a.py": "", "nsp/mine/x.py": "", "../bin/tool": ""})
     _dist(tmp_path, "other", {"nsp/other/y.py": "", "other.py": ""})
     (tmp_path / "site/mine/sub/notes.txt").write_text("someone's\n")  # a foreign file in my package
+    (tmp_path / "site/mine/__pycache__").mkdir()
+    (tmp_path / "site/mine/__pycache__/__init__.cpython-312.pyc").write_bytes(b"")  # Python's, at run time
+    (tmp_path / "site/mine/__pycache__/__init__.notes.txt").write_text("someone's\n")  # not bytecode
+    (tmp_path / "site/mine/empty").mkdir()  # wheels carry no empty directories: someone made it
     (tmp_path / "bin/theirs").write_text("foreign\n")
     _remove(tmp_path, "mine")
     assert _files(tmp_path) == [
         "bin/theirs",
+        "site/mine/__pycache__/__init__.notes.txt",
         "site/mine/sub/notes.txt",
         "site/nsp/other/y.py",
         "site/other-1.0.dist-info/INSTALLER",
@@ -64,6 +69,7 @@ def test_removal_takes_only_its_own_files_and_keeps_foreign_ones(tmp_path: Path)
         "site/other.py",
     ]
     assert [d.name for d in scan(_layout(tmp_path))] == ["other"]
+    assert (tmp_path / "site/mine/empty").is_dir()
 
 
 @pytest.mark.parametrize("row", ["../../outside.txt", "/etc/passwd-uvroot-test", "../../top/site/../../outside.txt"])

@@ -308,7 +308,9 @@ def test_removing_a_module_named_with_glob_characters_keeps_other_bytecode(
 def test_an_unusable_root_is_a_clear_error(bulk_project: Callable[..., Path], tmp_path: Path) -> None:
     project = bulk_project("bulka==1.0")
     (tmp_path / "file").write_text("not a directory\n")
-    assert_refused(run(project, tmp_path / "file" / "root", tmp_path / "cache"), "cannot write", "file/root")
+    under_a_file = run(project, tmp_path / "file" / "root", tmp_path / "cache")
+    assert_refused(under_a_file, "which is a file", code=2)  # (refused before anything is tried)
+    assert_refused(run(project, Path("/sys/uvroot-test/root"), tmp_path / "cache"), "cannot write", "/sys/uvroot-test")
 
 
 def test_a_full_disk_leaves_the_tree_as_it_was(bulk_project: Callable[..., Path], tmp_path: Path) -> None:
@@ -336,7 +338,7 @@ EPOCH = 315532800
 
 
 def _forge(top: Path, *lines: str) -> None:
-    journal = top / ".uvroot-txn" / "journal-0000-1"
+    journal = top / ".uvroot-txn" / "journal-0000-1"  # (a journal as a killed sync leaves it)
     journal.parent.mkdir(parents=True)
     (journal.parent / "aside").mkdir()
     journal.write_text("B\t1\t\n" + "".join(line + "\n" for line in lines))  # born at the dawn of time
@@ -398,3 +400,109 @@ def test_rollback_unpublishes_and_deletes_what_was_staged(tmp_path: Path) -> Non
     assert not txn.publish(str(stage / "ns" / "theirs.py"), str(top / "ns" / "theirs.py"))  # a foreign file
     txn.rollback()
     assert (snapshot(top), top.stat().st_mtime_ns) == was
+
+
+# -- found by an attacker's pass over the transaction ---------------------------------
+
+
+def test_record_rows_naming_no_file_of_the_wheel_are_refused(bulk_project: Callable[..., Path], tmp_path: Path) -> None:
+    root = tmp_path / "deep" / "er" / "still" / "root"
+    was = Path("/etc/hostname").stat().st_nlink
+    assert_refused(run(bulk_project("escaper"), root, tmp_path / "cache"), "escaper", "not a file of the wheel")
+    assert not (tmp_path / "deep" / "etc").exists() and not (root / "etc").exists()
+    assert Path("/etc/hostname").stat().st_nlink == was  # never hard-linked into (or out of) the tree
+
+
+def test_a_wheel_cannot_pose_as_a_distribution_uvroot_installed(
+    bulk_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    root = tmp_path / "root"
+    assert_refused(run(bulk_project("forger"), root, tmp_path / "cache"), "forger", "dist-info")
+    assert dist_infos(root) == []
+
+
+def test_a_file_written_into_a_half_published_package_survives_recovery(
+    bulk_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    project = bulk_project("bulka==1.0", "bulkb==1.0", "bulkc")
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    assert run(project, root, cache).returncode == 0  # warm the cache
+    shutil.rmtree(root)
+    assert run(project, root, cache, env=_kill_after(400)).returncode == -signal.SIGKILL
+    published = [p for p in (root / SITE).iterdir() if not p.name.startswith(".") and p.is_dir()]
+    assert published, "the kill came before any package was published"
+    mine = published[0] / "mine.txt"
+    mine.write_text("someone's\n")  # written between the kill and the next sync
+    assert run(project, root, cache).returncode == 0
+    assert mine.read_text() == "someone's\n"
+
+
+def test_a_file_where_a_directory_should_be_fails_cleanly_and_keeps_the_tree(
+    bulk_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    assert run(bulk_project("bulka==1.0", "bulkb==1.0", "bulkc"), root, cache).returncode == 0
+    (root / "usr/local/share").mkdir(exist_ok=True)
+    (root / "usr/local/share/bulka").write_text("a file, where bulka 2.0 wants a directory\n")
+    was = snapshot(root)
+    assert_refused(run(bulk_project("bulka==2.0", "bulkb==2.0"), root, cache), "share/bulka")
+    assert snapshot(root) == was
+
+
+def test_a_journal_cut_short_by_a_full_disk_undoes_nothing_it_did_not_finish(tmp_path: Path) -> None:
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    (top / "usr").mkdir(parents=True)
+    (top / "usr" / "README").write_text("the user's\n")
+    _forge(top)
+    with (top / ".uvroot-txn" / "journal-0000-1").open("a") as journal:
+        journal.write("S\tusr")  # the write that filled the disk: no newline, never acted on
+    recover(top, EPOCH)
+    assert (top / "usr" / "README").read_text() == "the user's\n"
+
+
+def test_an_aside_directory_replaced_by_a_link_brings_nothing_in(tmp_path: Path) -> None:
+    from uvroot.txn import recover
+
+    top, outside = tmp_path / "top", tmp_path / "outside"
+    top.mkdir()
+    outside.mkdir()
+    (outside / "1-1").write_text("not the tree's\n")
+    _forge(top, "A\tstolen\t1-1")
+    (top / ".uvroot-txn" / "aside").rmdir()
+    (top / ".uvroot-txn" / "aside").symlink_to(outside)
+    recover(top, EPOCH)
+    assert not (top / "stolen").exists() and (outside / "1-1").exists()
+
+
+def test_a_kill_while_the_journal_is_dropped_never_undoes_a_commit(tmp_path: Path) -> None:
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "new.py").write_text("committed\n")
+    _forge(top)
+    (top / ".uvroot-txn" / "journal-0000-1").unlink()  # journals go first, COMMITTED last
+    (top / ".uvroot-txn" / "COMMITTED").write_text("")
+    recover(top, EPOCH)
+    assert (top / "new.py").read_text() == "committed\n" and not (top / ".uvroot-txn").exists()
+
+
+def test_a_prefix_inside_a_locked_root_waits_for_it(bulk_project: Callable[..., Path], tmp_path: Path) -> None:
+    import fcntl
+
+    root = tmp_path / "root"
+    root.mkdir()
+    held = os.open(root, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # a sync of the whole root is running
+    try:
+        inner = start_argv(bulk_project("bulka==1.0"), root, tmp_path / "cache", "--prefix", root / "usr/local")
+        sync = subprocess.Popen(inner, env={**os.environ, "CI": "1"}, stderr=subprocess.PIPE, text=True)
+        assert sync.stderr is not None
+        assert "waiting for another uvroot sync" in sync.stderr.readline()
+        assert sync.poll() is None
+    finally:
+        fcntl.flock(held, fcntl.LOCK_UN)
+        os.close(held)
+    assert sync.wait() == 0

@@ -55,7 +55,10 @@ PARTIAL = ".uvroot-partial"
 STAGE = ".uvroot-stage"
 """Suffix of the directory a wheel's importable files are staged in before they are published."""
 # Script names an interpreter or a venv owns (uv's list, plus pythonw and the X.Y spellings).
-_RESERVED = re.compile(r"(python|pythonw|pypy|graalpy)(\d+(\.\d+)?t?)?|activate(\..*)?|activate_this\.py")
+_RESERVED = re.compile(
+    r"(python|pythonw|pypy|graalpy)(\d+(\.\d+)?t?)?(-config)?|(pydoc|idle)(\d+(\.\d+)?)?|2to3(-\d+\.\d+)?"
+    r"|activate(\..*)?|activate_this\.py"
+)
 _THREADS = 4
 # --target launchers put their own target directory first on sys.path, so
 # `DIR/bin/tool` runs without PYTHONPATH (pip's and uv's would fail to import).
@@ -184,6 +187,13 @@ class _Destination(WheelDestination):
             if path.startswith(data):
                 placed.append(self._place_data(source, path[len(data) :], root + path))
                 continue
+            if path.startswith("/") or "\\" in path or ".." in path.split("/"):
+                # unpack checked every zip member, not every RECORD row: a row naming no member must not
+                # lead out of the cache entry (reading) or the staging directory (writing)
+                raise InstallError(
+                    f"{source.distribution}: RECORD lists {path!r}, which is not a file of the wheel",
+                    hint="the wheel is malformed or hostile",
+                )
             if reserved(path):
                 raise self._reserved(path)
             target = self._staged_path(path)
@@ -202,6 +212,12 @@ class _Destination(WheelDestination):
 
     def _place_data(self, source: UnpackedSource, inside: str, cached: str) -> tuple[Scheme, RecordEntry]:
         scheme, _, path = inside.partition("/")
+        if any(part.lower().endswith(".dist-info") for part in path.split("/")):
+            raise InstallError(
+                f"{source.distribution} ships {source.data_dir}/{inside}: a .data file may not make a dist-info "
+                "(it would pose as another distribution)",
+                hint="the wheel is hostile or broken; uvroot refuses it",
+            )
         if scheme not in SCHEME_NAMES or not path:
             raise InstallError(
                 f"{source.data_dir}/{inside} is not in a valid .data subdirectory of {source.distribution}",
@@ -295,6 +311,8 @@ class _Destination(WheelDestination):
             target = self._target(scheme, pyc)  # where the source is now: staged, if it is importable
             if self._staged(target):
                 os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+            elif os.path.lexists(target):  # the compiler would overwrite someone's bytecode
+                raise self._conflict(target)
             else:
                 self.txn.expect(target)  # the compiler creates it
             runtime = posixpath.normpath(posixpath.join(self._bases[scheme], entry.path))
@@ -424,7 +442,7 @@ def spread_wheel(
         # ValueError: installer refuses a path that escapes its scheme directory.
         raise InstallError(f"cannot install {local.path.name}: {exc}", hint="the wheel is malformed") from exc
     except OSError as exc:
-        raise write_error(exc) from exc
+        raise write_error(exc, layout.top) from exc
     if layout.kind == "target" and options.notice is not None:
         for pth in (row[0] for row in source.rows if "/" not in row[0] and row[0].endswith(".pth")):
             # site.py runs .pth files only in site directories, never in a PYTHONPATH entry.

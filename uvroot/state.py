@@ -11,6 +11,7 @@ import csv
 import glob
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,20 +152,33 @@ def _wholly_owned(entry: str, owned: set[str]) -> bool:
     """Every file under the directory ``entry`` is the distribution's (or bytecode Python wrote at run time)."""
     if not os.path.isdir(entry) or os.path.islink(entry):
         return False
-    for directory, folders, files in os.walk(entry):
-        if any(os.path.islink(os.path.join(directory, folder)) for folder in folders):
-            return False
-        compiled = os.path.basename(directory) == "__pycache__"
-        for name in files:
-            path = os.path.join(directory, name)
-            if path not in owned and not (compiled and _source_of(directory, name) in owned):
+    try:
+        for directory, folders, files in os.walk(entry, onerror=_raise):
+            if any(os.path.islink(os.path.join(directory, folder)) for folder in folders):
                 return False
+            compiled = os.path.basename(directory) == "__pycache__"
+            if not folders and not files and not compiled:
+                return False  # wheels carry no empty directories: someone else made this one
+            for name in files:
+                path = os.path.join(directory, name)
+                if path not in owned and not (compiled and _source_of(directory, name) in owned):
+                    return False
+    except OSError:  # an unreadable directory is not known to be the distribution's: file by file
+        return False
     return True
 
 
-def _source_of(cache: str, pyc: str) -> str:
-    """The module ``__pycache__/NAME.TAG.pyc`` was compiled from."""
-    return os.path.join(os.path.dirname(cache), pyc.split(".", 1)[0] + ".py")
+_PYC = re.compile(r"(?P<module>[^.]+)\.[A-Za-z0-9_-]+(\.opt-[12])?\.pyc")
+
+
+def _source_of(cache: str, pyc: str) -> str | None:
+    """The module ``__pycache__/NAME.TAG.pyc`` was compiled from (None for any other name)."""
+    found = _PYC.fullmatch(pyc)
+    return os.path.join(os.path.dirname(cache), found["module"] + ".py") if found else None
+
+
+def _raise(error: OSError) -> None:
+    raise error
 
 
 def _owned_paths(dist_info: Path, record: Path, layout: Layout) -> list[str]:

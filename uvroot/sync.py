@@ -360,10 +360,13 @@ def _apply(
     txn = Transaction.begin(options.layout.top, options.epoch)
     try:
         files = _write(txn, changes, prepared, keys, options, reporter)
-        txn.commit()
-    except BaseException:
-        txn.rollback()
+    except BaseException as failure:
+        try:
+            txn.rollback()
+        except InstallError as undo:  # the tree could not be restored: say so, after what went wrong
+            raise undo from failure
         raise
+    txn.commit()  # outside the try: a transaction that committed is finished, never undone
     return files
 
 
@@ -383,7 +386,7 @@ def _write(
             remove_dist(dist, layout, txn)
             reporter.removed(dist)
     except OSError as exc:
-        raise write_error(exc) from exc
+        raise write_error(exc, layout.top) from exc
     items = [(p, local, unpacked, keys[p.name]) for p, (local, unpacked) in zip(changes.install, prepared, strict=True)]
     settings = BatchSettings(
         layout,
@@ -417,7 +420,7 @@ def _write(
         try:
             write_venv(layout, options.target, txn)
         except OSError as exc:
-            raise write_error(exc) from exc
+            raise write_error(exc, layout.top) from exc
     return sum(count for result in results for count in result.files.values())
 
 

@@ -10,7 +10,8 @@ the tree's top (a tree copied or moved elsewhere recovers in place):
 ``X p``   ... it was not: something was in the way (not ours to delete)
 ``D p``   a directory is about to be created at ``p``
 ``S p``   a staging directory is about to be created at ``p``: all in it is this transaction's
-``T p t`` the existing directory ``p`` is about to change; its mtime was ``t``
+``T p t`` the existing directory ``p`` is about to change; its mtime was ``t`` (then: when, to order journals)
+``F f``   a file inside the directory the next ``M`` publishes (what undoing that publish deletes)
 ``M s d`` ``s`` (staged by this transaction) is about to be published at ``d``
 ``A p n`` ``p`` is about to be set aside as ``aside/n`` (removal, replacement)
 ========  ==========================================================
@@ -35,10 +36,12 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import shutil
 import signal
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,7 +54,9 @@ TXN_DIR = ".uvroot-txn"
 COMMITTED = "COMMITTED"
 _MARK = ".uvroot"
 _JOURNAL = "journal-"
-_KINDS = frozenset("NXDSTMA")
+_KINDS = frozenset("NXDSTFMA")
+_NUMBER = re.compile(r"[0-9]{1,20}")
+_ASIDE_NAME = re.compile(r"[0-9]{1,10}-[0-9]{1,10}")
 _ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n"}
 _UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n"}
 
@@ -82,7 +87,7 @@ def locked(top: Path, waiting: Callable[[str], None]) -> Iterator[None]:
     while not os.path.lexists(missing):
         made.append(missing)
         missing = os.path.dirname(missing)
-    fd = _lock(top, waiting)
+    held = _lock(top, waiting)
     try:
         yield
     except BaseException:
@@ -91,26 +96,56 @@ def locked(top: Path, waiting: Callable[[str], None]) -> Iterator[None]:
                 os.rmdir(directory)
         raise
     finally:
-        os.close(fd)
+        for fd in held:
+            os.close(fd)
 
 
-def _lock(top: Path, waiting: Callable[[str], None]) -> int:
+def _lock(top: Path, waiting: Callable[[str], None]) -> list[int]:
+    """Shared locks on every directory above the tree, then an exclusive one on its top.
+
+    So a sync of ``R`` and one of ``R/usr/local`` (``--prefix`` inside a root, a
+    ``--target`` or ``--venv`` inside another tree) take turns, while trees side by
+    side (``R/a`` and ``R/b``) do not wait for each other.
+    """
     while True:
         try:
             os.makedirs(top, exist_ok=True)
             fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:
             raise write_error(exc, top) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            waiting(f"waiting for another uvroot sync of {top} to finish")
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        held = [*_shared_above(os.path.realpath(top), waiting, top), fd]
+        _flock(fd, fcntl.LOCK_EX, waiting, top)
         # The sync we waited for may have failed and removed the tree it had made: lock the new one.
         with contextlib.suppress(FileNotFoundError):
             if os.path.samestat(os.fstat(fd), os.stat(top)):
-                return fd
-        os.close(fd)
+                return held
+        for descriptor in held:
+            os.close(descriptor)
+
+
+def _shared_above(real: str, waiting: Callable[[str], None], top: Path) -> list[int]:
+    held = []
+    parent = os.path.dirname(real)
+    ancestors = []
+    while parent != os.path.dirname(parent):
+        ancestors.append(parent)
+        parent = os.path.dirname(parent)
+    for directory in reversed(ancestors):  # from / down: every sync takes them in the same order
+        try:
+            fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            continue  # not ours to open: no tree can be staged there by this user either
+        held.append(fd)
+        _flock(fd, fcntl.LOCK_SH, waiting, top)
+    return held
+
+
+def _flock(fd: int, kind: int, waiting: Callable[[str], None], top: Path) -> None:
+    try:
+        fcntl.flock(fd, kind | fcntl.LOCK_NB)
+    except BlockingIOError:
+        waiting(f"waiting for another uvroot sync of {top} (or of a tree around it) to finish")
+        fcntl.flock(fd, kind)
 
 
 def write_error(exc: OSError, path: str | Path | None = None) -> InstallError:
@@ -205,15 +240,21 @@ class Transaction:
         os.write(self._fd, f"B\t{born}\t{'' if top_mtime is None else top_mtime}\n".encode())
 
     def _log(self, *fields: str) -> None:
-        line = "\t".join(map(_escape, fields)) + "\n"
+        self._write(("\t".join(map(_escape, fields)) + "\n").encode("utf-8", "surrogateescape"))
+
+    def _write(self, data: bytes) -> None:
+        # Whole lines only: a short write (a disk filling up) is continued, or fails before the change it announces.
         with self._lock:
             assert self._fd is not None
-            os.write(self._fd, line.encode("utf-8", "surrogateescape"))
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
 
     def _rel(self, path: str) -> str:
-        if not is_within(path, self.top) or path == self.top:
+        prefix = self.top if self.top.endswith("/") else self.top + "/"
+        if not path.startswith(prefix) or path == self.top:
             raise EscapeError(f"{path} is outside {self.top}", hint="uvroot never writes outside the tree it was given")
-        return path[len(self.top) + 1 :]
+        return path[len(prefix) :]
 
     # -- writing -----------------------------------------------------------------------------------------------
 
@@ -280,7 +321,11 @@ class Transaction:
         if directory and os.path.lexists(final):
             return False
         rel = self._rel(final)
-        self._log("M", self._rel(staged), rel)
+        record = [f"M\t{_escape(self._rel(staged))}\t{_escape(rel)}\n"]
+        if directory:  # what undoing it may delete: exactly these files, never what appears beside them later
+            record[:0] = [f"F\t{_escape(os.path.relpath(os.path.join(folder, name), staged))}\n"
+                          for folder, _, names in os.walk(staged) for name in names]  # fmt: skip
+        self._write("".join(record).encode("utf-8", "surrogateescape"))
         try:
             if directory:
                 os.rename(staged, final)  # checked free above (the tree is locked): only a thread of ours races
@@ -322,7 +367,8 @@ class Transaction:
             existing = os.path.dirname(existing)
         if existing not in self._known:
             self.check_inside(existing)
-            self._log("T", self._rel(existing) if existing != self.top else ".", str(os.stat(existing).st_mtime_ns))
+            mtime = os.stat(existing).st_mtime_ns  # a link's target: the directory that changes
+            self._log("T", self._rel(existing) if existing != self.top else ".", str(mtime), str(time.monotonic_ns()))
             self._known.add(existing)
         for directory in reversed(missing):
             self._log("D", self._rel(directory))
@@ -349,7 +395,11 @@ class Transaction:
         _finish(self.top, self.epoch)
 
     def rollback(self) -> int:
-        """Undo every change of every journal of this transaction (all processes'); returns files deleted."""
+        """Undo every change of every journal of this transaction (all processes'); returns files deleted.
+
+        Raises :class:`InstallError` if some change could not be undone: the journal
+        then stays, and the next sync tries again.
+        """
         self.close()
         return _undo(self.top, self.epoch)
 
@@ -377,11 +427,14 @@ class _Entry:
     kind: str
     path: str
     other: str
+    third: str
     born: int
+    files: list[str] = field(default_factory=list)
+    """For ``M`` of a directory: its files (the ``F`` lines before it)."""
 
 
 def _journal(top: str) -> tuple[list[_Entry], int | None]:
-    """Every entry of every journal, in the order they were written; and the top's mtime before."""
+    """Every complete entry of every journal, in the order each was written; and the top's mtime before."""
     directory = os.path.join(top, TXN_DIR)
     entries: list[_Entry] = []
     top_mtime = None
@@ -389,16 +442,20 @@ def _journal(top: str) -> tuple[list[_Entry], int | None]:
         if not name.startswith(_JOURNAL):
             continue
         with open(os.path.join(directory, name), "rb") as stream:
-            lines = stream.read().decode("utf-8", "surrogateescape").split("\n")
-        born = 0
+            lines = stream.read().decode("utf-8", "surrogateescape").split("\n")[:-1]  # a cut last line: not done
+        born, files = 0, []
         for line in lines:
-            fields = [_unescape(f) for f in line.split("\t")]
-            if fields[0] == "B" and len(fields) == 3 and fields[1].isdigit():
+            fields = [_unescape(f) for f in line.split("\t")] + ["", ""]
+            kind = fields[0]
+            if kind == "B" and _NUMBER.fullmatch(fields[1]):
                 born = int(fields[1])
-                if fields[2].isdigit() and top_mtime is None:
+                if _NUMBER.fullmatch(fields[2]) and top_mtime is None:
                     top_mtime = int(fields[2])
-            elif len(fields) >= 2 and fields[0] in _KINDS and born:
-                entries.append(_Entry(fields[0], fields[1], fields[2] if len(fields) > 2 else "", born))
+            elif kind == "F":
+                files.append(fields[1])
+            elif kind in _KINDS and fields[1] and born and "\0" not in line:
+                entries.append(_Entry(kind, fields[1], fields[2], fields[3], born, files if kind == "M" else []))
+                files = []
     return entries, top_mtime
 
 
@@ -412,7 +469,7 @@ class _Guard:
 
     def path(self, rel: str) -> str | None:
         """The absolute path, or None if it is not a plain path whose directory is inside the tree."""
-        if not rel:
+        if not rel or "\0" in rel:
             return None
         path = os.path.normpath(os.path.join(self.top, rel)) if rel != "." else self.top
         parent = os.path.dirname(path)
@@ -421,14 +478,29 @@ class _Guard:
             inside = self._checked[parent] = is_within(real, self.real_top) and is_within(path, self.top)
         return path if inside else None
 
+    def directory(self, rel: str) -> str | None:
+        """A directory of the tree to restamp, followed through links only while they stay inside."""
+        path = self.path(rel)
+        return path if path is not None and is_within(os.path.realpath(path), self.real_top) else None
+
+
+def _aside(top: str) -> str | None:
+    """``TXN_DIR/aside`` if it is a real directory (a link there could bring in files from anywhere)."""
+    aside = os.path.join(top, TXN_DIR, "aside")
+    try:
+        return aside if stat.S_ISDIR(os.lstat(aside).st_mode) else None
+    except OSError:
+        return None
+
 
 def _undo(top: str, epoch: int) -> int:
     entries, top_mtime = _journal(top)
     guard = _Guard(top)
-    aside = os.path.join(top, TXN_DIR, "aside")
+    aside = _aside(top)
     deleted = 0
     cancelled: dict[str, int] = {}
     created_dirs: list[str] = []
+    failures: list[str] = []
     kill_at = int(os.environ.get("UVROOT_TEST_KILL_IN_RECOVERY", "0"))  # fault injection for the tests
     for step, entry in enumerate(reversed(entries), 1):
         if step == kill_at:
@@ -436,59 +508,100 @@ def _undo(top: str, epoch: int) -> int:
         path = guard.path(entry.path)
         if path is None:
             continue
-        if entry.kind == "X":
-            cancelled[path] = cancelled.get(path, 0) + 1
-        elif entry.kind == "N":
-            if cancelled.get(path):
-                cancelled[path] -= 1
-            elif _ours(path, entry.born):
-                os.unlink(path)
-                deleted += 1
-        elif entry.kind == "M" and (final := guard.path(entry.other)) is not None:
-            if cancelled.get(final):
-                cancelled[final] -= 1
-            else:
-                _unpublish(path, final)
-        elif entry.kind == "A":
-            _restore(os.path.join(aside, os.path.basename(entry.other)), path)
-        elif entry.kind == "D":
-            created_dirs.append(path)
-        elif entry.kind == "S" and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)  # everything staged in it, and what unpublishing put back
+        try:
+            if entry.kind == "X":
+                cancelled[path] = cancelled.get(path, 0) + 1
+            elif entry.kind == "N":
+                if cancelled.get(path):
+                    cancelled[path] -= 1
+                elif _ours(path, entry.born):
+                    os.unlink(path)
+                    deleted += 1
+            elif entry.kind == "M" and (final := guard.path(entry.other)) is not None:
+                if cancelled.get(final):
+                    cancelled[final] -= 1
+                else:
+                    deleted += _unpublish(path, final, entry.files)
+            elif entry.kind == "A" and aside is not None and _ASIDE_NAME.fullmatch(entry.other):
+                _restore(os.path.join(aside, entry.other), path)
+            elif entry.kind == "D":
+                created_dirs.append(path)
+            elif entry.kind == "S" and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)  # everything staged in it was this transaction's
+        except OSError as exc:
+            failures.append(f"{path}: {exc.strerror or exc}")
     for directory in sorted(created_dirs, key=len, reverse=True):  # deepest first
         with contextlib.suppress(OSError):  # not empty: something not ours is in it
             os.rmdir(directory)
-    shutil.rmtree(os.path.join(top, TXN_DIR), ignore_errors=True)
-    # Touched directories get their old mtimes back (the first record of each is the original).
-    old: dict[str, int] = {}
-    for entry in entries:
-        if entry.kind == "T" and (path := guard.path(entry.path)) is not None:
-            old.setdefault(path, int(entry.other) if entry.other.isdigit() else epoch * 10**9)
-    old.setdefault(top, top_mtime if top_mtime is not None else epoch * 10**9)
-    for directory, mtime in old.items():
+    _restamp(guard, entries, epoch)  # while the journal is there: a kill meanwhile is undone again
+    if failures:
+        raise InstallError(
+            f"cannot undo the unfinished sync of {top}: {'; '.join(failures[:3])}"
+            + (f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""),
+            hint=f"fix the cause and sync again; until then its journal and what it set aside stay in {top}/{TXN_DIR}",
+        )
+    _drop_journal(top)
+    if top_mtime is not None:
         with contextlib.suppress(OSError):
-            os.utime(directory, ns=(mtime, mtime), follow_symlinks=False)
+            os.utime(top, ns=(top_mtime, top_mtime))
     return deleted
+
+
+def _restamp(guard: _Guard, entries: list[_Entry], epoch: int) -> None:
+    """Touched directories get their old mtimes back: for each, the earliest record (of any process) is the original."""
+    first: dict[str, tuple[int, int]] = {}
+    for entry in entries:
+        if entry.kind == "T" and (path := guard.directory(entry.path)) is not None and _NUMBER.fullmatch(entry.other):
+            when = int(entry.third) if _NUMBER.fullmatch(entry.third) else 0
+            if path not in first or when < first[path][0]:
+                first[path] = (when, int(entry.other))
+    for directory, (_, mtime) in first.items():
+        with contextlib.suppress(OSError, OverflowError, ValueError):
+            os.utime(directory, ns=(mtime, mtime))
 
 
 def _ours(path: str, born: int) -> bool:
     # Logged before it was created; a file older than the journal was there before (someone else's).
     try:
         status = os.lstat(path)
-    except FileNotFoundError:
+    except OSError:
         return False
     return not stat.S_ISDIR(status.st_mode) and status.st_ctime_ns >= born
 
 
-def _unpublish(staged: str, final: str) -> None:
-    """Undo one publish: the staged entry goes back where it was staged (its own records then delete it)."""
+def _unpublish(staged: str, final: str, files: list[str]) -> int:
+    """Undo one publish: delete what it put at ``final`` (a file, or the listed files of a directory)."""
     if not os.path.lexists(final):
-        return
-    if not os.path.lexists(staged):
-        os.makedirs(os.path.dirname(staged), exist_ok=True)
-        os.rename(final, staged)
-    elif not os.path.isdir(staged) and os.path.samestat(os.lstat(staged), os.lstat(final)):
-        os.unlink(final)  # linked, but the staged name was not removed yet
+        return 0
+    if not files and not (os.path.isdir(final) and not os.path.islink(final)):  # a file
+        if not os.path.lexists(staged) or (
+            not os.path.isdir(staged) and os.path.samestat(os.lstat(staged), os.lstat(final))
+        ):
+            os.unlink(final)  # linked there (the staged name may be gone already)
+            return 1
+        return 0
+    if os.path.lexists(staged):
+        return 0  # never renamed: what is at final is someone else's
+    deleted, folders = 0, {final}
+    for relative in files:
+        path = os.path.normpath(os.path.join(final, relative))
+        if not is_within(path, final):
+            continue
+        folders.update(p for p in _parents(path, final))
+        if os.path.lexists(path) and not (os.path.isdir(path) and not os.path.islink(path)):
+            os.unlink(path)
+            deleted += 1
+    for folder in sorted(folders, key=len, reverse=True):  # what stays (someone's file) keeps its directory
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+    return deleted
+
+
+def _parents(path: str, top: str) -> Iterator[str]:
+    parent = os.path.dirname(path)
+    while parent != top and is_within(parent, top):
+        yield parent
+        parent = os.path.dirname(parent)
 
 
 def _restore(aside: str, path: str) -> None:
@@ -502,27 +615,44 @@ def _finish(top: str, epoch: int) -> None:
     """Commit's second half (also run by recover after a kill): delete, prune and stamp."""
     entries, _ = _journal(top)
     guard = _Guard(top)
-    shutil.rmtree(os.path.join(top, TXN_DIR, "aside"), ignore_errors=True)
-    emptied = set()
+    if (aside := _aside(top)) is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+    emptied: set[str] = set()
     for entry in entries:
         if entry.kind == "A" and (path := guard.path(entry.path)) is not None:
-            parent = os.path.dirname(path)
-            while parent != top and is_within(parent, top) and parent not in emptied:
-                emptied.add(parent)
-                parent = os.path.dirname(parent)
+            emptied.update(_parents(path, top))
     for directory in sorted(emptied, key=len, reverse=True):  # what removal left empty goes (deepest first)
         with contextlib.suppress(OSError):
             os.rmdir(directory)
-    touched = emptied | {path for e in entries if e.kind in "TDS" and (path := guard.path(e.path)) is not None}
+    touched = emptied | {path for e in entries if e.kind in "TDS" and (path := guard.directory(e.path)) is not None}
     for entry in entries:  # a published directory brings the directories it was staged with
-        if entry.kind == "M" and (final := guard.path(entry.other)) is not None and not os.path.islink(final):
+        if entry.kind == "M" and (final := guard.directory(entry.other)) is not None and not os.path.islink(final):
             touched.update(directory for directory, _, _ in os.walk(final))
     # Stamped while the journal is still there: a kill meanwhile is finished by the next sync.
     for directory in touched - {top}:
         with contextlib.suppress(OSError):  # pruned
-            os.utime(directory, (epoch, epoch), follow_symlinks=False)
-    shutil.rmtree(os.path.join(top, TXN_DIR), ignore_errors=True)
+            os.utime(directory, (epoch, epoch))
+    if aside is not None and os.path.lexists(aside):
+        raise InstallError(
+            f"the sync is complete, but what it replaced cannot be deleted from {aside}",
+            hint="make it deletable (permissions, chattr -i) and sync again, which finishes the job",
+        )
+    _drop_journal(top)
     stamp_top(top, epoch)
+
+
+def _drop_journal(top: str) -> None:
+    """Remove the transaction directory: the journals first, COMMITTED last (a kill meanwhile never un-commits)."""
+    directory = os.path.join(top, TXN_DIR)
+    names = sorted(os.listdir(directory), key=lambda name: name == COMMITTED)
+    for name in names:
+        path = os.path.join(directory, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+    os.rmdir(directory)
 
 
 def stamp_top(top: str | Path, epoch: int) -> None:

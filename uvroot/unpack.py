@@ -287,7 +287,10 @@ def _record(name: str, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo])
         text = archive.read(records[0]).decode("utf-8")
     except (*_READ_ERRORS, UnicodeDecodeError) as exc:
         raise _damaged(name, exc) from None
-    return {row[0]: (row[1], row[2]) for row in csv.reader(io.StringIO(text)) if row and len(row) >= 3}
+    try:
+        return {row[0]: (row[1], row[2]) for row in csv.reader(io.StringIO(text, newline="")) if len(row) >= 3}
+    except csv.Error as exc:
+        raise InstallError(f"{name}: its RECORD is not valid CSV ({exc})", hint="the wheel is malformed") from None
 
 
 def _extract_one(
@@ -370,8 +373,16 @@ class UnpackedSource(WheelSource):
         self.root = root
         self.python_version = python_version
         self._dist_info = next(p.name for p in root.glob("*.dist-info") if p.is_dir())
-        rows = parse_record_file((root / self._dist_info / "RECORD").read_text(encoding="utf-8").splitlines())
+        text = (root / self._dist_info / "RECORD").read_text(encoding="utf-8")
+        rows = parse_record_file(io.StringIO(text, newline=""))  # (a quoted name may hold a line break)
         self.rows = [row for row in rows if not row[0].endswith("/")]
+        unpacked = _manifest(root)
+        if stray := [row[0] for row in self.rows if row[0] not in unpacked]:
+            # unpack checked that every file of the wheel is in RECORD; this is the other way round
+            raise InstallError(
+                f"{filename}: RECORD lists {stray[0]!r}, which is not a file of the wheel",
+                hint="the wheel is malformed or hostile",
+            )
         self.origins = {os.path.join(root, row[0]): (row[1], row[2]) for row in self.rows}
 
     @property

@@ -7,6 +7,8 @@
 * ``globby 1.0``: a module named ``*.py`` (glob characters in a path).
 * ``evildata 1.0``: ``.data/data/.uvroot-txn/journal-0000-1``, a forged journal.
 * ``pip 99.0``: pip's launchers as its wheels ship them (``pip``, ``pip3``, ``pip3.10``).
+* ``escaper 1.0``: RECORD rows that name no file of the wheel, leading out (``../../../../etc/hostname``).
+* ``forger 1.0``: ``.data/purelib/aaa-1.0.dist-info/`` posing as a distribution uvroot installed.
 * ``evilpartial 1.0``: ``.evil-1.0.dist-info.uvroot-partial/RECORD`` at the wheel's root.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import os
 import stat
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -35,6 +38,17 @@ def _modules(package: str, version: str, count: int) -> dict[str, str]:
         folder = "sub/" if number % 2 else ""
         files[f"{package}/{folder}m{number}.py"] = f"N = {number}\nV = {version!r}\n" + "# padding\n" * 40
     return files
+
+
+def _add_record_rows(wheel: Path, *rows: str) -> None:
+    """Append rows to a built wheel's RECORD (naming files the wheel does not have)."""
+    with zipfile.ZipFile(wheel) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    record = next(name for name in members if name.endswith(".dist-info/RECORD"))
+    members[record] += "".join(row + "\n" for row in rows).encode()
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
 
 
 def build_bulk_wheelhouse(out: Path) -> Path:
@@ -73,6 +87,12 @@ def build_bulk_wheelhouse(out: Path) -> Path:
                "pip/_internal/cli/main.py": "def main():\n    print('pip 99.0')\n"},
         console_scripts={"pip": pip_main, "pip3": pip_main, "pip3.10": pip_main},
     )  # fmt: skip
+    escaper = build_wheel(out, "escaper", "1.0", files={"escaper.py": "E = 1\n"})
+    _add_record_rows(escaper, "../../../../../../../../../etc/hostname,,", "../../../../../../etc/passwd,,")
+    forged = "aaa-1.0.dist-info"
+    build_wheel(
+        out, "forger", "1.0", files={"forger.py": "F = 1\n", f"forger-1.0.data/purelib/{forged}/INSTALLER": "uvroot\n"}
+    )
     build_wheel(out, "globby", "1.0", files={"*.py": "STAR = 1\n", "globby.py": "G = 1\n"})
     build_wheel(out, "evildata", "1.0", data={".uvroot-txn/journal-0000-1": "B\t0\t\nN\t../../outside\n"})
     build_wheel(
