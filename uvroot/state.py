@@ -142,7 +142,7 @@ def _aside_owned(directory: str, owned: set[str], owned_dirs: set[str], txn: Tra
     compiled = os.path.basename(directory) == "__pycache__"
     for name in sorted(os.listdir(directory)):
         path = os.path.join(directory, name)
-        if path in owned_dirs and os.path.isdir(path) and not os.path.islink(path):
+        if (path in owned_dirs or name == "__pycache__") and os.path.isdir(path) and not os.path.islink(path):
             _aside_owned(path, owned, owned_dirs, txn)
         elif path in owned or (compiled and _source_of(directory, name) in owned):
             txn.set_aside(path)
