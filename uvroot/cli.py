@@ -897,7 +897,7 @@ def _sync(args: _Args, console: Console) -> None:
     )
     downloader = RequestsDownloader(retries=retries, credentials=_credentials(common))
     downloader.timeout = timeout
-    if args["refresh"] and not dry_run and not options.no_cache:
+    if args.get("refresh") and not dry_run and not options.no_cache:  # (plan has no --refresh)
         _refresh_cache(options.cache_dir, common.project_dir, args["quiet"])
     with console.reporter() as reporter:
         report = run_sync(options, downloader=downloader, reporter=reporter)
