@@ -297,6 +297,13 @@ def _check_combination(target: Target, request: LayoutRequest) -> None:
             hint="stage a tree with --root DIR (e.g. --root /root-dir), or pass --root / to install into this "
             "machine on purpose",
         )
+    if request.python_flag == "--target-file" and request.root is None and request.venv is None and not request.user:
+        # The file names the image's directories; written as they are, they would land in this machine's.
+        raise UsageError(
+            "--target-file lays out the described interpreter's own directories and needs --root: without it "
+            "uvroot would install into this machine's",
+            hint="stage a tree with --root DIR (use --python PATH to install into an interpreter of this machine)",
+        )
     if request.user and request.prefix is not None and request.root is None:
         raise UsageError("--user cannot be combined with --prefix", hint="use --user alone or with --root")
     if request.venv_python is not None and request.venv is None:
