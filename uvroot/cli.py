@@ -167,6 +167,15 @@ SchemePath = Annotated[
         rich_help_panel=_LAYOUT,
     ),
 ]
+Relocatable = Annotated[
+    bool,
+    typer.Option(
+        "--relocatable",
+        help="As uv's: scripts find their interpreter relative to their own directory (and pyvenv.cfg says "
+        "relocatable), so a --venv, or a --prefix holding its Python, still runs after it is moved.",
+        rich_help_panel=_LAYOUT,
+    ),
+]
 AllowExisting = Annotated[
     bool,
     typer.Option(
@@ -572,6 +581,7 @@ def sync(
     layout: LayoutName = None,
     python: Python = None,
     scheme_path: SchemePath = None,
+    relocatable: Relocatable = False,
     allow_existing: AllowExisting = False,
     python_version: PythonVersion = None,
     python_platform: PythonPlatform = None,
@@ -641,6 +651,7 @@ def plan(
     layout: LayoutName = None,
     python: Python = None,
     scheme_path: SchemePath = None,
+    relocatable: Relocatable = False,
     allow_existing: AllowExisting = False,
     python_version: PythonVersion = None,
     python_platform: PythonPlatform = None,
@@ -942,6 +953,7 @@ def _sync(args: _Args, console: Console) -> None:
         image=(image.name, image.layout) if image is not None else None,
         scheme_paths=parse_scheme_paths(args["scheme_path"] or ()),
         shebang=args["shebang"],
+        relocatable=args["relocatable"],
     )
     the_layout = make_layout(the_target, request)
     dry_run = args["dry_run"] or args["check"]

@@ -46,6 +46,8 @@ class Layout:
     """What generated scripts run: the TARGET interpreter, never the build machine's."""
     venv_python: str | None = None
     """For ``--venv``: the interpreter ``pyvenv.cfg`` and ``bin/python`` name."""
+    relocatable: bool = False
+    """``--relocatable``: scripts run ``interpreter`` by its path relative to their own directory."""
 
     def scheme_dict(self, distribution: str) -> dict[str, str]:
         """The installer scheme for one distribution (runtime paths)."""
@@ -158,6 +160,7 @@ class LayoutRequest:
     """How the user chose ``preset`` when not by ``--layout`` (``--image NAME``), for messages."""
     image: tuple[str, str] | None = None
     """``--image``: its name and layout (a preset name, or ``lambda``: flat in LAMBDA_TASK_ROOT)."""
+    relocatable: bool = False
 
 
 LAMBDA_TASK_ROOT = "/var/task"
@@ -165,6 +168,25 @@ LAMBDA_TASK_ROOT = "/var/task"
 
 def make_layout(target: Target, request: LayoutRequest) -> Layout:
     """Build the layout the flags ask for, refusing combinations that contradict each other."""
+    layout = _make_layout(target, request)
+    return _relocatable(layout) if request.relocatable else layout
+
+
+def _relocatable(layout: Layout) -> Layout:
+    """As uv's ``--relocatable``: scripts find the interpreter from their own directory, so it must move too."""
+    interpreter = layout.interpreter
+    if not interpreter.startswith("/") or " " in interpreter:
+        return replace(layout, relocatable=True)  # `/usr/bin/env pythonX.Y` (--target) finds it already
+    top = "/" if layout.destdir is not None else str(layout.top)
+    if os.path.commonpath([top, interpreter]) != top:
+        raise UsageError(
+            f"--relocatable: the scripts' interpreter {interpreter} lies outside {top}, so a moved tree would lose it",
+            hint="--relocatable is for trees that hold their interpreter: --venv, or a --prefix with its Python",
+        )
+    return replace(layout, relocatable=True)
+
+
+def _make_layout(target: Target, request: LayoutRequest) -> Layout:
     if request.image is not None:
         request = _with_image(request)
         if request.image is not None:  # Lambda's flat /var/task under --root
