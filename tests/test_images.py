@@ -83,6 +83,11 @@ def test_a_platform_without_wheel_tags_for_the_libc_is_refused_naming_both(platf
         image_target(find_image("python:3.12-slim"), platform)
 
 
+def test_an_image_of_a_python_uvroot_cannot_target_is_refused_as_such() -> None:
+    with pytest.raises(TargetError, match=r"python:3\.7-slim has Python 3\.7"):
+        image_target(find_image("python:3.7-slim"), "linux/amd64")
+
+
 def test_images_published_for_two_platforms_refuse_the_others() -> None:
     with pytest.raises(TargetError, match="linux/amd64 and linux/arm64 only, not linux/386"):
         image_target(find_image("gcr.io/distroless/python3-debian12"), "linux/386")

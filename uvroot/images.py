@@ -104,12 +104,6 @@ class Image:
     """The Docker platforms the image is published for; None: not restricted here."""
     source: str
 
-    @property
-    def python_short(self) -> tuple[int, int]:
-        """``(X, Y)``."""
-        major, minor = self.python.split(".")[:2]
-        return int(major), int(minor)
-
 
 @dataclass(frozen=True, slots=True)
 class Family:
@@ -325,7 +319,12 @@ def image_target(image: Image, platform: str, python_version: str | None = None)
             hint=f"{image.libc.kind} wheels exist for {', '.join(TAGGED_ARCHES[image.libc.kind])}; "
             "describe an unusual image with --target-file instead",
         )
-    base = Target.parse(python, "x86_64-unknown-linux-gnu")  # the version check and parsing only
+    if tuple(int(part) for part in image.python.split(".")[:2]) < (3, 8):
+        raise TargetError(
+            f"--image {image.name} has Python {image.python}, and uvroot stages for CPython 3.8 or newer",
+            hint="use an image of a supported Python",
+        )
+    base = Target.parse(python, "x86_64-unknown-linux-gnu")  # the version's parsing only
     return Target(base.python, "linux", arch, image.libc.kind, image.libc.version)
 
 
