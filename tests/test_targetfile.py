@@ -184,3 +184,26 @@ def test_cli_errors_for_the_target_command_and_unreadable_files(tmp_path: Path, 
 def test_without_root_a_target_file_is_refused(tmp_path: Path, project: Path) -> None:
     result = uvroot("plan", "--project", project, "--target-file", edited(tmp_path))
     assert result.exit_code == 2 and "--target-file lays out" in result.output and "needs --root" in result.output
+
+
+@pytest.mark.parametrize("image", ["debian:12", "gcr.io/distroless/python3-debian12"])
+def test_the_debian_12_presets_match_debians_own_python(
+    image: str, project: Path, tmp_path: Path, uvroot_cache: Path
+) -> None:
+    """Where this machine is Debian 12, its /usr/bin/python3.11 checks the presets' facts: Python, glibc, layout."""
+    debian = Path("/usr/bin/python3.11")
+    if not debian.is_file():
+        pytest.skip("no Debian python3.11 here")
+    image_json, document = described(debian, tmp_path)
+    if document["scheme"] != "posix_local" or document["libc"] != {"kind": "glibc", "version": "2.36"}:
+        pytest.skip("this machine is not Debian 12")
+    by_file, by_image = tmp_path / "by-file", tmp_path / "by-image"
+    first = uvroot("sync", "--project", project, "--root", by_file, "--target-file", image_json, cache=uvroot_cache)
+    assert first.exit_code == 0, first.output
+    second = uvroot("sync", "--project", project, "--root", by_image, "--image", image, "--platform", "linux/amd64",
+                    cache=uvroot_cache)  # fmt: skip
+    assert second.exit_code == 0, second.output
+    staged = tree(by_image)
+    assert staged == tree(by_file)
+    assert "usr/local/lib/python3.11/dist-packages/native/__init__.py" in staged
+    assert "usr/include/python3.11/gadgets/gadgets.h" in staged
