@@ -207,3 +207,32 @@ def test_the_debian_12_presets_match_debians_own_python(
     assert staged == tree(by_file)
     assert "usr/local/lib/python3.11/dist-packages/native/__init__.py" in staged
     assert "usr/include/python3.11/gadgets/gadgets.h" in staged
+
+
+def test_a_target_file_made_in_the_simulated_python_image_matches_its_preset(
+    project: Path, tmp_path: Path, uvroot_cache: Path
+) -> None:
+    """As the README says: `docker run IMAGE python3 -c "$(uvroot target --script)"`, here in python:3.12's /usr/local."""
+    from tests.support.overlay import ImageSimulator, find_cpython, image_unavailable_reason
+
+    if reason := image_unavailable_reason("3.12"):
+        pytest.skip(reason)
+    script = uvroot("target", "--script").output
+    with ImageSimulator(find_cpython("3.12"), tmp_path / "image") as image:
+        ran = image.run(["python3.12", "-c", script], check=True)
+    document = json.loads(ran.stdout)
+    if document["libc"] != {"kind": "glibc", "version": "2.36"}:
+        pytest.skip("the preset compared is bookworm's (glibc 2.36); this machine has another glibc")
+    assert document["executable"] == "/usr/local/bin/python3.12"
+    assert document["paths"]["purelib"] == "/usr/local/lib/python3.12/site-packages"
+    image_json = tmp_path / "python-3.12.json"
+    image_json.write_text(ran.stdout)
+    by_file, by_image = tmp_path / "by-file", tmp_path / "by-image"
+    first = uvroot("sync", "--project", project, "--root", by_file, "--target-file", image_json, cache=uvroot_cache)
+    assert first.exit_code == 0, first.output
+    second = uvroot("sync", "--project", project, "--root", by_image, "--image", "python:3.12-slim-bookworm",
+                    "--platform", "linux/amd64", cache=uvroot_cache)  # fmt: skip
+    assert second.exit_code == 0, second.output
+    staged = tree(by_image)
+    assert staged == tree(by_file)
+    assert staged["usr/local/bin/alpha"].startswith(b"#!/usr/local/bin/python3.12\n")
