@@ -130,6 +130,8 @@ class SyncOptions:
     link_mode: LinkMode = "clone"
     reinstall: bool = False
     reinstall_packages: frozenset[str] = frozenset()
+    inexact: bool = False
+    """``--inexact``: keep our distributions the lock no longer selects (uv's meaning)."""
     allow_existing: bool = False
     compile_with: Interpreter | None = None
     """Byte-compile with this interpreter (of the target's X.Y): ``--compile-bytecode``."""
@@ -234,7 +236,8 @@ def _changes(
     keys = keys or {p.name: _key(p, options.target, context) for p in plan.dists}
     plan = with_built_versions(plan, _built_versions(plan, keys, context.cache))  # dynamic versions
     states = {name: key + _variant(options) for name, key in keys.items()}
-    return plan, diff(plan, installed, states, reinstall=_reinstall(options, plan)), installed
+    changes = diff(plan, installed, states, reinstall=_reinstall(options, plan), exact=not options.inexact)
+    return plan, changes, installed
 
 
 def _remember_noop(
