@@ -88,16 +88,43 @@ def source_key(planned: PlannedDist, target: Target, context: BuildContext) -> s
     return hashlib.sha256(f"{origin}|{target}".encode()).hexdigest()[:40]
 
 
+def _portable_key(planned: PlannedDist) -> str | None:
+    """Where a pure-Python wheel built from a git commit or a verified sdist is cached for every target.
+
+    Such a wheel runs anywhere, as uv reuses it; local trees keep per-target keys (their
+    fingerprint is costly to compute twice).
+    """
+    source = planned.package.id.source
+    if planned.build_from == "sdist" and planned.package.sdist is not None and planned.package.sdist.sha256:
+        origin = f"sdist:{planned.package.sdist.sha256}"
+    elif source.kind == "git":
+        origin = f"git:{source.git_url}#{source.git_commit}:{source.subdirectory or ''}"
+    else:
+        return None
+    return hashlib.sha256(f"{origin}|pure".encode()).hexdigest()[:40]
+
+
+def _pure(wheel: Path) -> bool:
+    try:
+        tags = parse_wheel_filename(wheel.name)[3]
+    except InvalidWheelFilename:
+        return False
+    return all(tag.abi == "none" and tag.platform == "any" and tag.interpreter.startswith("py") for tag in tags)
+
+
 def build_dist(planned: PlannedDist, target: Target, key: str, context: BuildContext) -> LocalFile:
     """A wheel for ``planned`` that fits ``target``: from the cache, or built now."""
+    portable = _portable_key(planned)
     hit = context.cache.built(key)  # checked by its recorded hash; a damaged one is evicted
+    if hit is None and portable is not None:
+        hit = context.cache.built(portable)
     if hit is None:
         with context.cache.scratch() as work:
             tree = _source_tree(planned, work, context)
             built = _run_frontend(planned, tree, work / "out", context)
             _check_identity(planned, built)
             _check_fits(planned, built, target)
-            hit = context.cache.publish_built(key, built)
+            hit = context.cache.publish_built(portable if portable and _pure(built) else key, built)
     cached, digest = hit
     _check_fits(planned, cached, target)
     return LocalFile(cached, digest, cached.stat().st_size)
