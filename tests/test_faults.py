@@ -21,7 +21,6 @@ The behaviour under test (uvroot/fetch.py):
 from __future__ import annotations
 
 import base64
-import hashlib
 import shutil
 import socket
 import sys
@@ -175,8 +174,9 @@ def assert_not_cached(cache: Path, sha256: str) -> None:
 
 
 def assert_cached_verified(cache: Path, sha256: str, filename: str) -> None:
-    cached = cache / "wheels-v1" / sha256[:2] / sha256 / filename
-    assert hashlib.sha256(cached.read_bytes()).hexdigest() == sha256
+    """The wheel is in the cache unpacked, with its manifest; the downloaded archive is not kept."""
+    assert (cache / "unpacked-v2" / sha256[:2] / sha256 / ".uvroot-unpacked").is_file()
+    assert not (cache / "wheels-v1" / sha256[:2] / sha256 / filename).exists()
 
 
 def snapshot(root: Path) -> tuple[list[str], dict[str, bytes]] | None:
