@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import uvroot, uvroot_argv
 
 SITE = "usr/local/lib/python3.12/site-packages"
@@ -37,27 +39,32 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 """
 
 
-def _local(make_package: Callable[..., Path], make_locked_project: Callable[..., Path], name: str) -> Path:
-    make_package(name=name)
-    return make_locked_project(
-        # alpha: a registry package, so the lock names the index the build requirements come from
-        dependencies=[name, "alpha"],
-        sources={name: {"path": f"../libs/{name}"}},
-        requires_python=">=3.10",
-    )
-
-
+@pytest.mark.parametrize(
+    ("locked", "built", "hint"),
+    [
+        ("1.0", "1.1", "the source changed since uv.lock was written: run `uv lock`"),
+        ("1.0+g57394b0", "1.0+g57394b05", "the version is computed from the checkout (setuptools-scm abbreviates"),
+    ],
+)
 def test_a_built_wheel_whose_version_is_not_the_locked_one_is_refused(
-    make_package: Callable[..., Path], make_locked_project: Callable[..., Path], tmp_path: Path
+    locked: str,
+    built: str,
+    hint: str,
+    make_package: Callable[..., Path],
+    make_locked_project: Callable[..., Path],
+    tmp_path: Path,
 ) -> None:
-    project = _local(make_package, make_locked_project, "drift")
+    make_package(name="drift", version=locked)
+    project = make_locked_project(
+        dependencies=["drift", "alpha"], sources={"drift": {"path": "../libs/drift"}}, requires_python=">=3.10"
+    )
     pyproject = tmp_path / "libs/drift/pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace('version = "1.0"', 'version = "1.1"'))  # not re-locked
+    pyproject.write_text(pyproject.read_text().replace(f'version = "{locked}"', f'version = "{built}"'))  # no re-lock
     root = tmp_path / "root"
     result = uvroot("sync", "--project", project, "--root", root, *TARGET, "--frozen", cache=tmp_path / "c")
     assert result.exit_code == 7, result.output
-    assert "error: building drift==1.0 produced drift 1.1, but uv.lock says drift 1.0" in result.output
-    assert "hint: the source changed since uv.lock was written: run `uv lock`" in result.output
+    assert f"error: building drift=={locked} produced drift {built}, but uv.lock says drift {locked}" in result.output
+    assert f"hint: {hint}" in result.output
     assert not list(root.glob(f"{SITE}/drift*"))
 
 

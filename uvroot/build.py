@@ -235,14 +235,19 @@ def _check_identity(planned: PlannedDist, wheel: Path) -> None:
     locked = planned.package.id
     wrong_name = name != canonicalize_name(locked.name)
     try:
-        wrong_version = locked.version is not None and version != Version(locked.version)
+        expected = Version(locked.version) if locked.version is not None else None
     except InvalidVersion:
-        wrong_version = True
+        expected = None
+    wrong_version = locked.version is not None and version != expected
     if wrong_name or wrong_version:
+        local_only = not wrong_name and expected is not None and version.public == expected.public
         raise BuildError(
             f"building {planned.package.label} produced {name} {version}, but uv.lock says "
             f"{locked.name} {locked.version or '(any version)'}",
-            hint="the source changed since uv.lock was written: run `uv lock`",
+            hint="the version is computed from the checkout (setuptools-scm abbreviates the commit to a length "
+            "that depends on the clone): give the package a fixed version, or re-lock where it is built"
+            if local_only
+            else "the source changed since uv.lock was written: run `uv lock`",
         )
 
 
