@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -88,11 +89,22 @@ def project(make_locked_project: Callable[..., Path]) -> Path:
 
 
 @pytest.fixture
-def warm(project: Path, tmp_path: Path) -> Path:
-    """A cache that one sync filled (``tmp_path/first`` is that sync's root)."""
+def warm(project: Path, wheelhouse: Path, tmp_path: Path) -> Path:
+    """A cache that one sync filled (``tmp_path/first`` is that sync's root), downloaded wheels included.
+
+    A sync drops a downloaded wheel once it is unpacked; one killed in between, or an older
+    uvroot, leaves it: each locked wheel is put back at its cache path, for the tests to damage.
+    """
     cache = tmp_path / "cache"
     assert_ok(sync(project, tmp_path / "first", cache))
     assert staged_alpha(tmp_path / "first").startswith("__version__")
+    assert list(cache.glob("wheels-v1/*/*/*.whl")) == []  # dropped once unpacked
+    locked = (project / "uv.lock").read_text()
+    for wheel in wheelhouse.glob("*.whl"):
+        if f'/{wheel.name}", hash' in locked:
+            path = cached_wheel(cache, project, wheel.name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(wheel, path)
     return cache
 
 
@@ -113,20 +125,18 @@ def test_a_different_valid_wheel_at_a_cached_path_is_fetched_again(
     impostor = build_wheel(tmp_path / "impostor", "alpha", "1.0", files={"alpha/__init__.py": "IMPOSTOR = 1\n"})
     wheel.write_bytes(impostor.read_bytes())
     os.utime(wheel, (CACHE_EPOCH, CACHE_EPOCH))
-    import shutil
 
     shutil.rmtree(unpacked_entry(warm, project))  # the next sync unpacks the .whl again
     index.reset()
     assert_ok(sync(project, tmp_path / "root", warm))
     assert staged_alpha(tmp_path / "root") == _genuine(index)
     assert any(ALPHA in url for url in index.downloads())  # evicted and downloaded again
-    assert hashlib.sha256(wheel.read_bytes()).hexdigest() == lock_sha256(project, ALPHA)
+    assert not wheel.exists()  # downloaded again, verified, unpacked, and dropped
 
 
 def test_a_truncated_cached_wheel_is_fetched_again(
     project: Path, warm: Path, index: LocalIndex, tmp_path: Path
 ) -> None:
-    import shutil
 
     wheel = cached_wheel(warm, project)
     wheel.write_bytes(wheel.read_bytes()[: wheel.stat().st_size // 2])
@@ -134,7 +144,7 @@ def test_a_truncated_cached_wheel_is_fetched_again(
     for attempt in ("root-1", "root-2"):  # repaired for good, not once
         assert_ok(sync(project, tmp_path / attempt, warm))
         assert staged_alpha(tmp_path / attempt) == _genuine(index)
-    assert hashlib.sha256(wheel.read_bytes()).hexdigest() == lock_sha256(project, ALPHA)
+    assert not wheel.exists()  # downloaded again, verified, unpacked, and dropped
 
 
 def test_an_edited_unpacked_file_is_unpacked_again(
@@ -188,8 +198,8 @@ def test_cache_verify_evicts_a_damaged_wheel_and_counts(project: Path, warm: Pat
     wheel.write_bytes(bytes(data))
     result = uvroot("cache", "verify", "--cache-dir", warm)
     assert result.exit_code == 0, result.output
-    # alpha and beta: two downloaded, two unpacked, of which one is damaged
-    assert "verified 4 cache entries (2 downloaded, 2 unpacked, 0 built): 1 damaged" in result.output
+    # the lock's three wheels put back (see warm), alpha and beta unpacked; one damaged
+    assert "verified 5 cache entries (3 downloaded, 2 unpacked, 0 built): 1 damaged" in result.output
     assert not wheel.exists()
     assert_ok(sync(project, tmp_path / "root", warm, "--reinstall"))
 
@@ -240,7 +250,6 @@ def test_a_damaged_built_wheel_is_built_again(
     assert_ok(sync(project, tmp_path / "first", cache))
     (built,) = cache.glob("built-v1/*/*.whl")
     built.write_bytes(built.read_bytes()[:100])
-    import shutil
 
     for entry in cache.glob("unpacked-v2/*/*"):
         shutil.rmtree(entry)

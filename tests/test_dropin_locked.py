@@ -6,6 +6,7 @@ by `uvroot plan --locked`.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -155,3 +156,28 @@ def test_requires_python_edits_agree_with_uv(
     assert old in edited.read_text()
     edited.write_text(edited.read_text().replace(old, new))
     assert uvroot_says_fresh(project, tmp_path) is uv_says_fresh(project, index, uv_cache)
+
+
+@pytest.mark.parametrize("revision", [None, 1, 2, 3, 4])
+def test_locked_agrees_with_uv_on_older_lock_revisions(
+    revision: int | None, tmp_path: Path, index: LocalIndex, uv_cache: Path, lock_project: Callable[[Path], Path]
+) -> None:
+    """Locks older uv wrote: no ``revision`` (uv < 0.5) or an older one, without ``upload-time`` (revision < 3)."""
+    project = tmp_path / "project"
+    _self_extra(project, index)
+    lock = lock_project(project)
+    text = lock.read_text()
+    assert re.search(r"(?m)^revision = \d+$", text)
+    if revision is None:
+        older = re.sub(r"(?m)^revision = \d+\n", "", text)
+    else:
+        older = re.sub(r"(?m)^revision = \d+$", f"revision = {revision}", text)
+    if revision is None or revision < 3:
+        older = re.sub(r', upload-time = "[^"]*"', "", older)
+    lock.write_text(older)
+    assert uv_says_fresh(project, index, uv_cache)
+    assert uvroot_says_fresh(project, tmp_path)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('save = ["alpha"]', 'save = ["beta"]'))
+    assert not uv_says_fresh(project, index, uv_cache)
+    assert not uvroot_says_fresh(project, tmp_path)

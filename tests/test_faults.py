@@ -21,8 +21,8 @@ The behaviour under test (uvroot/fetch.py):
 from __future__ import annotations
 
 import base64
-import hashlib
 import shutil
+import socket
 import sys
 import threading
 import time
@@ -174,8 +174,9 @@ def assert_not_cached(cache: Path, sha256: str) -> None:
 
 
 def assert_cached_verified(cache: Path, sha256: str, filename: str) -> None:
-    cached = cache / "wheels-v1" / sha256[:2] / sha256 / filename
-    assert hashlib.sha256(cached.read_bytes()).hexdigest() == sha256
+    """The wheel is in the cache unpacked, with its manifest; the downloaded archive is not kept."""
+    assert (cache / "unpacked-v2" / sha256[:2] / sha256 / ".uvroot-unpacked").is_file()
+    assert not (cache / "wheels-v1" / sha256[:2] / sha256 / filename).exists()
 
 
 def snapshot(root: Path) -> tuple[list[str], dict[str, bytes]] | None:
@@ -594,3 +595,48 @@ def test_faulty_server_does_what_it_says(faulty: FaultyServer, other: FaultyServ
         threading.Timer(0.2, faulty.stop).start()
         requests.get(url, timeout=3)
     assert time.monotonic() - started < 2
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:  # bound, never listening: a connection to it is refused
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _lock_at(project: Path, index: LocalIndex, base: str) -> Path:
+    lock = project / "uv.lock"
+    lock.write_text(lock.read_text().replace(f"{index.files_url}/", base))
+    return project
+
+
+@pytest.fixture
+def copied(locked_projects: Callable[..., Path], tmp_path: Path) -> Path:
+    return Path(shutil.copytree(locked_projects("gadgets"), tmp_path / "project"))
+
+
+def test_a_refused_connection_names_the_host_and_port(
+    copied: Path, index: LocalIndex, tmp_path: Path, env: dict[str, str]
+) -> None:
+    port = _closed_port()
+    project = _lock_at(copied, index, f"http://127.0.0.1:{port}/files/")
+    result = sync(project, tmp_path / "root", tmp_path / "cache", "--retries", "0", env=env)
+    assert_fails(result, f"connection refused by 127.0.0.1:{port}")
+
+
+def test_an_unknown_host_is_named_as_a_dns_failure(
+    copied: Path, index: LocalIndex, tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = _lock_at(copied, index, "http://uvroot-no-such-host.invalid/files/")  # .invalid never resolves
+    result = sync(project, tmp_path / "root", tmp_path / "cache", "--retries", "0", env=env)
+    assert_fails(result, "cannot resolve the host name uvroot-no-such-host.invalid (DNS)")
+
+
+def test_a_dead_proxy_is_named_without_its_password(
+    copied: Path, index: LocalIndex, tmp_path: Path, env: dict[str, str]
+) -> None:
+    port = _closed_port()
+    project = _lock_at(copied, index, "http://files.uvroot-test.invalid/files/")
+    proxied = {**env, "HTTP_PROXY": f"http://{USER}:{SECRET}@127.0.0.1:{port}", "NO_PROXY": "", "no_proxy": ""}
+    result = sync(project, tmp_path / "root", tmp_path / "cache", "--retries", "0", env=proxied)
+    assert_fails(result, f"the proxy http://****@127.0.0.1:{port} failed")
+    assert SECRET not in result.output

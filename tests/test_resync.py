@@ -199,3 +199,21 @@ def test_worker_processes_give_the_same_tree_and_roll_back_together(
         "usr/local/bin": ("dir", 0o755, b""),
         "usr/local/bin/gadget": ("file", 0o644, b"not yours\n"),
     }
+
+
+def test_inexact_keeps_what_the_lock_no_longer_selects_and_still_upgrades(
+    make_locked_project: Callable[..., Path], tmp_path: Path, uvroot_cache: Path
+) -> None:
+    """uv's --inexact: extraneous distributions stay; an upgraded one still loses its old version."""
+    before = make_locked_project(dependencies=["alpha", "gadgets", "beta<2"], requires_python=">=3.8")
+    after = make_locked_project(dependencies=["alpha", "beta"], requires_python=">=3.8")
+    root = tmp_path / "root"
+    site = root / "usr/local/lib/python3.12/site-packages"
+    _sync(before, root, uvroot_cache)
+    output = _sync(after, root, uvroot_cache, "--inexact", "-v")
+    assert " - gadgets" not in output and " - beta==1.0" in output and " + beta==2.0" in output
+    infos = sorted(p.name for p in site.glob("*.dist-info"))
+    assert infos == ["alpha-1.0.dist-info", "beta-2.0.dist-info", "gadgets-1.0.dist-info"]
+    again = _sync(after, root, uvroot_cache, "--exact", "-v")  # uv's default, spelled out
+    assert " - gadgets==1.0" in again
+    assert sorted(p.name for p in site.glob("*.dist-info")) == ["alpha-1.0.dist-info", "beta-2.0.dist-info"]

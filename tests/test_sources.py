@@ -141,6 +141,10 @@ def test_sdist_only_package_is_verified_built_once_and_cached(
     )
     assert result.exit_code == 0 and "building" not in result.output  # the cached build is reused
     assert index.sdist_downloads() == []
+    foreign = ["--python-version", "3.12", "--python-platform", "aarch64-unknown-linux-musl"]
+    other = uvroot("sync", "--project", project, "--target", tmp_path / "third", *foreign, "-v", cache=cache)
+    assert other.exit_code == 0 and "building" not in other.output, other.output  # pure: one build for every target
+    assert (tmp_path / "third/sdistonly/__init__.py").read_bytes() == (first / "sdistonly/__init__.py").read_bytes()
 
 
 def test_tampered_sdist_is_refused_before_building(

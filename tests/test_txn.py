@@ -429,7 +429,10 @@ def test_a_file_written_into_a_half_published_package_survives_recovery(
     assert run(project, root, cache).returncode == 0  # warm the cache
     shutil.rmtree(root)
     assert run(project, root, cache, env=_kill_after(400)).returncode == -signal.SIGKILL
-    published = [p for p in (root / SITE).iterdir() if not p.name.startswith(".") and p.is_dir()]
+    # A package's own directory (not its dist-info: a foreign file there makes the dist-info someone's, refused).
+    published = sorted(
+        p for p in (root / SITE).iterdir() if p.is_dir() and not p.name.startswith(".") and "." not in p.name
+    )
     assert published, "the kill came before any package was published"
     mine = published[0] / "mine.txt"
     mine.write_text("someone's\n")  # written between the kill and the next sync

@@ -8,14 +8,17 @@ and the target.  A wheel built on this machine must still fit the TARGET.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
 import tarfile
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -23,7 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
 
 from .cache import WheelCache, file_sha256
 from .errors import BuildError, FetchError, redact
@@ -84,15 +88,43 @@ def source_key(planned: PlannedDist, target: Target, context: BuildContext) -> s
     return hashlib.sha256(f"{origin}|{target}".encode()).hexdigest()[:40]
 
 
+def _portable_key(planned: PlannedDist) -> str | None:
+    """Where a pure-Python wheel built from a git commit or a verified sdist is cached for every target.
+
+    Such a wheel runs anywhere, as uv reuses it; local trees keep per-target keys (their
+    fingerprint is costly to compute twice).
+    """
+    source = planned.package.id.source
+    if planned.build_from == "sdist" and planned.package.sdist is not None and planned.package.sdist.sha256:
+        origin = f"sdist:{planned.package.sdist.sha256}"
+    elif source.kind == "git":
+        origin = f"git:{source.git_url}#{source.git_commit}:{source.subdirectory or ''}"
+    else:
+        return None
+    return hashlib.sha256(f"{origin}|pure".encode()).hexdigest()[:40]
+
+
+def _pure(wheel: Path) -> bool:
+    try:
+        tags = parse_wheel_filename(wheel.name)[3]
+    except InvalidWheelFilename:
+        return False
+    return all(tag.abi == "none" and tag.platform == "any" and tag.interpreter.startswith("py") for tag in tags)
+
+
 def build_dist(planned: PlannedDist, target: Target, key: str, context: BuildContext) -> LocalFile:
     """A wheel for ``planned`` that fits ``target``: from the cache, or built now."""
+    portable = _portable_key(planned)
     hit = context.cache.built(key)  # checked by its recorded hash; a damaged one is evicted
+    if hit is None and portable is not None:
+        hit = context.cache.built(portable)
     if hit is None:
         with context.cache.scratch() as work:
             tree = _source_tree(planned, work, context)
             built = _run_frontend(planned, tree, work / "out", context)
+            _check_identity(planned, built)
             _check_fits(planned, built, target)
-            hit = context.cache.publish_built(key, built)
+            hit = context.cache.publish_built(portable if portable and _pure(built) else key, built)
     cached, digest = hit
     _check_fits(planned, cached, target)
     return LocalFile(cached, digest, cached.stat().st_size)
@@ -140,7 +172,7 @@ def _run_frontend(planned: PlannedDist, tree: Path, out: Path, context: BuildCon
         env["PIP_INDEX_URL"] = context.index_url  # build's isolated env installs with pip
     if context.log:
         context.log(f"building {planned.package.label} with {frontend}: {redact(' '.join(argv))}")
-    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    done = _run_in_own_group(argv, env)
     output = (done.stdout + done.stderr).splitlines()
     for line in output if context.log else ():
         context.log(f"  {redact(line)}")  # type: ignore[misc]
@@ -153,6 +185,70 @@ def _run_frontend(planned: PlannedDist, tree: Path, out: Path, context: BuildCon
             hint="run with -v for the whole build log",
         )
     return wheels[0]
+
+
+def _run_in_own_group(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run a build in a process group of its own, and kill that whole group if uvroot is interrupted.
+
+    A frontend starts build backends, compilers and their children: Ctrl-C, SIGTERM (``docker
+    stop``, a CI timeout) or an error here must not leave any of them running.
+    """
+    with subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    ) as process:
+        previous = _terminate_on_sigterm()
+        try:
+            stdout, stderr = process.communicate()
+        except BaseException:
+            _kill_group(process.pid)
+            raise
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+        _kill_group(process.pid)  # whatever the frontend left behind (a daemonized compiler server)
+        return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+
+
+def _terminate_on_sigterm() -> signal.Handlers | Callable[..., object] | int | None:
+    """While a build runs, SIGTERM unwinds like Ctrl-C (so the group is killed); returns the old handler."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupted(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupted)
+    return previous if previous is not None else signal.SIG_DFL
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _check_identity(planned: PlannedDist, wheel: Path) -> None:
+    """The wheel built from a source must be the distribution the lock names (as uv checks)."""
+    try:
+        name, version, _, _ = parse_wheel_filename(wheel.name)
+    except InvalidWheelFilename:
+        return  # _check_fits names the bad file name
+    locked = planned.package.id
+    wrong_name = name != canonicalize_name(locked.name)
+    try:
+        expected = Version(locked.version) if locked.version is not None else None
+    except InvalidVersion:
+        expected = None
+    wrong_version = locked.version is not None and version != expected
+    if wrong_name or wrong_version:
+        local_only = not wrong_name and expected is not None and version.public == expected.public
+        raise BuildError(
+            f"building {planned.package.label} produced {name} {version}, but uv.lock says "
+            f"{locked.name} {locked.version or '(any version)'}",
+            hint="the version is computed from the checkout (setuptools-scm abbreviates the commit to a length "
+            "that depends on the clone): give the package a fixed version, or re-lock where it is built"
+            if local_only
+            else "the source changed since uv.lock was written: run `uv lock`",
+        )
 
 
 def _frontend_args(frontend: Frontend, out: Path, context: BuildContext) -> list[str]:

@@ -236,6 +236,14 @@ class WheelCache:
         with self.temporary(prefix="evicted-", directory=True) as (trash, _), contextlib.suppress(FileNotFoundError):
             entry.rename(trash / "entry")  # one rename: no reader sees it half deleted
 
+    def drop_wheel(self, wheel: LockedWheel | LockedSdist) -> None:
+        """Delete a downloaded wheel once it is unpacked: the unpacked entry is all a sync reads (as uv keeps)."""
+        entry = self.path_for(wheel).parent
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(entry)
+        with contextlib.suppress(OSError):
+            entry.parent.rmdir()  # the two-character bucket, if this was its last entry
+
     def damaged(self, sha256: str | None) -> list[str]:
         """The buckets (``wheels-v1``, ``unpacked-v2``) whose entry for this hash was evicted by this process."""
         return sorted({path.relative_to(self.root).parts[0] for path in self.evicted if path.name == sha256})

@@ -448,6 +448,15 @@ LinkMode = Annotated[
     ),
 ]
 Reinstall = Annotated[bool, typer.Option("--reinstall", help="Place every package again.", rich_help_panel=_CACHE)]
+Inexact = Annotated[
+    bool,
+    typer.Option(
+        "--inexact/--exact",
+        rich_help_panel=_SELECT,
+        help="Keep distributions uvroot installed that the lock no longer selects (uv's --inexact); the default, "
+        "--exact, removes them. Distributions uvroot did not install are never removed either way.",
+    ),
+]
 ReinstallPackage = Annotated[
     Optional[list[str]], typer.Option(help="Place this package again (repeatable).", rich_help_panel=_CACHE)
 ]
@@ -621,6 +630,7 @@ def sync(
     link_mode: LinkMode = None,
     reinstall: Reinstall = False,
     reinstall_package: ReinstallPackage = None,
+    inexact: Inexact = False,
     retries: Retries = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
@@ -691,6 +701,7 @@ def plan(
     link_mode: LinkMode = None,
     reinstall: Reinstall = False,
     reinstall_package: ReinstallPackage = None,
+    inexact: Inexact = False,
     retries: Retries = None,
     cache_dir: CacheDir = None,
     no_cache: NoCache = False,
@@ -987,6 +998,7 @@ def _sync(args: _Args, console: Console) -> None:
         reinstall=args["reinstall"],
         allow_existing=args["allow_existing"],
         reinstall_packages=frozenset(args["reinstall_package"] or ()),
+        inexact=bool(args.get("inexact")),
         policy=_policy(args, config),
     )
     downloader = RequestsDownloader(retries=retries, credentials=_credentials(common))

@@ -10,8 +10,10 @@ A cached file is hashed again whenever it is used.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -112,11 +114,11 @@ class RequestsDownloader:
             raise TransientError(f"cannot download {redact(url)}: timed out after {self.timeout:g} s") from None
         except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
             # A stall in the middle of the body arrives as a ConnectionError wrapping a read timeout.
-            why = f"timed out after {self.timeout:g} s" if "timed out" in str(exc) else _reason(exc)
+            why = f"timed out after {self.timeout:g} s" if "timed out" in str(exc) else _reason(exc, url)
             raise TransientError(f"cannot download {redact(url)}: {why}") from None
         except requests.RequestException as exc:
             raise FetchError(
-                f"cannot download {redact(url)}: {_reason(exc)}", hint="check the index URL in uv.lock"
+                f"cannot download {redact(url)}: {_reason(exc, url)}", hint="check the index URL in uv.lock"
             ) from None
 
 
@@ -161,9 +163,45 @@ def _retry_after(value: str | None) -> float | None:
         return None  # an HTTP date: fall back to our own backoff
 
 
-def _reason(exc: BaseException) -> str:
-    # The exception text can carry the URL with credentials: name the failure, not the text.
-    return type(exc).__name__
+def _reason(exc: BaseException, url: str) -> str:
+    """What failed and where, in words: DNS, a refused connection, the proxy, TLS.
+
+    Never the exception's own text: it can carry the URL with its credentials.
+    """
+    import requests
+    from urllib3.exceptions import NameResolutionError
+
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    where = f"{host}:{parts.port}" if parts.port else host
+    causes = list(_causes(exc))
+    if any(isinstance(cause, requests.exceptions.ProxyError) for cause in causes):
+        proxy = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url)) or "?"
+        return f"the proxy {redact(proxy)} failed (from the *_PROXY variables; NO_PROXY exempts hosts)"
+    if any(isinstance(cause, requests.exceptions.SSLError) for cause in causes):
+        return f"TLS with {where} failed (an untrusted certificate? SSL_CERT_FILE names the CA bundle)"
+    if any(isinstance(cause, (NameResolutionError, socket.gaierror)) for cause in causes):
+        return f"cannot resolve the host name {host} (DNS)"
+    if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+        return f"connection refused by {where}"
+    unreachable = (errno.ENETUNREACH, errno.EHOSTUNREACH)
+    if any(isinstance(cause, OSError) and cause.errno in unreachable for cause in causes):
+        return f"{where} is unreachable (no route to it)"
+    return f"{type(exc).__name__} talking to {where}"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps: causes, contexts, urllib3's ``reason`` and exceptions among the args."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        inner = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        todo += [item for item in inner if isinstance(item, BaseException)]
 
 
 Artifact = LockedWheel | LockedSdist

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,9 +185,10 @@ class Lock:
     @property
     def default_index(self) -> str | None:
         """The registry URL most packages come from: where build requirements are fetched."""
-        urls = [p.id.source.value for p in self.packages if p.id.source.kind == "registry"]
-        remote = [url for url in urls if "://" in url]
-        return max(remote, key=remote.count) if remote else None
+        counts = Counter(
+            p.id.source.value for p in self.packages if p.id.source.kind == "registry" and "://" in p.id.source.value
+        )
+        return counts.most_common(1)[0][0] if counts else None  # ties: the first seen, as max() gave
 
     def by_name(self, name: str) -> list[LockedPackage]:
         """Every locked package of that name (several when the lock forks)."""

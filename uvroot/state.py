@@ -69,9 +69,17 @@ def check_target_dir(layout: Layout, installed: list[InstalledDist]) -> None:
 
 
 def diff(
-    plan: InstallPlan, installed: list[InstalledDist], keys: dict[str, str], reinstall: frozenset[str] = frozenset()
+    plan: InstallPlan,
+    installed: list[InstalledDist],
+    keys: dict[str, str],
+    reinstall: frozenset[str] = frozenset(),
+    *,
+    exact: bool = True,
 ) -> Changes:
-    """Keep what matches (same version and key), install what is missing, changed or forced; remove the rest of ours."""
+    """Keep what matches (same version and key), install what is missing, changed or forced; remove the rest of ours.
+
+    Not ``exact``: the rest of ours stays, except an older version of a package being installed.
+    """
     ours = {dist.name: dist for dist in installed if dist.ours}
     keep, install = [], []
     for planned in plan.dists:
@@ -82,7 +90,8 @@ def diff(
         else:
             install.append(planned)
     kept = {planned.name for planned in keep}
-    remove = tuple(dist for dist in ours.values() if dist.name not in kept)
+    planned_names = {planned.name for planned in plan.dists}
+    remove = tuple(dist for dist in ours.values() if dist.name not in kept and (exact or dist.name in planned_names))
     return Changes(install=tuple(install), keep=tuple(keep), remove=remove)
 
 

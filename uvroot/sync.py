@@ -28,7 +28,7 @@ from packaging.utils import canonicalize_name
 from .build import BuildContext, Frontend, build_dist, source_key
 from .cache import WheelCache, default_cache_dir
 from .check import REFUSAL_HINT, host_target, refusal, sdist_inspector
-from .errors import InstallError, PlanError
+from .errors import InstallError, PlanError, UvrootError
 from .fetch import Downloader, LocalFile, fetch, needs_download
 from .freshness import check_fresh
 from .layout import Layout
@@ -130,6 +130,8 @@ class SyncOptions:
     link_mode: LinkMode = "clone"
     reinstall: bool = False
     reinstall_packages: frozenset[str] = frozenset()
+    inexact: bool = False
+    """``--inexact``: keep our distributions the lock no longer selects (uv's meaning)."""
     allow_existing: bool = False
     compile_with: Interpreter | None = None
     """Byte-compile with this interpreter (of the target's X.Y): ``--compile-bytecode``."""
@@ -234,7 +236,8 @@ def _changes(
     keys = keys or {p.name: _key(p, options.target, context) for p in plan.dists}
     plan = with_built_versions(plan, _built_versions(plan, keys, context.cache))  # dynamic versions
     states = {name: key + _variant(options) for name, key in keys.items()}
-    return plan, diff(plan, installed, states, reinstall=_reinstall(options, plan)), installed
+    changes = diff(plan, installed, states, reinstall=_reinstall(options, plan), exact=not options.inexact)
+    return plan, changes, installed
 
 
 def _remember_noop(
@@ -316,7 +319,13 @@ def _prepare_all(
         else:
             progress = partial(reporter.downloading, planned)
             local = fetch(wheel, context.cache, context.downloader, offline=context.offline, progress=progress)
-            ready = unpack(local, context.cache)
+            try:
+                ready = unpack(local, context.cache)
+            except UvrootError:  # another sync unpacked it and dropped the wheel under us: take its entry
+                if (ready := unpacked(context.cache, wheel.sha256)) is None:
+                    raise
+            if "://" in (wheel.url or ""):
+                context.cache.drop_wheel(wheel)  # a downloaded copy: the unpacked entry is what the cache keeps
             if damaged := context.cache.damaged(wheel.sha256):  # evicted here or by _missing()
                 reporter.warn(
                     f"warning: the cached copy of {wheel.filename} had changed ({', '.join(damaged)}; "
