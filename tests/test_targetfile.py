@@ -159,7 +159,7 @@ def test_bad_target_files_are_refused(tmp_path: Path, changes: dict[str, Any], w
         (["--python-platform", "linux"], "cannot be combined with --python-platform"),
         (["--python-version", "3.9"], "contradicts --target-file"),
         (["--platform", "linux/arm64"], "contradicts --target-file"),
-        (["--prefix", "/opt"], "--target-file cannot be combined with --prefix"),
+        (["--python", "python3"], "--target-file cannot be combined with --python"),
     ],
 )
 def test_flags_must_agree_with_the_target_file(
@@ -236,3 +236,12 @@ def test_a_target_file_made_in_the_simulated_python_image_matches_its_preset(
     staged = tree(by_image)
     assert staged == tree(by_file)
     assert staged["usr/local/bin/alpha"].startswith(b"#!/usr/local/bin/python3.12\n")
+
+
+def test_with_target_the_file_gives_only_the_target(tmp_path: Path, project: Path, uvroot_cache: Path) -> None:
+    image_json = edited(tmp_path, machine="aarch64", libc={"kind": "musl", "version": "1.2.5"}, python_version="3.12.8")
+    flat = tmp_path / "flat"
+    result = uvroot("sync", "--project", project, "--target", flat, "--target-file", image_json, cache=uvroot_cache)
+    assert result.exit_code == 0, result.output
+    assert 'TAG = "cp312-cp312-musllinux_1_2_aarch64"' in (flat / "native/__init__.py").read_text()
+    assert (flat / "bin/alpha").read_bytes().startswith(b"#!/usr/bin/env python3.12\n")

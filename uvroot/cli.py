@@ -951,6 +951,8 @@ def _sync(args: _Args, console: Console) -> None:
     python = args["python"]
     interpreter = inspect_interpreter(python) if python is not None else None
     the_target, image, described = _target(args, interpreter)
+    if args["target"] is not None or args["prefix"] is not None:
+        described = None  # as with --image: the file gives the target, --target or --prefix the layout
     request = LayoutRequest(
         root=args["root"],
         prefix=args["prefix"],
