@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from .errors import TargetError, UsageError
@@ -43,6 +43,8 @@ class Distro:
     libc: Libc
     python: tuple[int, int] | None
     source: str
+    libc_source: str = ""
+    """Where the C library's version comes from (for images whose Python is not the distribution's)."""
 
 
 DEBIAN_12 = Distro(
@@ -50,12 +52,14 @@ DEBIAN_12 = Distro(
     Libc("manylinux", (2, 36)),
     (3, 11),
     "Debian bookworm packages libc6 2.36 and python3 3.11.2 (packages.debian.org/bookworm)",
+    "Debian bookworm's libc6 is 2.36 (packages.debian.org/bookworm/libc6)",
 )
 DEBIAN_13 = Distro(
     "Debian 13 (trixie)",
     Libc("manylinux", (2, 41)),
     (3, 13),
     "Debian trixie packages libc6 2.41 and python3 3.13.5 (packages.debian.org/trixie)",
+    "Debian trixie's libc6 is 2.41 (packages.debian.org/trixie/libc6)",
 )
 UBUNTU_2204 = Distro(
     "Ubuntu 22.04 (jammy)",
@@ -136,7 +140,7 @@ def _python_image(name: str, match: re.Match[str]) -> Image:
         libc=distro.libc,
         layout="official",
         platforms=None,
-        source=f"{_OFFICIAL}{default}; {distro.name}: {distro.source}",
+        source=f"{_OFFICIAL}{default}; {distro.name} underneath: {distro.libc_source}",
     )
 
 
@@ -169,15 +173,8 @@ _UBUNTUS = {"22.04": UBUNTU_2204, "jammy": UBUNTU_2204, "24.04": UBUNTU_2404, "n
 
 def _distroless(name: str, match: re.Match[str]) -> Image:
     image = _distro_image(_DEBIANS[match["release"]], platforms=("linux/amd64", "linux/arm64"), what=name)
-    source = f"GoogleContainerTools/distroless python3 (Debian's python3, amd64 and arm64 only); {image.source}"
-    return Image(
-        name=name,
-        python=image.python,
-        libc=image.libc,
-        layout="debian",
-        platforms=image.platforms,
-        source=source,
-    )
+    where = "GoogleContainerTools/distroless python3 (Debian's python3, amd64 and arm64 only)"
+    return replace(image, source=f"{where}; {image.source}")
 
 
 def _lambda(name: str, match: re.Match[str]) -> Image:
