@@ -169,18 +169,22 @@ def _reason(exc: BaseException, url: str) -> str:
     Never the exception's own text: it can carry the URL with its credentials.
     """
     import requests
-    from urllib3.exceptions import NameResolutionError
+    import urllib3.exceptions
 
+    dns = (socket.gaierror, getattr(urllib3.exceptions, "NameResolutionError", socket.gaierror))  # urllib3 < 2: none
     parts = urlsplit(url)
     host = parts.hostname or "?"
-    where = f"{host}:{parts.port}" if parts.port else host
+    try:
+        where = f"{host}:{parts.port}" if parts.port else host
+    except ValueError:  # a port that is not a number: the URL itself is what failed
+        return "the URL is not valid (check its host and port)"
     causes = list(_causes(exc))
     if any(isinstance(cause, requests.exceptions.ProxyError) for cause in causes):
         proxy = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url)) or "?"
         return f"the proxy {redact(proxy)} failed (from the *_PROXY variables; NO_PROXY exempts hosts)"
     if any(isinstance(cause, requests.exceptions.SSLError) for cause in causes):
         return f"TLS with {where} failed (an untrusted certificate? SSL_CERT_FILE names the CA bundle)"
-    if any(isinstance(cause, (NameResolutionError, socket.gaierror)) for cause in causes):
+    if any(isinstance(cause, dns) for cause in causes):
         return f"cannot resolve the host name {host} (DNS)"
     if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
         return f"connection refused by {where}"
