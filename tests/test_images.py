@@ -104,6 +104,8 @@ def test_flags_that_contradict_the_image_are_refused() -> None:
         choose_target(TargetFlags(platform="linux/arm64"))
     with pytest.raises(UsageError, match="not a Docker platform"):
         choose_target(TargetFlags(image="python:3.12-slim", platform="arm64"))
+    with pytest.raises(TargetError, match=r"^\$TARGETPLATFORM linux/arm/v6 \(armv6l\) has no"):
+        choose_target(TargetFlags(image="python:3.12-slim", environ_platform="linux/arm/v6"))
     with pytest.raises(UsageError, match=r"\$TARGETPLATFORM windows/amd64"):
         choose_target(TargetFlags(image="python:3.12-slim", environ_platform="windows/amd64"))
 

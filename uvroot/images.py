@@ -293,7 +293,7 @@ def host_docker_platform(machine: str) -> str:
     raise UsageError(f"this machine ({machine}) is not a Docker platform", hint="pass --platform, e.g. linux/amd64")
 
 
-def image_target(image: Image, platform: str, python_version: str | None = None) -> Target:
+def image_target(image: Image, platform: str, python_version: str | None = None, flag: str = "--platform") -> Target:
     """The target of ``image`` on Docker ``platform``; ``python_version`` may only refine the image's X.Y."""
     python = image.python
     if python_version is not None:
@@ -306,12 +306,12 @@ def image_target(image: Image, platform: str, python_version: str | None = None)
     if image.platforms is not None and platform not in image.platforms:
         raise TargetError(
             f"--image {image.name} is published for {' and '.join(image.platforms)} only, not {platform}",
-            hint="pick one of those platforms (--platform or $TARGETPLATFORM)",
+            hint=f"pick one of those platforms (it came from {flag})",
         )
     arch = DOCKER_PLATFORMS[platform]
     if arch not in TAGGED_ARCHES[image.libc.kind]:
         raise TargetError(
-            f"--platform {platform} ({arch}) has no {image.libc.kind} wheel tags, and --image {image.name} "
+            f"{flag} {platform} ({arch}) has no {image.libc.kind} wheel tags, and --image {image.name} "
             f"uses {image.libc}: no wheel on PyPI can be chosen for it",
             hint=f"{image.libc.kind} wheels exist for {', '.join(TAGGED_ARCHES[image.libc.kind])}; "
             "describe an unusual image with --target-file instead",
@@ -368,15 +368,15 @@ def choose_target(flags: TargetFlags) -> TargetChoice:
             hint="use --platform with Docker's name, e.g. --platform linux/arm64",
         )
     image = find_image(flags.image)
-    note = ""
+    note, flag = "", "--platform"
     if flags.platform is not None:
         platform = docker_platform(flags.platform)
     elif flags.environ_platform:
         platform = docker_platform(flags.environ_platform, "$TARGETPLATFORM")
-        note = f"--platform {platform} (from $TARGETPLATFORM)"
+        note, flag = f"--platform {platform} (from $TARGETPLATFORM)", "$TARGETPLATFORM"
     else:
-        platform = host_docker_platform(Target.parse(None, None).arch)
-    return TargetChoice(image_target(image, platform, flags.python_version), image, note)
+        platform, flag = host_docker_platform(Target.parse(None, None).arch), "this machine's platform"
+    return TargetChoice(image_target(image, platform, flags.python_version, flag), image, note)
 
 
 EXAMPLES = (
