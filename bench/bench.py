@@ -103,7 +103,9 @@ def selected_wheels(source: Path, scratch: Path, python_version: str) -> list[Wh
         wheel = package.get("wheel")
         if not wheel:
             raise BenchError(f"{package['name']} has no wheel for {UV_PLATFORM}: the bench lock must be all wheels")
-        wheels.append(Wheel(normalize(package["name"]), wheel["filename"], wheel["url"], wheel["sha256"], wheel["size"]))
+        wheels.append(
+            Wheel(normalize(package["name"]), wheel["filename"], wheel["url"], wheel["sha256"], wheel["size"])
+        )
     return wheels
 
 
@@ -113,7 +115,7 @@ def fetch_wheel(wheel: Wheel, house: Path) -> None:
     if not path.exists():
         part = path.with_name(path.name + ".part")
         digest = hashlib.sha256()
-        with urllib.request.urlopen(wheel.url, timeout=60) as response, part.open("wb") as out:  # noqa: S310
+        with urllib.request.urlopen(wheel.url, timeout=60) as response, part.open("wb") as out:
             while chunk := response.read(1 << 20):
                 digest.update(chunk)
                 out.write(chunk)
@@ -186,10 +188,10 @@ class _IndexHandler(BaseHTTPRequestHandler):
     pages: dict[str, bytes]
     files: dict[str, Path]
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         self._serve(body=True)
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._serve(body=False)
 
     def _serve(self, *, body: bool) -> None:
@@ -229,7 +231,7 @@ class _IndexHandler(BaseHTTPRequestHandler):
                     break
                 offset += sent
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (http.server's name)
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
 
@@ -285,7 +287,7 @@ def synthetic_project(scratch: Path, count: int = SYNTH_COUNT) -> Path:
         deps = [f'    {{ name = "pkg-{c}" }},' for c in (2 * i + 1, 2 * i + 2) if c < count]
         extra = (i * 7919 + 13) % count
         if i % 3 == 0 and extra > 2 * i + 2:
-            deps.append(f"    {{ name = \"pkg-{extra}\", marker = \"sys_platform == 'win32'\" }},")
+            deps.append(f'    {{ name = "pkg-{extra}", marker = "sys_platform == \'win32\'" }},')
         digest = hashlib.sha256(f"pkg-{i}".encode()).hexdigest()
         wheel = (
             f'    {{ url = "https://example.invalid/files/pkg_{i}-1.0.0-py3-none-any.whl", '
@@ -296,19 +298,9 @@ def synthetic_project(scratch: Path, count: int = SYNTH_COUNT) -> Path:
             lines += ["dependencies = [", *deps, "]"]
         lines += ["wheels = [", wheel, "]"]
         entries.append((f"pkg-{i}", "\n".join(lines)))
-    root = "\n".join(
-        [
-            "[[package]]",
-            'name = "synthetic-app"',
-            'version = "0.1.0"',
-            'source = { virtual = "." }',
-            "dependencies = [",
-            '    { name = "pkg-0" },',
-            "]",
-            "",
-            "[package.metadata]",
-            'requires-dist = [{ name = "pkg-0" }]',
-        ]
+    root = (
+        '[[package]]\nname = "synthetic-app"\nversion = "0.1.0"\nsource = { virtual = "." }\n'
+        'dependencies = [\n    { name = "pkg-0" },\n]\n\n[package.metadata]\nrequires-dist = [{ name = "pkg-0" }]'
     )
     entries.append(("synthetic-app", root))
     entries.sort()
@@ -405,7 +397,7 @@ class Runner:
 
 
 def _quiet(cmd: Sequence[str]) -> str:
-    """stdout + stderr of an informational command, empty when it cannot run."""
+    """The stdout + stderr of an informational command, empty when it cannot run."""
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     except OSError:
@@ -473,7 +465,7 @@ class Setup:
         return [*cmd, "--dry-run"] if dry_run else cmd
 
     def uv_sync_env(self) -> dict[str, str]:
-        """uv sync's environment: the venv it syncs."""
+        """The environment of `uv sync`: the venv it syncs."""
         return tool_env({"UV_PROJECT_ENVIRONMENT": str(self.target("noop-uv-venv"))})
 
     def pip(self, target: Path) -> list[str]:
@@ -553,13 +545,21 @@ def scenario_rows(setup: Setup, scenario: str, synth_timeout: float) -> list[Row
         )
     elif scenario == "noop":
         argv = setup.uvroot("sync", setup.target("check-uvroot-hardlink"), "hardlink")
-        rows.append(Row(scenario, "uvroot", lambda: argv, tool_env(), setup.log("noop-uvroot"), peer="uv sync", uvroot=True))
+        rows.append(
+            Row(scenario, "uvroot", lambda: argv, tool_env(), setup.log("noop-uvroot"), peer="uv sync", uvroot=True)
+        )
         rows.append(Row(scenario, "uv sync", setup.uv_sync, setup.uv_sync_env(), setup.log("noop-uv-sync")))
     elif scenario == "plan":
         argv = setup.uvroot("plan", setup.target("check-uvroot-hardlink"), "hardlink")
         rows.append(Row(scenario, "uvroot plan", lambda: argv, tool_env(), setup.log("plan-uvroot"), uvroot=True))
         rows.append(
-            Row(scenario, "uv sync --dry-run", lambda: setup.uv_sync(dry_run=True), setup.uv_sync_env(), setup.log("plan-uv"))
+            Row(
+                scenario,
+                "uv sync --dry-run",
+                lambda: setup.uv_sync(dry_run=True),
+                setup.uv_sync_env(),
+                setup.log("plan-uv"),
+            )
         )
     elif scenario == "check":
         argv = setup.uvroot("check", None)
@@ -586,7 +586,7 @@ def _fresh(setup: Setup, target: Path, empty_cache: str | None) -> Callable[[], 
 
 
 def removal_rows(setup: Setup) -> list[Row]:
-    """uvroot removing every distribution vs `rm -rf` of the same files, each from a fresh uvroot sync."""
+    """The removal rows: uvroot removing every distribution vs `rm -rf` of the same files, each from a fresh uvroot sync."""
     rows = []
     for label, slug in (("uvroot", "uvroot"), ("rm -rf", "rm")):
         target = setup.target(f"removal-{slug}")
@@ -681,8 +681,22 @@ def install_check(setup: Setup, runner: Runner) -> dict[str, Tree]:
     trees: dict[str, Tree] = {}
     jobs: list[tuple[str, list[str], dict[str, str], Path]] = []
     for mode in LINK_MODES:
-        jobs.append((f"uvroot ({mode})", setup.uvroot("sync", setup.target(f"check-uvroot-{mode}"), mode), tool_env(), setup.target(f"check-uvroot-{mode}")))
-        jobs.append((f"uv ({mode})", setup.uv_pip(setup.target(f"check-uv-{mode}"), mode), tool_env(), setup.target(f"check-uv-{mode}")))
+        jobs.append(
+            (
+                f"uvroot ({mode})",
+                setup.uvroot("sync", setup.target(f"check-uvroot-{mode}"), mode),
+                tool_env(),
+                setup.target(f"check-uvroot-{mode}"),
+            )
+        )
+        jobs.append(
+            (
+                f"uv ({mode})",
+                setup.uv_pip(setup.target(f"check-uv-{mode}"), mode),
+                tool_env(),
+                setup.target(f"check-uv-{mode}"),
+            )
+        )
     jobs.append(("pip", setup.pip(setup.target("check-pip")), tool_env(), setup.target("check-pip")))
     venv = setup.target("noop-uv-venv")
     jobs.append(("uv sync (venv)", setup.uv_sync(), setup.uv_sync_env(), venv))
@@ -783,7 +797,7 @@ def fmt_ratio(a: Stats, b: Stats) -> str:
 
 
 def ratio_verdict(a: Stats, b: Stats, limit: float) -> bool | None:
-    """a <= limit * b?  Apart: by the medians.  Overlapping: only if every pairing of runs agrees."""
+    """Whether a <= limit * b.  Apart: by the medians.  Overlapping: only if every pairing of runs agrees."""
     if not overlap(a, b):
         return a.median / b.median <= limit
     if a.maximum / b.minimum <= limit:
@@ -852,7 +866,9 @@ def goals(summary: dict[tuple[str, str], Stats], caches: dict[str, CacheSize], p
     if synth is None:
         verdicts.append(Verdict("50,000-package lock plans in seconds (< 60 s)", "not measured", None))
     elif synth.killed:
-        verdicts.append(Verdict("50,000-package lock plans in seconds (< 60 s)", f"killed at {synth.maximum:.0f} s", False))
+        verdicts.append(
+            Verdict("50,000-package lock plans in seconds (< 60 s)", f"killed at {synth.maximum:.0f} s", False)
+        )
     else:
         measured = f"{times(synth)}, peak {synth.peak_rss:.0f} MiB"
         verdicts.append(Verdict("50,000-package lock plans in seconds (< 60 s)", measured, synth.maximum < 60))
