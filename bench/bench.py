@@ -525,7 +525,7 @@ def scenario_rows(setup: Setup, scenario: str, synth_timeout: float) -> list[Row
                     Row(
                         scenario,
                         f"{kind} ({mode})",
-                        lambda argv=argv: argv,
+                        fixed(argv),
                         tool_env(),
                         setup.log(f"{scenario}-{kind}-{mode}"),
                         _fresh(setup, target, kind if scenario == "cold" else None),
@@ -539,7 +539,7 @@ def scenario_rows(setup: Setup, scenario: str, synth_timeout: float) -> list[Row
             Row(
                 scenario,
                 "pip",
-                lambda: argv,
+                fixed(argv),
                 tool_env(),
                 setup.log(f"{scenario}-pip"),
                 _fresh(setup, target, "pip" if scenario == "cold" else None),
@@ -548,12 +548,12 @@ def scenario_rows(setup: Setup, scenario: str, synth_timeout: float) -> list[Row
     elif scenario == "noop":
         argv = setup.uvroot("sync", setup.target("check-uvroot-hardlink"), "hardlink")
         rows.append(
-            Row(scenario, "uvroot", lambda: argv, tool_env(), setup.log("noop-uvroot"), peer="uv sync", uvroot=True)
+            Row(scenario, "uvroot", fixed(argv), tool_env(), setup.log("noop-uvroot"), peer="uv sync", uvroot=True)
         )
         rows.append(Row(scenario, "uv sync", setup.uv_sync, setup.uv_sync_env(), setup.log("noop-uv-sync")))
     elif scenario == "plan":
         argv = setup.uvroot("plan", setup.target("check-uvroot-hardlink"), "hardlink")
-        rows.append(Row(scenario, "uvroot plan", lambda: argv, tool_env(), setup.log("plan-uvroot"), uvroot=True))
+        rows.append(Row(scenario, "uvroot plan", fixed(argv), tool_env(), setup.log("plan-uvroot"), uvroot=True))
         rows.append(
             Row(
                 scenario,
@@ -565,15 +565,20 @@ def scenario_rows(setup: Setup, scenario: str, synth_timeout: float) -> list[Row
         )
     elif scenario == "check":
         argv = setup.uvroot("check", None)
-        rows.append(Row(scenario, "uvroot check", lambda: argv, tool_env(), setup.log("check-uvroot"), uvroot=True))
+        rows.append(Row(scenario, "uvroot check", fixed(argv), tool_env(), setup.log("check-uvroot"), uvroot=True))
     elif scenario == "removal":
         rows += removal_rows(setup)
     elif scenario == "synth50k":
         argv = setup.synth_plan()
         rows.append(
-            Row(scenario, "uvroot plan", lambda: argv, tool_env(), setup.log("synth50k"), timeout=synth_timeout)
+            Row(scenario, "uvroot plan", fixed(argv), tool_env(), setup.log("synth50k"), timeout=synth_timeout)
         )
     return rows
+
+
+def fixed(argv: list[str]) -> Callable[[], list[str]]:
+    """A command known before its preparation."""
+    return lambda: argv
 
 
 def _fresh(setup: Setup, target: Path, empty_cache: str | None) -> Callable[[], None]:
@@ -597,11 +602,12 @@ def removal_rows(setup: Setup) -> list[Row]:
         def prepare(target: Path = target, log: Path = log) -> None:
             remove(target)
             sync = setup.uvroot("sync", target, "hardlink")
-            subprocess.run(sync, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=tool_env(), check=True)
+            with log.open("ab") as out:
+                subprocess.run(sync, stdout=out, stderr=subprocess.STDOUT, env=tool_env(), check=True)
 
         if slug == "uvroot":
             argv = setup.uvroot("sync", target, "hardlink", project=setup.empty)
-            rows.append(Row("removal", label, lambda argv=argv: argv, tool_env(), log, prepare, "rm -rf", uvroot=True))
+            rows.append(Row("removal", label, fixed(argv), tool_env(), log, prepare, "rm -rf", uvroot=True))
         else:
 
             def rm_argv(target: Path = target) -> list[str]:
