@@ -570,9 +570,7 @@ def scenario_rows(setup: Setup, scenario: str, synth_timeout: float) -> list[Row
         rows += removal_rows(setup)
     elif scenario == "synth50k":
         argv = setup.synth_plan()
-        rows.append(
-            Row(scenario, "uvroot plan", fixed(argv), tool_env(), setup.log("synth50k"), timeout=synth_timeout)
-        )
+        rows.append(Row(scenario, "uvroot plan", fixed(argv), tool_env(), setup.log("synth50k"), timeout=synth_timeout))
     return rows
 
 
