@@ -409,7 +409,7 @@ def remove(path: Path) -> None:
     if path.is_symlink() or path.is_file():
         path.unlink()
     elif path.exists():
-        shutil.rmtree(path)
+        subprocess.run(["rm", "-rf", "--", str(path)], check=True)  # faster than shutil.rmtree on 30,000 files
 
 
 # --------------------------------------------------------------------------- the commands
@@ -622,16 +622,20 @@ def measure(runner: Runner, rows: Sequence[Row], runs: int, setup: Setup) -> Non
         for row in [*rows[turn:], *rows[:turn]]:
             if row.samples and row.samples[-1].killed:
                 continue  # killed once: the next run would be too
+            started = time.perf_counter()
             row.prepare()
             argv = row.argv()
+            prepared = time.perf_counter()
             runner.flush()
+            flushed = time.perf_counter()
             sample = runner.run(argv, row.env, row.log, row.timeout)
             row.samples.append(sample)
             if not row.shown:
                 row.shown.append(shorten(argv, setup))
             note = f"killed at {sample.seconds:.0f} s" if sample.killed else f"{sample.seconds:8.3f} s"
             print(
-                f"  {row.scenario:<8} {round_no + 1}/{runs}  {row.label:<18} {note}  {sample.max_rss_mib:6.0f} MiB",
+                f"  {row.scenario:<8} {round_no + 1}/{runs}  {row.label:<18} {note}  {sample.max_rss_mib:6.0f} MiB"
+                f"   (untimed: preparation {prepared - started:.1f} s, sync + drop {flushed - prepared:.1f} s)",
                 flush=True,
             )
 
