@@ -930,14 +930,16 @@ def tool_output(cmd: Sequence[str], env: dict[str, str] | None = None) -> str:
 
 
 def prepare_pip(scratch: Path) -> Path:
-    """A scratch venv with the latest pip, built from this interpreter (so pip runs the target's Python)."""
+    """A scratch venv with the latest pip, built from this interpreter (so pip runs the target's Python).
+
+    pip comes from uv, not ensurepip: nothing runs outside the scratch directory's caches.
+    """
     venv = scratch / "pip-venv"
     python = venv / "bin" / "python"
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        upgrade = [str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"]
-        upgrade += ["--cache-dir", str(scratch / "cache" / "pip-setup")]
-        subprocess.run(upgrade, check=True, env=tool_env())
+    if not (venv / "bin" / "pip").exists():
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--clear", str(venv)], check=True)
+        install = [str(BIN / "uv"), "pip", "install", "--no-config", "--quiet", "--python", str(python), "pip"]
+        subprocess.run([*install, "--cache-dir", str(scratch / "cache" / "uv-setup")], check=True, env=tool_env())
     return python
 
 
