@@ -1118,7 +1118,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--synth-timeout", type=float, default=120.0, help="kill the 50k plan after this many s")
     parser.add_argument("--no-drop-caches", action="store_true", help="only `sync` before runs, keep the page cache")
     parser.add_argument("--scratch", type=Path, default=HERE / "work", help="caches, targets, wheelhouse, logs")
-    parser.add_argument("--output", type=Path, help="report file (default: bench/RESULTS.md; --quick: in scratch)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="report file (default: bench/RESULTS.md; with --quick, --project or --synth-count: in the scratch dir)",
+    )
     parser.add_argument("--project", type=Path, default=PROJECT, help="the locked project (default: bench/project)")
     parser.add_argument("--relock", action="store_true", help="re-run `uv lock --upgrade` first (changes uv.lock)")
     args = parser.parse_args(argv)
@@ -1210,7 +1214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         describe_check(trees),
         commands_table(rows),
     )
-    output: Path = args.output or (scratch / "RESULTS-quick.md" if args.quick else HERE / "RESULTS.md")
+    official = not args.quick and source == PROJECT.resolve() and args.synth_count == SYNTH_COUNT
+    output: Path = args.output or (HERE / "RESULTS.md" if official else scratch / "RESULTS-partial.md")
     output.write_text(text)
     print("\n" + text + f"\n(written to {output})")
     return 0
