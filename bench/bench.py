@@ -1121,7 +1121,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--output",
         type=Path,
-        help="report file (default: bench/RESULTS.md; with --quick, --project or --synth-count: in the scratch dir)",
+        help="report file (default: bench/RESULTS.md for a full run, else RESULTS-partial.md in the scratch dir)",
     )
     parser.add_argument("--project", type=Path, default=PROJECT, help="the locked project (default: bench/project)")
     parser.add_argument("--relock", action="store_true", help="re-run `uv lock --upgrade` first (changes uv.lock)")
@@ -1215,6 +1215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands_table(rows),
     )
     official = not args.quick and source == PROJECT.resolve() and args.synth_count == SYNTH_COUNT
+    official = official and set(args.scenarios) == set(SCENARIOS)
     output: Path = args.output or (HERE / "RESULTS.md" if official else scratch / "RESULTS-partial.md")
     output.write_text(text)
     print("\n" + text + f"\n(written to {output})")
