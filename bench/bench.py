@@ -889,9 +889,12 @@ def goals(
 
 def goals_table(verdicts: Sequence[Verdict]) -> list[str]:
     """The goals as a markdown table."""
-    marks = {True: "met", False: "**not met**", None: "undecided (ranges overlap) or not measured"}
+    marks = {True: "met", False: "**not met**", None: "undecided (ranges overlap)"}
     lines = ["| goal (issue 13) | measured: median (min-max) | |", "|---|---|---|"]
-    return lines + [f"| {v.goal} | {v.measured} | {marks[v.met]} |" for v in verdicts]
+    for v in verdicts:
+        mark = "not measured" if v.measured == "not measured" else marks[v.met]
+        lines.append(f"| {v.goal} | {v.measured} | {mark} |")
+    return lines
 
 
 def times_table(rows: Sequence[Row]) -> list[str]:
@@ -1200,6 +1203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     load = f"1-min load average {load_at_start:.2f} before the bench, {os.getloadavg()[0]:.2f} at the end"
     facts += [("load", load)]
     extra = [f"Runs per row: {args.runs}. {busy_warning(load_at_start)}".strip()]
+    if args.runs < 3:
+        extra[0] += f" With {args.runs} run(s) a row has hardly a range: no ratio or verdict here is a claim."
     if removed_ok is not None:
         extra += ["", removed_ok]
     extra += ["", "Cache sizes after the bench (du: each inode once; apparent: sum of file sizes):", ""]
