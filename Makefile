@@ -51,6 +51,6 @@ clean:
 
 # uvroot vs uv and pip on bench/project's lock, every goal of issue 13 (warm, cold, no-op, plan, check,
 # removal, cache size, memory, a 50,000-package plan): prints the table and writes bench/RESULTS.md.
-# About 25 minutes on 2 cores; `make bench ARGS=--quick` for a one-run smoke test (report in bench/work).
+# About half an hour on 2 cores; `make bench ARGS=--quick` for a one-run smoke test (report in bench/work).
 bench: venv
 	$(BIN)/python bench/bench.py $(ARGS)

@@ -37,6 +37,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -991,6 +992,15 @@ def git_describe() -> str:
     return f"{commit}{' + uncommitted changes in uvroot/' if dirty else ''}"
 
 
+def rusage_note() -> str:
+    """How far to trust `ru_maxrss` from `wait4` without GNU time: Linux counts the forked copy of this script."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return (
+        f"ru_maxrss from wait4 (no GNU /usr/bin/time): never below about {own:.0f} MiB, this script's own size,"
+        " which the child has between fork and exec"
+    )
+
+
 def machine_facts(source: Path, setup: Setup, runner: Runner, wheels: Sequence[Wheel]) -> list[tuple[str, str]]:
     """The facts printed above the numbers, so a result can be told apart from another machine's."""
     mem_kib = int(re.findall(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text())[0])
@@ -1007,7 +1017,7 @@ def machine_facts(source: Path, setup: Setup, runner: Runner, wheels: Sequence[W
         ("lock", f"{locked} packages in {shown_path(source)}/uv.lock, {len(wheels)} wheels selected for the target"),
         ("wheels", f"{sum(w.size for w in wheels) / MIB:.0f} MiB, served by {setup.index_url} (loopback)"),
         ("page cache", f"flushed (`sync`) before every timed run; dropped: {runner.drop_note}"),
-        ("peak memory", "GNU time %M" if runner.gnu_time else "ru_maxrss from wait4 (no GNU /usr/bin/time)"),
+        ("peak memory", "GNU time %M" if runner.gnu_time else rusage_note()),
     ]
 
 
