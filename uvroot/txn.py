@@ -307,9 +307,14 @@ class Transaction:
 
     def create_staged(self, path: str, make: Callable[[str], None]) -> None:
         """Create a file inside a staging directory of this transaction with ``make``."""
-        parent = os.path.dirname(path)
+        parent = path.rpartition("/")[0]
         if parent not in self._known:
-            os.makedirs(parent, 0o755, exist_ok=True)
+            try:  # one mkdir where the directory above exists (RECORD lists a directory's files together)
+                os.mkdir(parent, 0o755)
+            except FileNotFoundError:
+                os.makedirs(parent, 0o755, exist_ok=True)
+            except FileExistsError:
+                pass
             self._known.add(parent)
         self._count()
         make(path)
@@ -323,7 +328,8 @@ class Transaction:
         rel = self._rel(final)
         record = [f"M\t{_escape(self._rel(staged))}\t{_escape(rel)}\n"]
         if directory:  # what undoing it may delete: exactly these files, never what appears beside them later
-            record[:0] = [f"F\t{_escape(os.path.relpath(os.path.join(folder, name), staged))}\n"
+            start = len(staged) + 1  # os.walk yields staged/...: the relative path is a slice
+            record[:0] = [f"F\t{_escape(os.path.join(folder, name)[start:])}\n"
                           for folder, _, names in os.walk(staged) for name in names]  # fmt: skip
         self._write("".join(record).encode("utf-8", "surrogateescape"))
         try:
