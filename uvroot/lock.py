@@ -455,9 +455,15 @@ def _dependency(raw: object, where: str, base: Path) -> Dependency:
     )
 
 
+@functools.lru_cache(maxsize=8192)
+def _parsed_marker(text: str) -> Marker:
+    # A lock repeats the same few markers on hundreds of edges; a Marker is never changed after parsing.
+    return Marker(text)
+
+
 def _marker(text: str, where: str) -> Marker:
     try:
-        return Marker(text)
+        return _parsed_marker(text)
     except InvalidMarker as exc:
         raise LockError(f"uv.lock: {where} is not a valid marker: {exc}", hint=_HINT) from None
 
