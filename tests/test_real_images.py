@@ -32,6 +32,7 @@ from packaging.utils import canonicalize_name
 
 from tests.support.cli import uvroot
 from tests.support.index import LocalIndex
+from tests.support.overlay import find_cpython
 from tests.support.rootfs import IMAGES, DebianImage, ImageRun, unavailable_reason
 from tests.support.uvproject import uv_lock, write_project
 from tests.support.wheels import build_wheel
@@ -57,7 +58,9 @@ _CEXT_MAIN = 'def main():\n    print("cext", add(2, 3), "native" if NATIVE else 
 CEXT_NATIVE_TAG = "cp311-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64"
 
 # Imports each module named on the command line and prints {module: __file__}.
-IMPORT_ALL = "import importlib, json, sys; print(json.dumps({m: importlib.import_module(m).__file__ for m in sys.argv[1:]}))"
+IMPORT_ALL = (
+    "import importlib, json, sys; print(json.dumps({m: importlib.import_module(m).__file__ for m in sys.argv[1:]}))"
+)
 
 
 def _build_cext(out: Path, scratch: Path) -> str | None:
@@ -127,7 +130,9 @@ def image(request: pytest.FixtureRequest) -> DebianImage:
 # --------------------------------------------------------------------------- helpers
 
 
-def _stage(project: Path, image: DebianImage, cache: Path, *layout: str | Path, env: dict[str, str] | None = None) -> None:
+def _stage(
+    project: Path, image: DebianImage, cache: Path, *layout: str | Path, env: dict[str, str] | None = None
+) -> None:
     result = uvroot(
         "sync",
         "--project",
@@ -148,9 +153,7 @@ def _dists(site: Path) -> dict[str, dict[str, object]]:
     """The staged distributions in host dir ``site``: name -> version, top-level modules, RECORD paths."""
     found: dict[str, dict[str, object]] = {}
     for dist_info in sorted(site.glob("*.dist-info")):
-        meta = dict(
-            line.split(": ", 1) for line in (dist_info / "METADATA").read_text().splitlines() if ": " in line
-        )
+        meta = dict(line.split(": ", 1) for line in (dist_info / "METADATA").read_text().splitlines() if ": " in line)
         paths = [line.rsplit(",", 2)[0] for line in (dist_info / "RECORD").read_text().splitlines() if line]
         modules = set()
         for path in paths:
@@ -259,8 +262,18 @@ def test_debian_layout_imports_runs_lists_uninstalls(
 def test_compile_bytecode_is_used_without_recompiling(
     images_project: Path, image: DebianImage, tmp_path: Path, uvroot_cache: Path
 ) -> None:
+    # uvroot compiles with a CPython of the target's X.Y on this machine (the image's may not run here).
+    prefix = find_cpython(image.python)
+    if prefix is None:
+        pytest.skip(f"no CPython {image.python} on this machine to compile the image's bytecode with")
+    compile_python = prefix / "bin" / f"python{image.python}"
     root = tmp_path / "root-dir"
-    _stage(images_project, image, uvroot_cache, "--root", root, "--layout", "debian", "--compile-bytecode")
+    _stage(
+        images_project,
+        image,
+        uvroot_cache,
+        *("--root", root, "--layout", "debian", "--compile-bytecode", "--compile-python", compile_python),
+    )
     site = f"/usr/local/lib/python{image.python}/dist-packages"
     dists = _dists(root / site.lstrip("/"))
     tag = f"cpython-{image.python.replace('.', '')}"
@@ -279,13 +292,15 @@ def test_compile_bytecode_is_used_without_recompiling(
     assert _gone(run, site, dists, "alpha") == []  # the pyc files are in RECORD: removed with the package
 
 
-def test_venv_runs_with_debian_python(images_project: Path, image: DebianImage, tmp_path: Path, uvroot_cache: Path) -> None:
+def test_venv_runs_with_debian_python(
+    images_project: Path, image: DebianImage, tmp_path: Path, uvroot_cache: Path
+) -> None:
     root = tmp_path / "root-dir"
     venv = "/app/.venv"
     _stage(images_project, image, uvroot_cache, "--root", root, "--layout", "debian", "--venv", venv)
     site = f"{venv}/lib/python{image.python}/site-packages"
     dists = _dists(root / site.lstrip("/"))
-    assert os.readlink(root / venv.lstrip("/") / "bin/python") == f"/usr/bin/python{image.python}"
+    assert str((root / venv.lstrip("/") / "bin/python").readlink()) == f"/usr/bin/python{image.python}"
     run = ImageRun(image, tmp_path / "run", [root])
 
     python = f"{venv}/bin/python"
@@ -318,7 +333,10 @@ def test_target_with_pythonpath(images_project: Path, image: DebianImage, tmp_pa
     # The launchers put the target first on sys.path themselves: no PYTHONPATH needed.
     _check_script_outputs(_scripts(run, layer / target.lstrip("/") / "bin", f"{target}/bin"), image, native)
     listed = run.run(["python3", "-m", "pip", "list", "--path", target, "--format", "json"], check=True).stdout
-    assert _versions(dists).items() <= {str(canonicalize_name(d["name"])): d["version"] for d in json.loads(listed)}.items()
+    assert (
+        _versions(dists).items()
+        <= {str(canonicalize_name(d["name"])): d["version"] for d in json.loads(listed)}.items()
+    )
 
 
 def test_user_site_for_a_non_root_user(
@@ -338,10 +356,15 @@ def test_user_site_for_a_non_root_user(
     assert all(path.startswith(f"{site}/") for path in files.values()), files
     assert run.run(["python3", "-c", "import alpha"]).returncode != 0  # root's HOME has no such site
     native = _is_native(image, run, "python3", user=USER)
-    _check_script_outputs(_scripts(run, root / home.lstrip("/") / ".local/bin", f"{home}/.local/bin", user=USER), image, native)
+    _check_script_outputs(
+        _scripts(run, root / home.lstrip("/") / ".local/bin", f"{home}/.local/bin", user=USER), image, native
+    )
 
     listed = run.run(["python3", "-m", "pip", "list", "--user", "--format", "json"], check=True, user=USER).stdout
-    assert _versions(dists).items() <= {str(canonicalize_name(d["name"])): d["version"] for d in json.loads(listed)}.items()
+    assert (
+        _versions(dists).items()
+        <= {str(canonicalize_name(d["name"])): d["version"] for d in json.loads(listed)}.items()
+    )
     run.run(["python3", "-m", "pip", "uninstall", "-y", "--break-system-packages", "alpha"], check=True, user=USER)
     assert _gone(run, site, dists, "alpha", user=USER) == []
 

@@ -20,6 +20,7 @@ as a non-root user.  The arm64 rootfs runs through ``qemu-aarch64`` registered w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -144,11 +145,31 @@ def _tree_size(top: Path) -> int:
     total = 0
     for dirpath, _dirs, files in os.walk(top):
         for name in files:
-            try:
+            with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(dirpath, name)).st_size  # noqa: PTH118 - walk gives strs
-            except OSError:
-                pass
     return total
+
+
+def _mounts_under(top: Path) -> list[str]:
+    """Mount points at or below ``top`` (debootstrap mounts /proc, /sys and may bind /dev nodes there)."""
+    prefix = os.path.realpath(top)
+    found = []
+    with open("/proc/self/mounts") as mounts:  # noqa: PTH123
+        for line in mounts:
+            point = line.split()[1].replace("\\040", " ")
+            if point == prefix or point.startswith(prefix + "/"):
+                found.append(point)
+    return found
+
+
+def _remove_half_built(tmp: Path) -> None:
+    """Delete a failed build, never through a mount left behind in it (a bound /dev node is the host's)."""
+    for point in sorted(_mounts_under(tmp), reverse=True):
+        subprocess.run(["umount", "-l", point], check=False)
+    if left := _mounts_under(tmp):
+        print(f"not deleting {tmp}: still mounted there: {', '.join(left)}", file=sys.stderr)
+        return
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def install_tools(images: Sequence[DebianImage]) -> None:
@@ -194,6 +215,8 @@ def build_rootfs(image: DebianImage, mirror: str = MIRROR) -> dict[str, object]:
     started = time.monotonic()
     try:
         subprocess.run(argv, check=True)
+        if left := _mounts_under(tmp):
+            raise RuntimeError(f"debootstrap left mounts in {tmp}: {', '.join(left)}")
         # The downloaded .debs are not part of the image (Docker's debian images do not keep them either).
         for deb in (tmp / "var/cache/apt/archives").glob("*.deb"):
             deb.unlink()
@@ -201,18 +224,24 @@ def build_rootfs(image: DebianImage, mirror: str = MIRROR) -> dict[str, object]:
             shutil.rmtree(image.path)
         tmp.rename(image.path)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove_half_built(tmp)
         raise
     seconds = round(time.monotonic() - started, 1)
     python = subprocess.run(
-        ["chroot", str(image.path), "python3", "-c", "import platform,sys; print(sys.version.split()[0], platform.libc_ver()[1])"],
+        [
+            "chroot",
+            str(image.path),
+            "python3",
+            "-c",
+            "import platform,sys; print(sys.version.split()[0], platform.libc_ver()[1])",
+        ],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()
     stamp: dict[str, object] = {
         "image": image.name,
-        "debootstrap": shlex.join(argv[:-2] + [image.path.name, mirror]),
+        "debootstrap": shlex.join([*argv[:-2], image.path.name, mirror]),
         "seconds": seconds,
         "bytes": _tree_size(image.path),
         "python": python[0],
