@@ -25,7 +25,9 @@ import shutil
 import subprocess
 import sysconfig
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.utils import canonicalize_name
@@ -130,6 +132,15 @@ def image(request: pytest.FixtureRequest) -> DebianImage:
 # --------------------------------------------------------------------------- helpers
 
 
+@dataclass(frozen=True)
+class Dist:
+    """A staged distribution, read on this machine: what to check inside the image."""
+
+    version: str
+    modules: set[str]  # top-level importable names
+    paths: list[str]  # RECORD's paths, relative to its site directory
+
+
 def _stage(
     project: Path, image: DebianImage, cache: Path, *layout: str | Path, env: dict[str, str] | None = None
 ) -> None:
@@ -149,9 +160,9 @@ def _stage(
     assert result.exit_code == 0, result.output
 
 
-def _dists(site: Path) -> dict[str, dict[str, object]]:
+def _dists(site: Path) -> dict[str, Dist]:
     """The staged distributions in host dir ``site``: name -> version, top-level modules, RECORD paths."""
-    found: dict[str, dict[str, object]] = {}
+    found: dict[str, Dist] = {}
     for dist_info in sorted(site.glob("*.dist-info")):
         meta = dict(line.split(": ", 1) for line in (dist_info / "METADATA").read_text().splitlines() if ": " in line)
         paths = [line.rsplit(",", 2)[0] for line in (dist_info / "RECORD").read_text().splitlines() if line]
@@ -166,27 +177,27 @@ def _dists(site: Path) -> dict[str, dict[str, object]]:
                 modules.add(first[:-3])
             elif not rest and first.endswith(".so"):
                 modules.add(first.split(".")[0])
-        found[str(canonicalize_name(meta["Name"]))] = {"version": meta["Version"], "modules": modules, "paths": paths}
+        found[str(canonicalize_name(meta["Name"]))] = Dist(meta["Version"], modules, paths)
     assert found, f"nothing staged in {site}"
     return found
 
 
-def _modules(dists: dict[str, dict[str, object]]) -> list[str]:
-    return sorted(m for info in dists.values() for m in info["modules"])  # type: ignore[attr-defined]
+def _modules(dists: dict[str, Dist]) -> list[str]:
+    return sorted(m for info in dists.values() for m in info.modules)
 
 
-def _import_all(run: ImageRun, python: str, dists: dict[str, dict[str, object]], **kw: object) -> dict[str, str]:
-    out = run.run([python, "-c", IMPORT_ALL, *_modules(dists)], check=True, **kw)  # type: ignore[arg-type]
+def _import_all(run: ImageRun, python: str, dists: dict[str, Dist], **kw: Any) -> dict[str, str]:
+    out = run.run([python, "-c", IMPORT_ALL, *_modules(dists)], check=True, **kw)
     files: dict[str, str] = json.loads(out.stdout)
     return files
 
 
-def _scripts(run: ImageRun, host_bin: Path, image_bin: str, **kw: object) -> dict[str, str]:
+def _scripts(run: ImageRun, host_bin: Path, image_bin: str, **kw: Any) -> dict[str, str]:
     """Run every script of ``host_bin`` (staged) inside the image as ``image_bin/NAME``: name -> stdout."""
     outputs = {}
     for script in sorted(host_bin.iterdir()):
         if script.is_file() and os.access(script, os.X_OK):
-            outputs[script.name] = run.run([f"{image_bin}/{script.name}"], check=True, **kw).stdout  # type: ignore[arg-type]
+            outputs[script.name] = run.run([f"{image_bin}/{script.name}"], check=True, **kw).stdout
     assert outputs, f"no scripts in {host_bin}"
     return outputs
 
@@ -199,29 +210,29 @@ def _check_script_outputs(outputs: dict[str, str], image: DebianImage, native: b
     assert outputs["cext-add"] == ("cext 5 native\n" if native else "cext 5 pure\n")
 
 
-def _is_native(image: DebianImage, run: ImageRun, python: str, **kw: object) -> bool:
+def _is_native(image: DebianImage, run: ImageRun, python: str, **kw: Any) -> bool:
     """Whether the compiled cext landed (x86_64) and works; aarch64 gets the pure fallback."""
-    out = run.run([python, "-c", "import cext; print(cext.NATIVE, cext.add(2, 3))"], check=True, **kw)  # type: ignore[arg-type]
+    out = run.run([python, "-c", "import cext; print(cext.NATIVE, cext.add(2, 3))"], check=True, **kw)
     native, total = out.stdout.split()
     assert total == "5"
     return native == "True"
 
 
-def _pip_list(run: ImageRun, *args: str, **kw: object) -> dict[str, str]:
-    out = run.run(["python3", "-m", "pip", *args, "list", "--format", "json"], check=True, **kw)  # type: ignore[arg-type]
+def _pip_list(run: ImageRun, *args: str, **kw: Any) -> dict[str, str]:
+    out = run.run(["python3", "-m", "pip", *args, "list", "--format", "json"], check=True, **kw)
     return {str(canonicalize_name(d["name"])): d["version"] for d in json.loads(out.stdout)}
 
 
-def _versions(dists: dict[str, dict[str, object]]) -> dict[str, str]:
-    return {name: str(info["version"]) for name, info in dists.items()}
+def _versions(dists: dict[str, Dist]) -> dict[str, str]:
+    return {name: info.version for name, info in dists.items()}
 
 
-def _gone(run: ImageRun, site: str, dists: dict[str, dict[str, object]], name: str, **kw: object) -> list[str]:
+def _gone(run: ImageRun, site: str, dists: dict[str, Dist], name: str, **kw: Any) -> list[str]:
     """The image paths of ``name``'s RECORD that still exist inside the image (plus its package dirs)."""
-    paths = [os.path.normpath(f"{site}/{p}") for p in dists[name]["paths"]]  # type: ignore[attr-defined]
-    paths += [f"{site}/{m}" for m in dists[name]["modules"]]  # type: ignore[attr-defined]
+    paths = [os.path.normpath(f"{site}/{p}") for p in dists[name].paths]
+    paths += [f"{site}/{m}" for m in dists[name].modules]
     check = "import os, sys; print('\\n'.join(p for p in sys.argv[1:] if os.path.lexists(p)))"
-    return run.run(["python3", "-c", check, *paths], check=True, **kw).stdout.split()  # type: ignore[arg-type]
+    return run.run(["python3", "-c", check, *paths], check=True, **kw).stdout.split()
 
 
 # --------------------------------------------------------------------------- tests
@@ -351,6 +362,7 @@ def test_user_site_for_a_non_root_user(
         for name in [*dirnames, *filenames, "."]:
             os.lchown(os.path.join(dirpath, name), USER, USER)  # noqa: PTH118
     run = ImageRun(image, tmp_path / "run", [root])
+    assert run.run(["id", "-u"], check=True, user=USER).stdout == f"{USER}\n"
 
     files = _import_all(run, "python3", dists, user=USER)
     assert all(path.startswith(f"{site}/") for path in files.values()), files
