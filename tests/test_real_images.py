@@ -246,6 +246,8 @@ def test_debian_layout_imports_runs_lists_uninstalls(
     site = f"/usr/local/lib/python{image.python}/dist-packages"
     dists = _dists(root / site.lstrip("/"))
     run = ImageRun(image, tmp_path / "run", [root])
+    facts = "import platform, sys; print(platform.machine(), platform.libc_ver()[1], '%d.%d' % sys.version_info[:2])"
+    assert run.run(["python3", "-c", facts], check=True).stdout.split() == [image.machine, image.glibc, image.python]
 
     files = _import_all(run, "python3", dists)
     assert all(path.startswith(f"{site}/") for path in files.values()), files
