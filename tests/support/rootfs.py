@@ -25,6 +25,7 @@ import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -356,6 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     images = [IMAGES[name] for name in args.names or IMAGES]
     if os.geteuid() != 0:
         raise SystemExit("building a rootfs needs root (debootstrap, chroot)")
+    # `timeout` (CI) sends SIGTERM: unwind, so a half-built rootfs is removed (and its mounts undone).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     if args.install_tools:
         install_tools([image for image in images if not image.built])
     for image in images:
