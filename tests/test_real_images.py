@@ -41,6 +41,8 @@ from tests.support.wheels import build_wheel
 
 pytestmark = pytest.mark.images
 
+# What the project stages for every image (canonical names; each one's top-level module is its import name).
+STAGED = {"alpha", "beta", "cext", "fancy-dep", "gadgets", "native"}
 USER = 1000  # the non-root user of the --user test (its HOME is /home/u1000)
 
 # A real CPython extension for the stable ABI (3.11+), so one x86_64 wheel serves 3.11 and 3.13.
@@ -180,7 +182,7 @@ def _dists(site: Path) -> dict[str, Dist]:
             elif not rest and first.endswith(".so"):
                 modules.add(first.split(".")[0])
         found[str(canonicalize_name(meta["Name"]))] = Dist(meta["Version"], modules, paths)
-    assert found, f"nothing staged in {site}"
+    assert set(found) == STAGED, f"staged in {site}: {sorted(found)}"
     return found
 
 
@@ -204,7 +206,7 @@ def _scripts(run: ImageRun, host_bin: Path, image_bin: str, **kw: Any) -> dict[s
     return outputs
 
 
-def _check_script_outputs(outputs: dict[str, str], image: DebianImage, native: bool) -> None:
+def _check_script_outputs(outputs: dict[str, str], native: bool) -> None:
     assert outputs["alpha"] == "alpha 1.0 py3-none-any\n"
     assert outputs["gadget"] == "gadgets 1.0 py3-none-any\n"
     assert outputs["gadget-tool"] == "gadget-tool ok\n"
@@ -212,7 +214,7 @@ def _check_script_outputs(outputs: dict[str, str], image: DebianImage, native: b
     assert outputs["cext-add"] == ("cext 5 native\n" if native else "cext 5 pure\n")
 
 
-def _is_native(image: DebianImage, run: ImageRun, python: str, **kw: Any) -> bool:
+def _is_native(run: ImageRun, python: str, **kw: Any) -> bool:
     """Whether the compiled cext landed (x86_64) and works; aarch64 gets the pure fallback."""
     out = run.run([python, "-c", "import cext; print(cext.NATIVE, cext.add(2, 3))"], check=True, **kw)
     native, total = out.stdout.split()
@@ -254,10 +256,10 @@ def test_debian_layout_imports_runs_lists_uninstalls(
     files = _import_all(run, "python3", dists)
     assert all(path.startswith(f"{site}/") for path in files.values()), files
     assert (root / "usr/local/bin/alpha").read_text().startswith(f"#!/usr/bin/python{image.python}\n")
-    native = _is_native(image, run, "python3")
+    native = _is_native(run, "python3")
     # x86_64 gets the compiled wheel (when this machine could compile it), aarch64 the pure fallback.
     assert native == (image.machine == "x86_64" and _CEXT_NOT_NATIVE["why"] is None), _CEXT_NOT_NATIVE
-    _check_script_outputs(_scripts(run, root / "usr/local/bin", "/usr/local/bin"), image, native)
+    _check_script_outputs(_scripts(run, root / "usr/local/bin", "/usr/local/bin"), native)
     # No bytecode was staged, so the image compiled it: the check of the bytecode test can fail.
     assert any(p.startswith(f"{site}/alpha/__pycache__/") for p in run.written(".pyc"))
 
@@ -324,8 +326,8 @@ def test_venv_runs_with_debian_python(
     assert all(path.startswith(f"{site}/") for path in files.values()), files
     prefixes = run.run([python, "-c", "import sys; print(sys.prefix, sys.base_prefix)"], check=True).stdout.split()
     assert prefixes == [venv, "/usr"]
-    native = _is_native(image, run, python)
-    _check_script_outputs(_scripts(run, root / venv.lstrip("/") / "bin", f"{venv}/bin"), image, native)
+    native = _is_native(run, python)
+    _check_script_outputs(_scripts(run, root / venv.lstrip("/") / "bin", f"{venv}/bin"), native)
     # The system python3 does not see the venv's packages.
     assert run.run(["python3", "-c", "import alpha"]).returncode != 0
 
@@ -345,9 +347,9 @@ def test_target_with_pythonpath(images_project: Path, image: DebianImage, tmp_pa
     files = _import_all(run, "python3", dists, env={"PYTHONPATH": target})
     assert all(path.startswith(f"{target}/") for path in files.values()), files
     assert run.run(["python3", "-c", "import alpha"]).returncode != 0  # not without PYTHONPATH
-    native = _is_native(image, run, "python3", env={"PYTHONPATH": target})
+    native = _is_native(run, "python3", env={"PYTHONPATH": target})
     # The launchers put the target first on sys.path themselves: no PYTHONPATH needed.
-    _check_script_outputs(_scripts(run, layer / target.lstrip("/") / "bin", f"{target}/bin"), image, native)
+    _check_script_outputs(_scripts(run, layer / target.lstrip("/") / "bin", f"{target}/bin"), native)
     listed = run.run(["python3", "-m", "pip", "list", "--path", target, "--format", "json"], check=True).stdout
     assert (
         _versions(dists).items()
@@ -372,9 +374,9 @@ def test_user_site_for_a_non_root_user(
     files = _import_all(run, "python3", dists, user=USER)
     assert all(path.startswith(f"{site}/") for path in files.values()), files
     assert run.run(["python3", "-c", "import alpha"]).returncode != 0  # root's HOME has no such site
-    native = _is_native(image, run, "python3", user=USER)
+    native = _is_native(run, "python3", user=USER)
     _check_script_outputs(
-        _scripts(run, root / home.lstrip("/") / ".local/bin", f"{home}/.local/bin", user=USER), image, native
+        _scripts(run, root / home.lstrip("/") / ".local/bin", f"{home}/.local/bin", user=USER), native
     )
 
     listed = run.run(["python3", "-m", "pip", "list", "--user", "--format", "json"], check=True, user=USER).stdout
