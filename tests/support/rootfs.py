@@ -221,8 +221,8 @@ def build_rootfs(image: DebianImage, mirror: str = MIRROR) -> dict[str, object]:
         # The downloaded .debs are not part of the image (Docker's debian images do not keep them either).
         for deb in (tmp / "var/cache/apt/archives").glob("*.deb"):
             deb.unlink()
-        if image.path.exists():
-            shutil.rmtree(image.path)
+        if image.path.exists():  # a rootfs without its stamp: its build or check did not finish
+            _remove_half_built(image.path)
         tmp.rename(image.path)
     except BaseException:
         _remove_half_built(tmp)
