@@ -275,6 +275,8 @@ def test_debian_layout_imports_runs_lists_uninstalls(
     assert "alpha" not in _pip_list(run)
     assert run.run(["/usr/local/bin/alpha"]).returncode == 127  # env: no such file
     run.run(["python3", "-c", "import beta, fancy_dep, gadgets"], check=True)
+    # Everything the image wrote went to the overlay: the cached rootfs is as debootstrap left it.
+    assert list((image.path / site.lstrip("/")).iterdir()) == []
 
 
 def test_compile_bytecode_is_used_without_recompiling(
