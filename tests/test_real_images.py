@@ -38,6 +38,7 @@ from tests.support.overlay import find_cpython
 from tests.support.rootfs import IMAGES, DebianImage, ImageRun, unavailable_reason
 from tests.support.uvproject import uv_lock, write_project
 from tests.support.wheels import build_wheel
+from tests.test_examples import HELLO, build_context, run_step, the_step
 
 pytestmark = pytest.mark.images
 
@@ -409,3 +410,32 @@ def test_python_image_layout_is_not_seen_by_debian_python(
     script = run.run(["/usr/local/bin/alpha"])  # its shebang names /usr/local/bin/pythonX.Y: not in this image
     assert script.returncode == 127, script
     assert "alpha" not in _pip_list(run)
+
+
+# --------------------------------------------------------------------------- the distroless example
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("name", ["debian-12-amd64", "debian-12-arm64"])
+def test_distroless_example_runs_in_debian_12(name: str, tmp_path: Path, uvroot_cache: Path) -> None:
+    """examples/docker/distroless's own uvroot step (arm64: its commented platform), run by Debian 12's python3.11.
+
+    gcr.io/distroless/python3-debian12 is Debian 12's python3.11 without a shell or pip: the
+    bookworm rootfs has the same interpreter, so the real markupsafe wheel (a C extension, aarch64
+    under qemu) is imported by that interpreter here.
+    """
+    image = IMAGES[name]
+    if reason := unavailable_reason(image):
+        pytest.skip(reason)
+    step = the_step("distroless")
+    assert step.option("--python-platform") == "x86_64-manylinux_2_36"
+    root = tmp_path / "root-dir"
+    run_step(step, root, build_context(tmp_path), uvroot_cache, platform=image.platform)
+    (root / "app").mkdir()
+    shutil.copy(HELLO / "app.py", root / "app/app.py")  # COPY app.py /app/
+    run = ImageRun(image, tmp_path / "run", [root])
+    out = run.run(["/usr/bin/python3.11", "/app/app.py", "--name", "<img>"], check=True).stdout  # ENTRYPOINT + CMD
+    assert "&lt;hello &lt;img&gt;&gt;" in out and "python 3.11.2 at /usr/bin/python3.11" in out
+    speedups = f"/usr/local/lib/python3.11/dist-packages/markupsafe/_speedups.cpython-311-{image.machine}-linux-gnu.so"
+    assert f"compiled extension: {speedups}" in out, out
+    assert run.run(["/usr/local/bin/pygmentize", "-V"], check=True).stdout.startswith("Pygments version")
