@@ -51,14 +51,16 @@ test-images: venv
 # ruff (curated rules, see pyproject.toml) and mypy --strict over the package.
 lint: venv
 	$(BIN)/python -m pip install --quiet -e '.[test,lint]'
-	$(BIN)/ruff check uvroot tests
-	$(BIN)/ruff format --check uvroot tests
+	$(BIN)/ruff check uvroot tests bench
+	$(BIN)/ruff format --check uvroot tests bench
 	$(BIN)/mypy
+	$(BIN)/mypy --strict bench/bench.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
 
-# uvroot vs uv pip install vs pip install (--target, warm/cold/no-op, medians): prints the table and
-# writes bench/RESULTS.md.  About 10 minutes; `$(BIN)/python bench/bench.py --quick` for a smoke test.
+# uvroot vs uv and pip on bench/project's lock, every goal of issue 13 (warm, cold, no-op, plan, check,
+# removal, cache size, memory, a 50,000-package plan): prints the table and writes bench/RESULTS.md.
+# About half an hour on 2 cores; `make bench ARGS=--quick` for a one-run smoke test (report in bench/work).
 bench: venv
-	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/bench.py $(ARGS)

@@ -6,15 +6,18 @@ pyproject.toml, a dist-info, the variables, a killed sync's journal.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.support.bulk import SITE, start_argv
+from uvroot.targetfile import SCRIPT
 
 HEAVY = ("typer", "packaging", "uvroot.cli", "uvroot.sync", "uvroot.lock", "requests")
 
@@ -83,3 +86,45 @@ def test_any_change_a_sync_acts_on_runs_the_full_sync(synced: tuple[Path, Path, 
     if change in ("dist-info", "state"):
         assert "staged 1 package" in output and (info / "RECORD").is_file()
     assert not (root / ".uvroot-txn").exists()
+
+
+def test_targetplatform_and_the_target_files_contents_are_in_the_stamps_key(
+    make_locked_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    """--image's default platform comes from $TARGETPLATFORM, and --target-file's target from the file's bytes."""
+    from tests.support.cli import uvroot_argv
+
+    project = make_locked_project(dependencies=["native"], requires_python=">=3.10")
+    cache = tmp_path / "cache"
+
+    def run(*args: str | Path, env: dict[str, str]) -> tuple[str, bool]:
+        argv = uvroot_argv("sync", "--project", project, "--cache-dir", cache, *args)
+        argv.insert(1, "-Ximporttime")
+        done = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "CI": "1", **env}, check=False)
+        assert done.returncode == 0, done.stderr
+        lines = done.stderr.splitlines()
+        full = any(line.startswith("import time:") and line.split("|")[-1].strip() == "typer" for line in lines)
+        return "\n".join(line for line in lines if not line.startswith("import time:")), full
+
+    image = ("--root", tmp_path / "image", "--image", "python:3.12-slim")
+    arm, amd = {"TARGETPLATFORM": "linux/arm64"}, {"TARGETPLATFORM": "linux/amd64"}
+    for _ in range(2):
+        run(*image, env=arm)
+    assert run(*image, env=arm)[1] is False  # answered by the stamp
+    output, full = run(*image, env=amd)
+    assert full and "staged 1 package" in output, output  # the other platform's wheel
+    site = tmp_path / "image/usr/local/lib/python3.12/site-packages"
+    assert "x86_64" in (site / "native/__init__.py").read_text()
+
+    described = tmp_path / "image.json"
+    script = subprocess.run([sys.executable, "-I", "-c", SCRIPT], capture_output=True, text=True, check=True).stdout
+    described.write_text(script)
+    by_file = ("--root", tmp_path / "by-file", "--target-file", described)
+    for _ in range(2):
+        run(*by_file, env={})
+    assert run(*by_file, env={})[1] is False
+    document = json.loads(script)
+    document["machine"] = "aarch64"
+    described.write_text(json.dumps(document))  # same name, another target
+    output, full = run(*by_file, env={})
+    assert full and "staged 1 package" in output, output

@@ -27,11 +27,13 @@ from .errors import UsageError, UvrootError
 from .settings import env_names
 
 if TYPE_CHECKING:
+    from .images import Image
     from .interpreter import Interpreter
     from .layout import Layout
     from .report import Console
     from .settings import Config
     from .sync import SyncReport
+    from .target import Target
 
 T = TypeVar("T", bound=str)
 
@@ -165,6 +167,15 @@ SchemePath = Annotated[
         rich_help_panel=_LAYOUT,
     ),
 ]
+Relocatable = Annotated[
+    bool,
+    typer.Option(
+        "--relocatable",
+        help="As uv's: scripts find their interpreter relative to their own directory (and pyvenv.cfg says "
+        "relocatable), so a --venv, or a --prefix holding its Python, still runs after it is moved.",
+        rich_help_panel=_LAYOUT,
+    ),
+]
 AllowExisting = Annotated[
     bool,
     typer.Option(
@@ -199,6 +210,35 @@ PythonPlatform = Annotated[
         "x86_64|aarch64-unknown-linux-musl, x86_64|aarch64-manylinux_2_17 ... _2_40, *-manylinux2014, "
         "ARCH-musllinux_1_N, x86_64|aarch64-apple-darwin, x86_64|i686|aarch64-pc-windows-msvc "
         "(default: this machine).",
+        rich_help_panel=_TARGET,
+    ),
+]
+ImageName = Annotated[
+    Optional[str],
+    typer.Option(
+        "--image",
+        help="The final image, e.g. python:3.12-slim, python:3.13-alpine, gcr.io/distroless/python3-debian12, "
+        "debian:12, ubuntu:24.04, public.ecr.aws/lambda/python:3.12: sets the Python version, the wheel tags "
+        "(its C library) and the layout (`uvroot images` lists them).",
+        rich_help_panel=_TARGET,
+    ),
+]
+DockerPlatform = Annotated[
+    Optional[str],
+    typer.Option(
+        "--platform",
+        help="With --image: Docker's platform of the final image, linux/amd64, linux/arm64, linux/arm/v7, "
+        "linux/386, linux/ppc64le, linux/s390x or linux/riscv64 (default: $TARGETPLATFORM, else this machine).",
+        rich_help_panel=_TARGET,
+    ),
+]
+TargetFile = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--target-file",
+        metavar="FILE",
+        help="Stage for the interpreter FILE describes (from `uvroot target --script` run in the image): its "
+        "version, tags, markers and install scheme.",
         rich_help_panel=_TARGET,
     ),
 ]
@@ -550,9 +590,13 @@ def sync(
     layout: LayoutName = None,
     python: Python = None,
     scheme_path: SchemePath = None,
+    relocatable: Relocatable = False,
     allow_existing: AllowExisting = False,
     python_version: PythonVersion = None,
     python_platform: PythonPlatform = None,
+    image: ImageName = None,
+    platform: DockerPlatform = None,
+    target_file: TargetFile = None,
     project: ProjectDir = None,
     directory: Directory = None,
     config_file: ConfigFile = None,
@@ -617,9 +661,13 @@ def plan(
     layout: LayoutName = None,
     python: Python = None,
     scheme_path: SchemePath = None,
+    relocatable: Relocatable = False,
     allow_existing: AllowExisting = False,
     python_version: PythonVersion = None,
     python_platform: PythonPlatform = None,
+    image: ImageName = None,
+    platform: DockerPlatform = None,
+    target_file: TargetFile = None,
     project: ProjectDir = None,
     directory: Directory = None,
     config_file: ConfigFile = None,
@@ -673,6 +721,9 @@ def plan(
 def check_command(
     python_version: PythonVersion = None,
     python_platform: PythonPlatform = None,
+    image: ImageName = None,
+    platform: DockerPlatform = None,
+    target_file: TargetFile = None,
     project: ProjectDir = None,
     directory: Directory = None,
     config_file: ConfigFile = None,
@@ -719,6 +770,47 @@ def check_command(
     with _errors(console, args["verbose"]):
         _enter(args)
         _run_check(args, console)
+
+
+@app.command()
+def images(verbose: Verbose = False) -> None:
+    """List the images --image knows: Python, C library, layout, and where each fact comes from."""
+    from .images import FAMILIES
+
+    for family in FAMILIES:
+        typer.echo(f"{family.pattern}\n    {family.summary}")
+    typer.echo("\nuvroot images -v adds each preset's sources; any other image: uvroot target --script.")
+    if verbose:
+        from .images import EXAMPLES, find_image
+
+        for name in EXAMPLES:
+            image = find_image(name)
+            typer.echo(f"\n{name}: Python {image.python}, {image.libc}, layout {image.layout}\n    {image.source}")
+
+
+@app.command(name="target")
+def target_command(
+    script: Annotated[
+        bool, typer.Option("--script", help="Print the stdlib-only program that describes an interpreter.")
+    ] = False,
+    python: Annotated[
+        Optional[str], typer.Option(help="Describe this interpreter of this machine (runs the program on it).")
+    ] = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Describe a target interpreter as JSON for --target-file.
+
+    In the final image: docker run --rm IMAGE python3 -c "$(uvroot target --script)" > image.json
+    (the image needs no uvroot); here: uvroot target --python PATH > image.json.
+    """
+    from .report import Console
+    from .targetfile import SCRIPT, describe
+
+    with _errors(Console(quiet=quiet, verbose=verbose), verbose):
+        if script == (python is not None):
+            raise UsageError("give --script or --python PATH", hint="uvroot target --script prints the program")
+        typer.echo(SCRIPT if script else describe(python or ""), nl=False)
 
 
 # -- turning flags into options ------------------------------------------------------------
@@ -852,14 +944,15 @@ def _sync(args: _Args, console: Console) -> None:
     from .settings import env_seconds
     from .sync import SyncOptions
     from .sync import sync as run_sync
-    from .target import Target
     from .tree import LINK_MODES, source_date_epoch
 
     common = _common(args)
     config = common.config
     python = args["python"]
     interpreter = inspect_interpreter(python) if python is not None else None
-    the_target = Target.parse(_python_version(args["python_version"], interpreter), args["python_platform"])
+    the_target, image, described = _target(args, interpreter)
+    if args["target"] is not None or args["prefix"] is not None:
+        described = None  # as with --image: the file gives the target, --target or --prefix the layout
     request = LayoutRequest(
         root=args["root"],
         prefix=args["prefix"],
@@ -868,9 +961,12 @@ def _sync(args: _Args, console: Console) -> None:
         venv=args["venv"],
         venv_python=args["venv_python"],
         preset=preset_name(args["layout"]) if args["layout"] is not None else None,
-        python=interpreter,
+        python=interpreter or described,
+        python_flag="--python" if described is None else "--target-file",
+        image=(image.name, image.layout) if image is not None else None,
         scheme_paths=parse_scheme_paths(args["scheme_path"] or ()),
         shebang=args["shebang"],
+        relocatable=args["relocatable"],
     )
     the_layout = make_layout(the_target, request)
     dry_run = args["dry_run"] or args["check"]
@@ -979,10 +1075,9 @@ def _run_check(args: _Args, console: Console) -> None:
     from .fetch import RequestsDownloader
     from .report import LineReporter
     from .settings import env_seconds
-    from .target import Target
 
     common = _common(args)
-    target = Target.parse(args["python_version"], args["python_platform"])
+    target, _, _ = _target(args, None)
     no_cache = bool(_setting(args, "no_cache", common.config, "no-cache", bool, False))
     cache = None if no_cache else args["cache_dir"] or _config_path(common.config, "cache-dir") or default_cache_dir()
     offline = bool(_setting(args, "offline", common.config, "offline", bool, False))
@@ -1008,6 +1103,35 @@ def _run_check(args: _Args, console: Console) -> None:
         raise typer.Exit(PlanError.exit_code)
     if not args["quiet"]:
         typer.echo(result.summary())
+
+
+def _target(args: _Args, interpreter: Interpreter | None) -> tuple[Target, Image | None, Interpreter | None]:
+    """The target (and the image or described interpreter behind it) from uv's, Docker's or a file's terms."""
+    from .images import TargetFlags, choose_target
+    from .targetfile import check_flags, read_target_file
+
+    if args["target_file"] is not None:
+        described = read_target_file(args["target_file"])
+        given = {"--python": interpreter, "--image": args["image"], "--python-platform": args["python_platform"]}
+        others = [flag for flag, value in given.items() if value is not None]
+        check_flags(described, python_version=args["python_version"], platform=args["platform"], others=others)
+        return described.target, None, described.interpreter
+    flags = TargetFlags(
+        python_version=_python_version(args["python_version"], interpreter),
+        python_platform=args["python_platform"],
+        image=args["image"],
+        platform=args["platform"],
+        environ_platform=os.environ.get("TARGETPLATFORM") or None,
+    )
+    if interpreter is not None and flags.image is not None:
+        raise UsageError(
+            f"--image {flags.image} and --python both describe the final image's interpreter",
+            hint="keep one: --python for an interpreter uvroot can run, --image for a known image",
+        )
+    choice = choose_target(flags)
+    if choice.note and not args["quiet"]:
+        typer.echo(choice.note, err=True)
+    return choice.target, choice.image, None
 
 
 def _python_version(given: str | None, interpreter: Interpreter | None) -> str | None:

@@ -46,6 +46,8 @@ class Layout:
     """What generated scripts run: the TARGET interpreter, never the build machine's."""
     venv_python: str | None = None
     """For ``--venv``: the interpreter ``pyvenv.cfg`` and ``bin/python`` name."""
+    relocatable: bool = False
+    """``--relocatable``: scripts run ``interpreter`` by its path relative to their own directory."""
 
     def scheme_dict(self, distribution: str) -> dict[str, str]:
         """The installer scheme for one distribution (runtime paths)."""
@@ -152,10 +154,43 @@ class LayoutRequest:
     python: Interpreter | None = None
     scheme_paths: tuple[tuple[str, str], ...] = ()
     shebang: str | None = None
+    python_flag: str = "--python"
+    """How the user named ``python`` (``--python PATH`` or ``--target-file FILE``), for messages."""
+    preset_flag: str | None = None
+    """How the user chose ``preset`` when not by ``--layout`` (``--image NAME``), for messages."""
+    image: tuple[str, str] | None = None
+    """``--image``: its name and layout (a preset name, or ``lambda``: flat in LAMBDA_TASK_ROOT)."""
+    relocatable: bool = False
+
+
+LAMBDA_TASK_ROOT = "/var/task"
 
 
 def make_layout(target: Target, request: LayoutRequest) -> Layout:
     """Build the layout the flags ask for, refusing combinations that contradict each other."""
+    layout = _make_layout(target, request)
+    return _relocatable(layout) if request.relocatable else layout
+
+
+def _relocatable(layout: Layout) -> Layout:
+    """As uv's ``--relocatable``: scripts find the interpreter from their own directory, so it must move too."""
+    interpreter = layout.interpreter
+    if not interpreter.startswith("/") or " " in interpreter:
+        return replace(layout, relocatable=True)  # `/usr/bin/env pythonX.Y` (--target) finds it already
+    top = "/" if layout.destdir is not None else str(layout.top)
+    if os.path.commonpath([top, interpreter]) != top:
+        raise UsageError(
+            f"--relocatable: the scripts' interpreter {interpreter} lies outside {top}, so a moved tree would lose it",
+            hint="--relocatable is for trees that hold their interpreter: --venv, or a --prefix with its Python",
+        )
+    return replace(layout, relocatable=True)
+
+
+def _make_layout(target: Target, request: LayoutRequest) -> Layout:
+    if request.image is not None:
+        request = _with_image(request)
+        if request.image is not None:  # Lambda's flat /var/task under --root
+            return _lambda(request, target)
     _check_combination(target, request)
     if request.target_dir is not None:
         return _flat(request.target_dir.resolve(), target, request.shebang)
@@ -178,6 +213,48 @@ def make_layout(target: Target, request: LayoutRequest) -> Layout:
     else:
         layout = _prefix(root, _absolute_posix(request.prefix or DEFAULT_PREFIX), target, request.shebang)
     return _override(layout, request.scheme_paths)
+
+
+def _with_image(request: LayoutRequest) -> LayoutRequest:
+    """``--image``'s layout, as ``--layout`` would give it: an explicit --layout must agree with it.
+
+    With ``--target DIR`` or ``--prefix P`` the image gives only the target (version and tags), those
+    flags the layout.  Returns the request with ``image`` cleared, except for Lambda's flat layout.
+    """
+    assert request.image is not None
+    name, kind = request.image
+    if request.preset is not None and request.preset != kind:
+        raise UsageError(
+            f"--layout {request.preset} contradicts --image {name}, whose layout is {kind}",
+            hint="drop --layout: --image chooses the layout of its image",
+        )
+    if request.python is not None:
+        raise UsageError(
+            f"--image {name} and {request.python_flag} both describe the final image's interpreter",
+            hint=f"keep one: {request.python_flag} for an interpreter uvroot can read, --image for a known image",
+        )
+    if request.target_dir is not None or (request.prefix is not None and not request.user):
+        return replace(request, image=None)
+    if kind != "lambda":
+        return replace(request, image=None, preset=kind, preset_flag=f"--image {name}")
+    extra = [flag for flag, on in (("--venv", request.venv), ("--user", request.user), ("--prefix", request.prefix),
+                                   ("--scheme-path", request.scheme_paths)) if on]  # fmt: skip
+    if extra or request.root is None:
+        raise UsageError(
+            f"--image {name} imports from a flat {LAMBDA_TASK_ROOT}: "
+            + (f"it cannot be combined with {', '.join(extra)}" if extra else "it needs --root DIR or --target DIR"),
+            hint=f"--root DIR writes DIR{LAMBDA_TASK_ROOT} (COPY --from=build DIR /); --target DIR writes DIR itself",
+        )
+    return request
+
+
+def _lambda(request: LayoutRequest, target: Target) -> Layout:
+    # AWS Lambda's base images: the handler's packages flat in LAMBDA_TASK_ROOT, Python in /var/lang/bin.
+    assert request.root is not None
+    return replace(
+        _flat(Path(LAMBDA_TASK_ROOT), target, request.shebang or f"/var/lang/bin/python{target.python_version}"),
+        destdir=request.root.resolve(),
+    )
 
 
 def preset_name(name: str) -> str:
@@ -212,7 +289,7 @@ def _check_combination(target: Target, request: LayoutRequest) -> None:
         "--venv": request.venv is not None,
         "--user": request.user,
         "--layout": request.preset is not None,
-        "--python": request.python is not None,
+        request.python_flag: request.python is not None,
         "--prefix": request.prefix is not None,
         "--scheme-path": bool(request.scheme_paths),
         "--root": request.root is not None,
@@ -220,26 +297,34 @@ def _check_combination(target: Target, request: LayoutRequest) -> None:
     allowed = {
         # Each of these chooses a whole scheme; these are the flags that may refine it.
         "--target": {"--target"},
-        "--venv": {"--venv", "--root", "--layout", "--python", "--prefix"},
-        "--user": {"--user", "--root", "--layout", "--python", "--prefix", "--scheme-path"},
+        "--venv": {"--venv", "--root", "--layout", request.python_flag, "--prefix"},
+        "--user": {"--user", "--root", "--layout", request.python_flag, "--prefix", "--scheme-path"},
         # With --venv or --user, --layout and --python name the image's interpreter.
         "--layout": {"--layout", "--root", "--scheme-path", "--venv", "--user"},
-        "--python": {"--python", "--root", "--scheme-path", "--venv", "--user"},
+        request.python_flag: {request.python_flag, "--root", "--scheme-path", "--venv", "--user"},
     }
     for flag, fits in allowed.items():
         extra = [other for other, on in given.items() if on and other not in fits]
         if given[flag] and extra:
             raise UsageError(
                 f"{flag} cannot be combined with {', '.join(extra)}",
-                hint="--target, --venv, --user, --layout and --python each choose a whole layout",
+                hint=f"--target, --venv, --user, --layout and {request.python_flag} each choose a whole layout",
             )
     if request.preset is not None and request.root is None and request.venv is None and not request.user:
         # A preset describes an image; on its own it would write into this machine's /usr.
         raise UsageError(
-            f"--layout {request.preset} lays out an image's Python and needs --root: without it uvroot would "
+            f"{request.preset_flag or '--layout ' + request.preset} lays out an image's Python and needs --root: "
+            "without it uvroot would "
             "install into this machine's own system directories",
             hint="stage a tree with --root DIR (e.g. --root /root-dir), or pass --root / to install into this "
             "machine on purpose",
+        )
+    if request.python_flag == "--target-file" and request.root is None and request.venv is None and not request.user:
+        # The file names the image's directories; written as they are, they would land in this machine's.
+        raise UsageError(
+            "--target-file lays out the described interpreter's own directories and needs --root: without it "
+            "uvroot would install into this machine's",
+            hint="stage a tree with --root DIR (use --python PATH to install into an interpreter of this machine)",
         )
     if request.user and request.prefix is not None and request.root is None:
         raise UsageError("--user cannot be combined with --prefix", hint="use --user alone or with --root")

@@ -41,7 +41,15 @@ _NOT_STAMPED = frozenset(
         "--help",
     }
 )
-_ENVIRONMENT = ("SOURCE_DATE_EPOCH", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "HOME", "PYTHONUSERBASE", "PATH")
+_ENVIRONMENT = (
+    "SOURCE_DATE_EPOCH",
+    "XDG_CACHE_HOME",
+    "XDG_CONFIG_HOME",
+    "HOME",
+    "PYTHONUSERBASE",
+    "PATH",
+    "TARGETPLATFORM",  # --image's default --platform
+)
 _ENVIRONMENT_PREFIXES = ("UV_", "UVROOT_")
 SUMMARY_STREAM = "stderr"
 """Where the CLI prints a sync's one-line summary (the fast path prints there too)."""
@@ -112,8 +120,27 @@ def _stamp_path(argv: list[str]) -> str | None:
     }
     if environment.get("UV_NO_CACHE", "") not in ("", "0", "false") or (cache := _cache_dir(argv)) is None:
         return None
-    key = repr([_SCHEMA, argv, os.getcwd(), sys.executable, sys.version, sorted(environment.items()), _code()])
+    described = [_contents(value) for value in _values(argv, "--target-file")]  # the target, not the file's name
+    key = repr(
+        [_SCHEMA, argv, os.getcwd(), sys.executable, sys.version, sorted(environment.items()), _code(), described]
+    )
     return os.path.join(cache, "noop-v1", hashlib.sha256(key.encode()).hexdigest()[:40] + ".marshal")
+
+
+def _values(argv: list[str], flag: str) -> list[str]:
+    """Every value of ``flag VALUE`` or ``flag=VALUE`` on the command line."""
+    found = [value for arg in argv if (value := arg.partition("=")[2]) and arg.startswith(flag + "=")]
+    found += [argv[number + 1] for number, arg in enumerate(argv[:-1]) if arg == flag]
+    return found
+
+
+def _contents(path: str) -> str:
+    """A small file's sha256 (a --target-file: editing it changes the target), or "" if unreadable."""
+    try:
+        with open(path, "rb") as stream:
+            return hashlib.sha256(stream.read()).hexdigest()
+    except OSError:
+        return ""
 
 
 def _cache_dir(argv: list[str]) -> str | None:

@@ -68,6 +68,21 @@ _TARGET_PREAMBLE = (
 )
 
 
+def relocatable_shebang(interpreter: str, scripts: str) -> bytes:
+    """The launcher line of uv's relocatable scripts: ``interpreter`` relative to the script's own directory."""
+    relative = posixpath.relpath(interpreter, scripts)
+    quoted = f"'{relative}'" if "'" not in relative else shlex.quote(relative)
+    start = b'#!/bin/sh\n\'\'\'exec\' "$(dirname -- "$(realpath -- "$0")")"/'
+    return start + quoted.encode() + b' "$0" "$@"\n' + b"' '''"
+
+
+def script_shebang(layout: Layout) -> bytes:
+    """The first line(s) of every script the layout gets: ``--relocatable``'s, else the interpreter's."""
+    if layout.relocatable and layout.interpreter.startswith("/") and " " not in layout.interpreter:
+        return relocatable_shebang(layout.interpreter, posixpath.normpath(layout.scripts))
+    return shebang(layout.interpreter)
+
+
 def shebang(interpreter: str) -> bytes:
     """A shebang that runs ``interpreter`` on the target, however long or spaced its path."""
     interpreter = interpreter.removeprefix("#!").strip()  # `--shebang '#!/usr/bin/python3'` means the same
@@ -97,6 +112,7 @@ class _Destination(WheelDestination):
         self.compiler = options.compiler
         self.allow_existing = options.settings.allow_existing
         self.interpreter = layout.interpreter
+        self.shebang = script_shebang(layout)
         self.launcher_preamble = _TARGET_PREAMBLE if layout.kind == "target" else b""
         self.origins = source.origins
         """Unpacked-cache file -> its (hash, size) in the wheel's RECORD: such files are linked or copied as is."""
@@ -262,7 +278,7 @@ class _Destination(WheelDestination):
             # where a plain shebang would break); every script is executable.
             head = stream.read(8)
             if head.startswith(b"#!python"):
-                data = shebang(self.interpreter) + b"\n" + (head + stream.read()).split(b"\n", 1)[-1]
+                data = self.shebang + b"\n" + (head + stream.read()).split(b"\n", 1)[-1]
                 return self.write_to_fs(scheme, os.fspath(path), io.BytesIO(data), True)
             stream.seek(0)
             is_executable = True
@@ -274,7 +290,7 @@ class _Destination(WheelDestination):
         """A console or GUI launcher for the target's interpreter."""
         _, generated = Script(name, module, attr, section).generate("python", "posix")
         body = self.launcher_preamble + generated.split(b"\n", 1)[1]
-        return self.write_to_fs(Scheme("scripts"), name, io.BytesIO(shebang(self.interpreter) + b"\n" + body), True)
+        return self.write_to_fs(Scheme("scripts"), name, io.BytesIO(self.shebang + b"\n" + body), True)
 
     def finalize_installation(
         self, scheme: Scheme, record_file_path: str, records: Iterable[tuple[Scheme, RecordEntry]]

@@ -288,7 +288,8 @@ def _variant(options: SyncOptions) -> str:
     # What else shapes the installed files: a tree staged with other scripts, bytecode
     # or mtimes is not current, even from the same wheel.
     tag = options.compile_with.cache_tag if options.compile_with is not None else None
-    return f";shebang={options.layout.interpreter};pyc={tag or 'none'};epoch={options.epoch}"
+    relocatable = ";relocatable" if options.layout.relocatable else ""
+    return f";shebang={options.layout.interpreter}{relocatable};pyc={tag or 'none'};epoch={options.epoch}"
 
 
 def _key(planned: PlannedDist, target: Target, context: BuildContext) -> str:

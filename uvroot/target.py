@@ -65,6 +65,10 @@ class Target:  # not slotted: the tag list is cached per instance
     libc: Literal["manylinux", "musllinux", ""] = "manylinux"
     os_version: tuple[int, int] = _GNU_DEFAULT
     """glibc or musl version on Linux, the deployment target on macOS."""
+    abiflags: str = ""
+    """``sys.abiflags`` of the target interpreter: ``t`` for a free-threaded build (ABI ``cp313t``)."""
+    markers: tuple[tuple[str, str], ...] = ()
+    """The interpreter's own marker environment (from a target file); empty: computed from the fields."""
 
     @classmethod
     def parse(cls, python_version: str | None, python_platform: str | None) -> Target:
@@ -98,7 +102,7 @@ class Target:  # not slotted: the tag list is cached per instance
         return f"{self.arch}-pc-windows-msvc"
 
     def __str__(self) -> str:
-        return f"cp{self.python[0]}{self.python[1]}-{self.platform_name}"
+        return f"cp{self.python[0]}{self.python[1]}{self.abiflags}-{self.platform_name}"
 
     def platforms(self) -> list[str]:
         """Platform tags the target accepts, best first (computed, never probed)."""
@@ -125,7 +129,7 @@ class Target:  # not slotted: the tag list is cached per instance
         interpreter = f"cp{short[0]}{short[1]}"
         plats = self.platforms()
         ordered = [
-            *cpython_tags(short, abis=[interpreter], platforms=plats),
+            *cpython_tags(short, abis=[interpreter + self.abiflags], platforms=plats),
             *compatible_tags(short, interpreter=interpreter, platforms=plats),
         ]
         return tuple(dict.fromkeys(ordered))
@@ -139,8 +143,11 @@ class Target:  # not slotted: the tag list is cached per instance
         """The complete PEP 508 marker environment of the target.
 
         Every key is set on purpose: ``Marker.evaluate()`` fills any missing key
-        from the *host*, which would be wrong for a foreign target.
+        from the *host*, which would be wrong for a foreign target.  A target
+        described by its own interpreter (``--target-file``) keeps that one's.
         """
+        if self.markers:
+            return dict(self.markers)
         full = ".".join(map(str, self.python))
         os_name, system, sys_platform = {
             "linux": ("posix", "Linux", "linux"),

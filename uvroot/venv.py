@@ -31,6 +31,7 @@ def venv_config(layout: Layout, target: Target) -> bytes:
         "include-system-site-packages = false",
         f"version = {target.python_version}",
         f"executable = {python}",
+        *(["relocatable = true"] if layout.relocatable else []),  # as uv venv --relocatable writes it
         f"uvroot = {__version__}",
     ]
     return ("\n".join(lines) + "\n").encode()
