@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 from packaging.utils import canonicalize_name
 
-from tests.support.cli import uvroot
+from tests.support.cli import tree, uvroot
 from tests.support.index import LocalIndex
 from tests.support.overlay import find_cpython
 from tests.support.rootfs import IMAGES, DebianImage, ImageRun, unavailable_reason
@@ -439,3 +439,58 @@ def test_distroless_example_runs_in_debian_12(name: str, tmp_path: Path, uvroot_
     speedups = f"/usr/local/lib/python3.11/dist-packages/markupsafe/_speedups.cpython-311-{image.machine}-linux-gnu.so"
     assert f"compiled extension: {speedups}" in out, out
     assert run.run(["/usr/local/bin/pygmentize", "-V"], check=True).stdout.startswith("Pygments version")
+
+
+# --------------------------------------------------------------------------- --image and --target-file
+
+PRESETS = {"debian-12-amd64": "debian:12", "debian-13-amd64": "debian:13", "debian-12-arm64": "debian:12"}
+DOCKER_PLATFORMS = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}
+
+
+def test_image_preset_equals_the_real_images_target_file_and_runs(
+    images_project: Path, image: DebianImage, tmp_path: Path, uvroot_cache: Path
+) -> None:
+    """``--image debian:N --platform P`` gives, byte for byte, the tree of the target file the image's python writes.
+
+    The target file is made as README says, ``docker run IMAGE python3 -c "$(uvroot target --script)"``,
+    here by the real image's interpreter (arm64 under qemu), so the preset's facts (version, tags,
+    scheme, interpreter) are checked against the image's own.  Run as ``python3``, the interpreter
+    is ``/usr/bin/python3`` (the link), which becomes the scripts' shebang: the only difference from
+    the preset's ``/usr/bin/pythonX.Y``.  Then the preset's tree runs inside the image.
+    """
+    platform = DOCKER_PLATFORMS[image.machine]
+    by_image = tmp_path / "by-image"
+    selection = ("--project", images_project, "--no-dev")
+    result = uvroot("sync", *selection, "--root", by_image, "--image", PRESETS[image.name], "--platform", platform,
+                    cache=uvroot_cache)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    script = uvroot("target", "--script")
+    assert script.exit_code == 0, script.output
+    probe = ImageRun(image, tmp_path / "probe")
+    trees = {}
+    for python in (f"/usr/bin/python{image.python}", "python3"):
+        target_file = tmp_path / f"{Path(python).name}.json"
+        target_file.write_text(probe.run([python, "-c", script.output], check=True).stdout)
+        by_file = tmp_path / f"by-{Path(python).name}"
+        result = uvroot("sync", *selection, "--root", by_file, "--target-file", target_file, cache=uvroot_cache)
+        assert result.exit_code == 0, result.output
+        trees[python] = tree(by_file)
+    ours = tree(by_image)
+    assert trees[f"/usr/bin/python{image.python}"] == ours
+    by_python3 = trees["python3"]
+    assert sorted(by_python3) == sorted(ours)
+    differ = sorted(name for name in ours if ours[name] != by_python3[name])
+    scripts = [name for name in differ if name.startswith("usr/local/bin/")]
+    assert scripts and all(name.endswith(("/RECORD", "/uvroot.json")) for name in set(differ) - set(scripts)), differ
+    for name in scripts:
+        assert by_python3[name].split(b"\n", 1) == [b"#!/usr/bin/python3", ours[name].split(b"\n", 1)[1]], name
+
+    site = f"/usr/local/lib/python{image.python}/dist-packages"
+    dists = _dists(by_image / site.lstrip("/"))
+    run = ImageRun(image, tmp_path / "run", [by_image])
+    files = _import_all(run, "python3", dists)
+    assert all(path.startswith(f"{site}/") for path in files.values()), files
+    native = _is_native(run, "python3")
+    assert native == (image.machine == "x86_64" and _CEXT_NOT_NATIVE["why"] is None), _CEXT_NOT_NATIVE
+    _check_script_outputs(_scripts(run, by_image / "usr/local/bin", "/usr/local/bin"), native)
+    assert _versions(dists).items() <= _pip_list(run).items()
