@@ -13,6 +13,9 @@ every check runs inside it with ``chroot``, arm64 through qemu-user:
   (the image writes no ``.pyc``; without bytecode it does: the check can fail);
 * a ``python:X.Y`` (``official``) tree is NOT seen by Debian's python3: its
   ``/usr/local/lib/pythonX.Y/site-packages`` is not on Debian's ``sys.path``.
+* ``--image debian:N --platform P`` stages, byte for byte, what ``--target-file`` stages from
+  the target file the image's own interpreter prints (``uvroot target --script``);
+* with the network: examples/docker/distroless's own step runs on Debian 12's python3.11.
 
 Skipped unless the root filesystems are built (``make test-images``), see tests/conftest.py.
 """
