@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO   := build/demo-root
+space  := $(subst ,, )
 
-.PHONY: venv demo test test-network lint clean bench
+.PHONY: venv demo test test-network test-images lint clean bench
 
 venv: $(VENV)/.installed
 
@@ -37,6 +38,15 @@ test: venv
 # The few tests that stage real projects from the public PyPI.
 test-network: venv
 	UVROOT_NETWORK=1 $(BIN)/python -m pytest -q -m network
+
+# Stage into real Debian images and run the result inside them (tests/test_real_images.py).  Needs root:
+# builds each missing rootfs once with debootstrap into $$UVROOT_IMAGES_CACHE (default ~/.cache/uvroot-images),
+# apt-get installing debootstrap (and qemu-user-static, binfmt-support for arm64) when missing.
+# IMAGES="debian-12-amd64 debian-13-amd64" limits it; the default is every image (debian-12-arm64 too).
+IMAGES ?=
+test-images: venv
+	$(BIN)/python -m tests.support.rootfs build --install-tools $(IMAGES)
+	UVROOT_IMAGES=1 $(BIN)/python -m pytest -q -m images tests/test_real_images.py $(if $(IMAGES),-k "$(subst $(space), or ,$(strip $(IMAGES)))")
 
 # ruff (curated rules, see pyproject.toml) and mypy --strict over the package.
 lint: venv

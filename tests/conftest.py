@@ -1,5 +1,13 @@
 """Shared fixtures: an offline wheelhouse, a local index over it, real uv locks.
 
+Real-image tests
+----------------
+Tests marked ``@pytest.mark.images`` run staged trees inside Debian root
+filesystems built by debootstrap (tests/support/rootfs.py).  They are skipped
+unless a rootfs is cached (``make test-images`` builds them), ``UVROOT_IMAGES=1``
+is set or the ``-m`` expression names ``images``; each test then skips, saying
+why, when its image is not built or cannot run here (not root, no binfmt qemu).
+
 Network tests
 -------------
 Tests marked ``@pytest.mark.network`` talk to the public PyPI.  They are
@@ -28,25 +36,34 @@ if _REPO_ROOT not in sys.path:
 
 from tests.support.bulk import build_bulk_wheelhouse
 from tests.support.index import LocalIndex
+from tests.support.rootfs import any_rootfs_built, images_cache
 from tests.support.sources import GitRepo, make_git_repo, uv_oracle_sync, write_package, write_workspace
 from tests.support.uvproject import uv_lock, write_project
 from tests.support.wheelhouse import build_standard_wheelhouse
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register ``network`` unless pyproject.toml already does (--strict-markers)."""
+    """Register ``network`` and ``images`` unless pyproject.toml already does (--strict-markers)."""
     if not any(line.startswith("network") for line in config.getini("markers")):
         config.addinivalue_line("markers", "network: needs the public PyPI (UVROOT_NETWORK=1 or -m network)")
+    if not any(line.startswith("images") for line in config.getini("markers")):
+        config.addinivalue_line("markers", "images: runs inside debootstrapped Debian root filesystems")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip ``network`` tests unless explicitly asked for (see module doc)."""
-    if os.environ.get("UVROOT_NETWORK") == "1" or "network" in (config.getoption("markexpr", "") or ""):
-        return
-    skip = pytest.mark.skip(reason="network test: set UVROOT_NETWORK=1 or use -m network")
+    """Skip ``network`` tests unless explicitly asked for, ``images`` tests unless possible (see module doc)."""
+    markexpr = config.getoption("markexpr", "") or ""
+    skips = {}
+    if not (os.environ.get("UVROOT_NETWORK") == "1" or "network" in markexpr):
+        skips["network"] = pytest.mark.skip(reason="network test: set UVROOT_NETWORK=1 or use -m network")
+    if not (os.environ.get("UVROOT_IMAGES") == "1" or "images" in markexpr or any_rootfs_built()):
+        skips["images"] = pytest.mark.skip(
+            reason=f"real-image test: no rootfs in {images_cache()}; run `make test-images` (or set UVROOT_IMAGES=1)"
+        )
     for item in items:
-        if item.get_closest_marker("network") is not None:
-            item.add_marker(skip)
+        for marker, skip in skips.items():
+            if item.get_closest_marker(marker) is not None:
+                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
