@@ -202,15 +202,18 @@ def _owned_paths(dist_info: Path, record: Path, layout: Layout) -> list[str]:
             f"cannot read the RECORD of {dist_info.name}: {exc}",
             hint="uvroot removes a distribution only by its RECORD; delete its files yourself",
         ) from None
+    lexical_top = str(layout.top)  # (computed, not stored: once here, not once per file)
+    real_parents: dict[str, str] = {}  # a distribution's files share a few hundred directories at most
     for path in paths:
         parent = os.path.dirname(path)
-        real = os.path.realpath(parent) if os.path.exists(parent) else parent
-        if not is_within(real, top) or not is_within(path, str(layout.top)) or path == str(layout.top):
+        if (real := real_parents.get(parent)) is None:
+            real = real_parents[parent] = os.path.realpath(parent) if os.path.exists(parent) else parent
+        if not is_within(real, top) or not is_within(path, lexical_top) or path == lexical_top:
             raise InstallError(
                 f"RECORD of {dist_info.name} lists {path}, outside {layout.top}",
                 hint="uvroot removes only files inside the tree it manages",
             )
-        if reserved(path[len(str(layout.top)) :]):
+        if reserved(path[len(lexical_top) :]):
             raise InstallError(
                 f"RECORD of {dist_info.name} lists {path}, a name uvroot keeps for its own journal",
                 hint="the RECORD was edited by hand or by a hostile tool; remove the distribution yourself",
