@@ -231,7 +231,8 @@ def _extract(wheel: Path, into: Path, cache: WheelCache) -> Manifest:
         members = [info for info in archive.infolist() if not info.is_dir()]
         _refuse_hostile(wheel.name, members)
         record = _record(wheel.name, archive, members)
-        return dict(_extract_one(wheel.name, archive, info, into, record, cache) for info in members)
+        made: set[str] = set()  # directories created: one mkdir each, not one per file
+        return dict(_extract_one(wheel.name, archive, info, into, record, cache, made) for info in members)
 
 
 def _damaged(name: str, exc: BaseException) -> InstallError:
@@ -300,23 +301,30 @@ def _extract_one(
     into: Path,
     record: dict[str, tuple[str, str]],
     cache: WheelCache,
+    made: set[str],
 ) -> tuple[str, tuple[int, int, str]]:
     path = PurePosixPath(info.filename)
     if not path.parts or path.is_absolute() or ".." in path.parts or "\\" in info.filename or path.parts == (_DONE,):
         raise InstallError(f"{name} has an unsafe entry {info.filename!r}", hint="the wheel is malformed or hostile")
-    target = into.joinpath(*path.parts)
+    relative = "/".join(path.parts)
+    target = f"{into}/{relative}"
     digest, size = hashlib.sha256(), 0
     executable = (info.external_attr >> 16) & 0o111 or (path.parts[0].endswith(".data") and "scripts" in path.parts)
     mode = 0o755 if executable else 0o644
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with _open_member(name, archive, info) as source, target.open("xb") as sink:
+        parent = target.rpartition("/")[0]
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
+        with _open_member(name, archive, info) as source, open(target, "xb") as sink:
             while chunk := _read(name, source):
                 digest.update(chunk)
                 size += len(chunk)
                 sink.write(chunk)
-        target.chmod(mode)
-        os.utime(target, (CACHE_EPOCH, CACHE_EPOCH))  # hard links into the cache carry it into the tree
+            sink.flush()
+            fd = sink.fileno()
+            os.fchmod(fd, mode)  # by descriptor: no second path lookup per file
+            os.utime(fd, (CACHE_EPOCH, CACHE_EPOCH))  # hard links into the cache carry it into the tree
     except (FileExistsError, NotADirectoryError, IsADirectoryError):
         raise InstallError(
             f"{name} has the entry {info.filename!r} twice (or as a file and a directory)",
@@ -326,7 +334,7 @@ def _extract_one(
         raise cache_write_error(cache.root, target, exc) from None
     if not _is_record(info.filename, ("RECORD", "RECORD.jws", "RECORD.p7s")):  # RECORD cannot list itself
         _check(name, info, record, digest)
-    return path.as_posix(), (size, mode, digest.hexdigest())
+    return relative, (size, mode, digest.hexdigest())
 
 
 def _open_member(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
