@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 DEMO   := build/demo-root
 
-.PHONY: venv demo test test-network lint clean bench
+.PHONY: venv demo test test-network lint mutate clean bench
 
 venv: $(VENV)/.installed
 
@@ -44,6 +44,13 @@ lint: venv
 	$(BIN)/ruff check uvroot tests
 	$(BIN)/ruff format --check uvroot tests
 	$(BIN)/mypy
+
+# Mutation testing (mutmut), one core module at a time: `make mutate` runs them all (hours),
+# `make mutate M=uvroot/plan.py` one.  Results are kept in build/mutate/ and reused by the next run;
+# prints killed/survived per module.  Not part of `make test` or CI.
+mutate: venv
+	$(BIN)/python -m pip install --quiet -e '.[test,mutate]'
+	$(BIN)/python tools/mutate.py $(M)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
