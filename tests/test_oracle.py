@@ -26,6 +26,10 @@ DEPENDENCIES = [
     "winonly; sys_platform == 'win32'",
     "linuxonly; sys_platform == 'linux'",
     "oldpy; python_version < '3.11'",
+    # platform_machine as each OS spells it (uv's values): Windows x64 says AMD64, macOS arm64.
+    "docstool; platform_machine == 'AMD64'",
+    "devtool; platform_machine == 'arm64'",
+    "linttool; platform_machine == 'aarch64'",
 ]
 TARGETS = [
     ("x86_64-manylinux_2_28", "3.12"),

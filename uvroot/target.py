@@ -162,11 +162,11 @@ class Target:  # not slotted: the tag list is cached per instance
         }
 
     def _platform_machine(self) -> str:
-        # uv's values: macOS reports arm64, 32-bit Windows x86, others the arch.
+        # uv's values (what platform.machine() says there): macOS arm64; Windows AMD64, x86, ARM64; others the arch.
         if self.os == "macos" and self.arch == "aarch64":
             return "arm64"
         if self.os == "windows":
-            return {"i686": "x86", "aarch64": "ARM64"}.get(self.arch, self.arch)
+            return {"x86_64": "AMD64", "i686": "x86", "aarch64": "ARM64"}.get(self.arch, self.arch)
         return self.arch
 
 
