@@ -80,18 +80,16 @@ def run(module: str) -> dict[str, int]:
     print(f"=== {module}: mutants tested with {' '.join(MODULES[module])}", flush=True)
     env = {**os.environ, "CI": "1"}
     mutmut = [sys.executable, "-m", "mutmut"]
-    subprocess.run(
-        [*mutmut, "run", "--max-children", os.environ.get("MUTATE_JOBS", "2")], cwd=work, env=env, check=False
-    )
-    results = subprocess.run(
-        [*mutmut, "results", "--all", "true"], cwd=work, env=env, capture_output=True, text=True, check=False
-    ).stdout
+    jobs = ["--max-children", os.environ.get("MUTATE_JOBS", "2")]
+    # mutmut re-tests a mutant only when its function changed; one that survived earlier tests is
+    # tested again by name, so a new test that kills it counts.
+    earlier = [name for name, verdict in _results(work, env) if verdict == "survived"]
+    subprocess.run([*mutmut, "run", *jobs], cwd=work, env=env, check=False)
+    if earlier:
+        subprocess.run([*mutmut, "run", *jobs, *earlier], cwd=work, env=env, check=False)
     counts: dict[str, int] = {}
     survivors = []
-    for line in results.splitlines():
-        name, _, verdict = line.strip().rpartition(": ")
-        if not name:
-            continue
+    for name, verdict in _results(work, env):
         key = "killed" if verdict in KILLED else verdict
         counts[key] = counts.get(key, 0) + 1
         if verdict == "survived":
@@ -100,6 +98,26 @@ def run(module: str) -> dict[str, int]:
         print(f"  survived: {name}")
     print(f"=== {module}: {counts}", flush=True)
     return counts
+
+
+def _results(work: Path, env: dict[str, str]) -> list[tuple[str, str]]:
+    """(mutant, verdict) for every mutant mutmut has a result for in ``work``."""
+    if not (work / "mutants").is_dir():
+        return []
+    listed = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    found = []
+    for line in listed.splitlines():
+        name, _, verdict = line.strip().rpartition(": ")
+        if name:
+            found.append((name, verdict))
+    return found
 
 
 if __name__ == "__main__":
