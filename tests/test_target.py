@@ -228,6 +228,18 @@ def test_python_versions_as_uv_spells_them(value: str, expected: tuple[int, int,
         assert Target.parse(value, "linux").python == expected
 
 
+@pytest.mark.parametrize(
+    ("platform_", "name"),
+    [("aarch64-musllinux_1_1", "cp313-aarch64-musllinux_1_1"), ("x86_64-manylinux_2_31", "cp313-x86_64-manylinux_2_31"),
+     ("i686-manylinux1", "cp313-i686-manylinux_2_5"), ("arm64-apple-darwin", "cp313-aarch64-macosx_13_0")],
+)  # fmt: skip
+def test_explicit_libc_versions_name_the_target(platform_: str, name: str) -> None:
+    target = Target.parse("3.13", platform_)
+    assert str(target) == name
+    assert target.environment()["python_full_version"] == "3.13.0"
+    assert target.environment()["sys_platform"] == ("darwin" if "apple" in platform_ else "linux")
+
+
 def test_the_default_python_is_this_interpreters_feature_release() -> None:
     assert Target.parse(None, "linux").python == (*sys.version_info[:2], 0)
 
