@@ -24,7 +24,7 @@ WORK = REPO / "build" / "mutate"
 MODULES: dict[str, list[str]] = {
     "uvroot/target.py": ["tests/test_target.py"],
     "uvroot/lock.py": ["tests/test_dropin_errors.py", "tests/test_errors.py"],
-    "uvroot/plan.py": ["tests/test_conflicts.py", "tests/test_plan_json.py", "tests/test_output.py"],
+    "uvroot/plan.py": ["tests/test_conflicts.py", "tests/test_plan_json.py"],
     "uvroot/layout.py": ["tests/test_layouts.py", "tests/test_record.py"],
     "uvroot/txn.py": ["tests/test_txn.py", "tests/test_state.py"],
     "uvroot/state.py": ["tests/test_state.py", "tests/test_hostile.py"],
