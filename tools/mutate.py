@@ -27,7 +27,12 @@ MODULES: dict[str, list[str]] = {
     "uvroot/plan.py": ["tests/test_conflicts.py", "tests/test_plan_json.py"],
     "uvroot/layout.py": ["tests/test_layouts.py", "tests/test_record.py"],
     "uvroot/txn.py": ["tests/test_txn.py", "tests/test_state.py"],
-    "uvroot/state.py": ["tests/test_state.py", "tests/test_hostile.py"],
+    "uvroot/state.py": [
+        "tests/test_state.py",
+        "tests/test_hostile.py",
+        "tests/test_resync.py",
+        "tests/test_layouts.py",
+    ],
     "uvroot/tree.py": ["tests/test_resync.py", "tests/test_record.py"],
     "uvroot/cache.py": ["tests/test_cache.py"],
     "uvroot/fetch.py": ["tests/test_faults.py"],
