@@ -127,6 +127,7 @@ def test_conflicting_selection_is_refused_as_uv_refuses_it(
     theirs = _uv_refusal(conflicted, flags, conflict_index, uv_cache, tmp_path / "venv")
     assert message in theirs
     assert theirs in result.output.splitlines()
+    assert "hint: select only one of them (drop --all-extras/--all-groups or one --extra/--group)" in result.output
     assert conflict_index.downloads() == [] and not (tmp_path / "r").exists()
 
 
