@@ -87,11 +87,12 @@ def run(module: str) -> dict[str, int]:
     mutmut = [sys.executable, "-m", "mutmut"]
     jobs = ["--max-children", os.environ.get("MUTATE_JOBS", "2")]
     # mutmut re-tests a mutant only when its function changed; one that survived earlier tests is
-    # tested again by name, so a new test that kills it counts.
+    # tested again by name first, so a new test that kills it counts (and when a changed test selection
+    # makes mutmut start over, the full run that follows skips the ones just tested).
     earlier = [name for name, verdict in _results(work, env) if verdict == "survived"]
-    subprocess.run([*mutmut, "run", *jobs], cwd=work, env=env, check=False)
     if earlier:
         subprocess.run([*mutmut, "run", *jobs, *earlier], cwd=work, env=env, check=False)
+    subprocess.run([*mutmut, "run", *jobs], cwd=work, env=env, check=False)
     counts: dict[str, int] = {}
     survivors = []
     for name, verdict in _results(work, env):
