@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 DEMO   := build/demo-root
 space  := $(subst ,, )
 
-.PHONY: venv demo test test-network test-images lint clean bench
+.PHONY: venv demo test test-network test-images lint mutate clean bench
 
 venv: $(VENV)/.installed
 
@@ -55,6 +55,13 @@ lint: venv
 	$(BIN)/ruff format --check uvroot tests bench
 	$(BIN)/mypy
 	$(BIN)/mypy --strict bench/bench.py
+
+# Mutation testing (mutmut), one core module at a time: `make mutate` runs them all (hours),
+# `make mutate M=uvroot/plan.py` one.  Results are kept in build/mutate/ and reused by the next run;
+# prints killed/survived per module.  Not part of `make test` or CI.
+mutate: venv
+	$(BIN)/python -m pip install --quiet -e '.[test,mutate]'
+	$(BIN)/python tools/mutate.py $(M)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

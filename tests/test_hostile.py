@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import Result
 
 from tests.support.cli import tree, uvroot
 from tests.support.index import LocalIndex
@@ -171,3 +172,55 @@ def test_a_script_named_like_the_interpreter_is_refused(
     assert result.exit_code == 6, result.output
     assert "shadowpy-1.0 would install" in result.output and "bin/python3, which would replace" in result.output
     assert not [path for path in root.rglob("*") if path.is_file()]  # alpha, placed first, was taken back too
+
+
+# -- removal follows a RECORD, which someone may have edited -----------------------------
+
+
+def _target_sync(project: Path, target: Path, cache: Path) -> Result:
+    return uvroot("sync", "--project", project, "--target", target, "--python-version", "3.12", cache=cache)
+
+
+@pytest.mark.parametrize("row", ["../outside.txt", "{abs}", "alpha/../../outside.txt", "../t2/theirs.txt"])
+def test_a_record_pointing_outside_stops_the_removal_with_nothing_moved(
+    make_locked_project: Callable[..., Path], tmp_path: Path, uvroot_cache: Path, row: str
+) -> None:
+    both = make_locked_project(dependencies=["alpha", "gadgets"], requires_python=">=3.10")
+    only = make_locked_project(dependencies=["gadgets"], requires_python=">=3.10")
+    target = tmp_path / "t"
+    assert _target_sync(both, target, uvroot_cache).exit_code == 0
+    precious = {
+        tmp_path / "outside.txt": "precious\n",
+        tmp_path / "abs.txt": "mine\n",
+        tmp_path / "t2/theirs.txt": "x\n",
+    }
+    for path, text in precious.items():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text)
+    record = target / "alpha-1.0.dist-info/RECORD"
+    record.write_text(record.read_text() + row.format(abs=tmp_path / "abs.txt") + ",,\n")
+    before = tree(target)
+    result = _target_sync(only, target, uvroot_cache)
+    assert result.exit_code == 6, result.output
+    assert "error: RECORD of alpha-1.0.dist-info lists " in result.output and ", outside " in result.output
+    assert tree(target) == before and not (target / ".uvroot-txn").exists()
+    assert all(path.read_text() == text for path, text in precious.items())
+
+
+def test_removal_leaves_the_top_and_every_foreign_file(
+    make_locked_project: Callable[..., Path], tmp_path: Path, uvroot_cache: Path
+) -> None:
+    both = make_locked_project(dependencies=["alpha", "gadgets"], requires_python=">=3.10")
+    none = make_locked_project(dependencies=[], requires_python=">=3.10")
+    target = tmp_path / "t"
+    assert _target_sync(both, target, uvroot_cache).exit_code == 0
+    (target / "notes.txt").write_text("someone's\n")
+    (target / "alpha/mine.txt").write_text("someone's\n")
+    (target / "bin/theirs").write_text("someone's\n")
+    (target / "share/empty").mkdir()
+    (tmp_path / "sibling").mkdir()
+    result = _target_sync(none, target, uvroot_cache)
+    assert result.exit_code == 0, result.output
+    assert sorted(tree(target)) == ["alpha/mine.txt", "bin/theirs", "notes.txt"]
+    assert (target / "share/empty").is_dir() and (tmp_path / "sibling").is_dir()
+    assert not list(target.glob("*.dist-info")) and not (target / "gadgets").exists()

@@ -78,8 +78,9 @@ def test_root_tree_imports_and_runs_scripts_by_shebang(
     assert image.run(["/usr/local/bin/gadget.sh"], check=True).stdout == "gadget.sh ok\n"
     listed = image.run([python, "-m", "pip", "list", "--format", "freeze"], check=True).stdout.split()
     assert {"alpha==1.0", "beta==2.0" if image.version == "3.12" else "beta==1.0", "gadgets==1.0"} <= set(listed)
-    shown = image.run([python, "-m", "pip", "show", "-f", "gadgets"], check=True).stdout
-    assert "Installer: uvroot" in shown or "INSTALLER" in shown
+    # -v: pip shows the Installer field (read from INSTALLER) only when verbose; -f lists the files.
+    shown = image.run([python, "-m", "pip", "show", "-v", "-f", "gadgets"], check=True).stdout
+    assert "Installer: uvroot" in shown.splitlines()
     assert "../../../bin/gadget-tool" in shown
     metadata = image.run(
         [
@@ -108,18 +109,24 @@ def test_pip_can_uninstall_what_uvroot_staged(project: Path, tmp_path: Path, uvr
 
 
 def _uninstall_gadgets(image: ImageSimulator) -> None:
+    site = f"/usr/local/lib/python{image.version}/site-packages"
+    staged = [
+        "/usr/local/bin/gadget",
+        "/usr/local/bin/gadget-tool",
+        "/usr/local/bin/gadget.sh",
+        "/usr/local/share/gadgets/readme.txt",
+        f"/usr/local/include/python{image.version}/gadgets/gadgets.h",
+        f"{site}/gadgets/__init__.py",
+        f"{site}/gadgets-1.0.dist-info/RECORD",
+    ]
+    kept = [f"{site}/alpha/__init__.py", "/usr/local/bin/alpha", f"/usr/local/bin/{image.python}"]
+    script = "; ".join(f"test -e {path} && echo {path}" for path in [*staged, *kept]) + "; true"
+    assert image.run(["sh", "-c", script], check=True).stdout.split() == staged + kept  # all there first
     image.run([image.python, "-m", "pip", "uninstall", "-y", "gadgets"], check=True)
-    gone = image.run(
-        [
-            "sh",
-            "-c",
-            (
-                "ls /usr/local/bin/gadget /usr/local/share/gadgets 2>&1; "
-                f"ls /usr/local/lib/python{image.version}/site-packages | grep -c gadgets"
-            ),
-        ]
-    )
-    assert "No such file" in gone.stdout and gone.stdout.rstrip().endswith("0")
+    still = image.run(["sh", "-c", script], check=True).stdout.split()
+    assert still == kept  # each of gadgets' files is gone; every other package's and the image's stay
+    listed = image.run(["sh", "-c", f"ls {site}"], check=True).stdout.split()
+    assert [name for name in listed if "gadgets" in name] == []
 
 
 def test_user_tree_runs_for_a_non_venv_user_base(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,8 @@ def test_a_record_pointing_outside_the_tree_is_refused_and_nothing_moves(tmp_pat
     record.write_text(record.read_text() + f"{row},,\n")
     (tmp_path / "outside.txt").write_text("precious\n")
     before = _files(top)
-    with pytest.raises(InstallError, match="outside"):
+    # state's own refusal, naming the dist-info (the journal's guard would refuse later, less clearly)
+    with pytest.raises(InstallError, match=r"RECORD of evil-1\.0\.dist-info lists .*, outside "):
         _remove(top, "evil")
     assert _files(top) == before and (tmp_path / "outside.txt").read_text() == "precious\n"
     assert top.is_dir() and not (top / ".uvroot-txn").exists()
@@ -90,3 +92,42 @@ def test_a_distribution_another_installer_wrote_is_not_ours(tmp_path: Path) -> N
     _dist(tmp_path, "pipped", {"pipped.py": ""}, installer="pip")
     (found,) = scan(_layout(tmp_path))
     assert (found.name, found.ours, found.key) == ("pipped", False, None)
+
+
+def test_removing_the_last_distribution_leaves_the_top_and_all_above_it(tmp_path: Path) -> None:
+    top = tmp_path / "above" / "top"
+    (tmp_path / "above" / "empty-sibling").mkdir(parents=True)
+    _dist(top, "mine", {"mine/__init__.py": "", "mine/sub/deep/a.py": "", "../bin/tool": ""})
+    _remove(top, "mine")
+    assert _files(top) == []
+    # What removal emptied inside the tree goes; the top itself and everything outside it stay.
+    assert top.is_dir() and not (top / "site").exists() and not (top / "bin").exists()
+    assert (tmp_path / "above" / "empty-sibling").is_dir() and tmp_path.is_dir()
+
+
+def test_pruning_stops_at_a_directory_someone_else_keeps_a_file_in(tmp_path: Path) -> None:
+    top = tmp_path / "top"
+    _dist(top, "mine", {"mine/sub/deep/a.py": "", "../share/mine/data.txt": ""})
+    (top / "share" / "theirs.txt").write_text("someone's\n")
+    (top / "site" / "mine" / "sub" / "keep.txt").write_text("someone's\n")
+    _remove(top, "mine")
+    assert _files(top) == ["share/theirs.txt", "site/mine/sub/keep.txt"]
+    assert not (top / "share" / "mine").exists() and not (top / "site" / "mine" / "sub" / "deep").exists()
+
+
+def test_pruning_walks_up_to_the_top_and_never_past_it(tmp_path: Path) -> None:
+    """The directories commit may prune above a removed file: inside the tree, the top excluded.
+
+    Bounded with islice: a walk that does not stop at the top (`or` for `and`) climbs past the
+    filesystem root and never ends, so every removal would hang rather than fail.
+    """
+    from uvroot.txn import _parents
+
+    top = str(tmp_path / "top")
+    assert list(islice(_parents(f"{top}/site/pkg/sub/a.py", top), 10)) == [
+        f"{top}/site/pkg/sub",
+        f"{top}/site/pkg",
+        f"{top}/site",
+    ]
+    assert list(islice(_parents(f"{top}/a.py", top), 10)) == []
+    assert list(islice(_parents(f"{tmp_path}/elsewhere/a.py", top), 10)) == []

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.bulk import SITE, python312, snapshot, start_argv
-from tests.support.cli import check_record
+from tests.support.cli import check_record, uvroot_argv
 
 Proc = subprocess.CompletedProcess[str]
 
@@ -141,6 +141,39 @@ def test_recovery_never_deletes_a_file_that_was_there_before_the_journal(tmp_pat
     assert recover(top, 315532800) == 1
     assert foreign.read_text() == "foreign\n"
     assert not (top / "bin" / "ours").exists() and not (top / ".uvroot-txn").exists()
+
+
+def test_a_sync_killed_before_it_saw_a_file_in_the_way_leaves_that_file_to_the_next_sync(
+    make_locked_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A real sync journals ``bin/gadget`` (its first file) and is killed before creating it, so before it
+    finds someone's ``gadget`` there.  The next sync's recovery sees a journalled path with a file at it:
+    that file is older than the journal, so it is not the killed sync's, and it stays."""
+    gadgets = make_locked_project(dependencies=["gadgets"], requires_python=">=3.10")
+    alpha = make_locked_project(dependencies=["alpha"], requires_python=">=3.10")
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    foreign = root / "usr/local/bin/gadget"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_text("#!/bin/sh\necho someone's gadget\n")
+
+    def sync(project: Path, **env: str) -> subprocess.CompletedProcess[str]:
+        argv = uvroot_argv(
+            "sync", "--project", project, "--root", root, "--python-version", "3.12", "--cache-dir", cache
+        )
+        return subprocess.run(argv, env={**os.environ, "CI": "1", **env}, capture_output=True, text=True, check=False)
+
+    assert sync(gadgets, UVROOT_TEST_KILL_AFTER_FILES="1").returncode == -signal.SIGKILL
+    (journal,) = (root / ".uvroot-txn").glob("journal-*")
+    assert journal.read_text().splitlines()[-1] == "N\tusr/local/bin/gadget"  # journalled, never reached
+    done = sync(alpha)
+    assert done.returncode == 0, done.stderr
+    assert foreign.read_text() == "#!/bin/sh\necho someone's gadget\n"
+    site = root / "usr/local/lib/python3.12/site-packages"
+    assert sorted(p.name for p in site.glob("*.dist-info")) == ["alpha-1.0.dist-info", "beta-2.0.dist-info"]
+    assert not (root / ".uvroot-txn").exists()
+    refused = sync(gadgets)  # and the file still stops gadgets, as it would have
+    assert refused.returncode == 6 and f"gadgets-1.0 would overwrite {foreign}" in refused.stderr
+    assert foreign.read_text() == "#!/bin/sh\necho someone's gadget\n"
 
 
 def test_recovery_spares_a_file_found_in_the_way_even_one_newer_than_the_journal(tmp_path: Path) -> None:

@@ -473,12 +473,24 @@ def _check_conflicts(lock: Lock, roots: Iterable[LockedPackage], selection: Sele
         ]
         if len(active) < 2:
             continue
-        kind = "Extras" if all(item.extra is not None for item in active) else "Groups"
-        if kind == "Groups" and any(item.extra is not None for item in active):
-            kind = "Extras and groups"
-        chosen = " and ".join(f"`{item.extra if item.extra is not None else item.group}`" for item in active)
         declared = ", ".join(f"`{item}`" for item in items)
+        # uv's wording, word for word (uv 0.13.9): "the conflicts" for groups only, a list with an Oxford comma.
+        extras = [f"`{item.extra}`" for item in active if item.extra is not None]
+        groups = [f"`{item.group}`" for item in active if item.extra is None]
+        if not groups:
+            chosen, against = f"Extras {_listed(extras)}", "the declared conflicts"
+        elif not extras:
+            chosen, against = f"Groups {_listed(groups)}", "the conflicts"
+        else:
+            words = [f"extra {extra}" for extra in extras] + [f"group {group}" for group in groups]
+            listed = _listed(words)
+            chosen, against = listed[0].upper() + listed[1:], "the declared conflicts"
         raise UsageError(
-            f"{kind} {chosen} are incompatible with the declared conflicts: {{{declared}}}",
+            f"{chosen} are incompatible with {against}: {{{declared}}}",
             hint="select only one of them (drop --all-extras/--all-groups or one --extra/--group)",
         )
+
+
+def _listed(words: list[str]) -> str:
+    """``a and b``; ``a, b, and c`` (uv's lists)."""
+    return " and ".join(words) if len(words) < 3 else f"{', '.join(words[:-1])}, and {words[-1]}"

@@ -80,7 +80,8 @@ class Target:  # not slotted: the tag list is cached per instance
                 "bundle their Python and packages themselves: there is no system or venv layout to stage into",
                 hint="use the platform's own packaging tool (e.g. pyodide build, briefcase) with the uv.lock",
             )
-        triple = _ALIASES.get(python_platform or "", python_platform or host_platform())
+        # pragma below: no alias is named "" (or any other placeholder), so every mutant of the first default is equivalent
+        triple = _ALIASES.get(python_platform or "", python_platform or host_platform())  # pragma: no mutate
         match = _TRIPLE.match(triple)
         if match is None or match["arch"] not in (*_ARCHES, "arm64"):
             msg = f"--python-platform {python_platform!r} is not a platform uvroot knows"
@@ -169,11 +170,13 @@ class Target:  # not slotted: the tag list is cached per instance
         }
 
     def _platform_machine(self) -> str:
-        # uv's values: macOS reports arm64, 32-bit Windows x86, others the arch.
+        # uv's values (what platform.machine() says there): macOS arm64; Windows AMD64, x86, ARM64; others the arch.
         if self.os == "macos" and self.arch == "aarch64":
             return "arm64"
         if self.os == "windows":
-            return {"i686": "x86", "aarch64": "ARM64"}.get(self.arch, self.arch)
+            # pragma below: a Windows target has one of these three arches (platforms() knows no other); the
+            # mapping itself is checked against uv (tests/test_target.py)
+            return {"x86_64": "AMD64", "i686": "x86", "aarch64": "ARM64"}.get(self.arch, self.arch)  # pragma: no mutate
         return self.arch
 
 
@@ -196,9 +199,11 @@ def _parse_python(value: str | None) -> tuple[int, int, int]:
 def _from_match(python: tuple[int, int, int], match: re.Match[str]) -> Target:
     arch = "aarch64" if match["arch"] == "arm64" else match["arch"]
     if match["darwin"]:
-        return Target(python, "macos", arch, "", _MACOS_DEFAULT)
+        # pragma below: libc is read on Linux only; the macOS version and arch are checked by the tag tests
+        return Target(python, "macos", arch, "", _MACOS_DEFAULT)  # pragma: no mutate
     if match["windows"]:
-        return Target(python, "windows", arch, "", (0, 0))
+        # pragma below: no code reads libc or os_version of a Windows target (one platform tag, no version)
+        return Target(python, "windows", arch, "", (0, 0))  # pragma: no mutate
     if match["musl"]:
         return Target(python, "linux", arch, "musllinux", _MUSL_DEFAULT)
     if match["musl_major"]:
@@ -207,7 +212,9 @@ def _from_match(python: tuple[int, int, int], match: re.Match[str]) -> Target:
         return Target(python, "linux", arch, "manylinux", (int(match["glibc_major"]), int(match["glibc_minor"])))
     if match["legacy"]:
         return Target(python, "linux", arch, "manylinux", (2, _LEGACY_GLIBC[match["legacy"]]))
-    return Target(python, "linux", arch, "manylinux", _GNU_DEFAULT)
+    # pragma below: _GNU_DEFAULT is also the field's default (a mutant dropping it is equivalent); the other
+    # arguments are what every Linux tag test checks
+    return Target(python, "linux", arch, "manylinux", _GNU_DEFAULT)  # pragma: no mutate
 
 
 def host_platform() -> str:

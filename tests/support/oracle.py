@@ -2,9 +2,10 @@
 
 The oracle is `uv export` + `uv pip install --no-deps --target --python-platform`
 (see uvproject.uv_oracle_target).  Deliberate differences are normalised away:
-shebang lines (uv writes the build machine's interpreter), entry-point launcher
-templates, the headers directory (uvroot follows pip's `include/python/<dist>`),
-and each installer's own metadata files.
+the interpreter in shebang lines (uv writes the build machine's, uvroot the
+target's: each is checked), entry-point launcher templates (both must import the
+same function), the headers directory (uvroot follows pip's `include/python/<dist>`),
+and each installer's own metadata files; RECORD rows are compared row by row.
 """
 
 from __future__ import annotations
@@ -53,31 +54,77 @@ def dists(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.glob("*.dist-info"))
 
 
-def normalise(files: dict[str, bytes]) -> dict[str, bytes]:
-    """A tree (path -> bytes) without the differences uvroot makes on purpose."""
+def normalise(files: dict[str, bytes], *, shebang: str) -> dict[str, bytes]:
+    """A tree (path -> bytes) without the differences README documents, and nothing else.
+
+    ``shebang`` is the interpreter line this installer must write (`#!/usr/bin/env pythonX.Y` for
+    uvroot's --target, the build machine's interpreter for uv): it must be there, and becomes
+    ``#!<python>``.  Documented differences: the headers directory (uvroot follows pip's
+    ``include/python/<dist>``), each installer's own metadata files (INSTALLER is checked by
+    :func:`compare_with_oracle`, RECORD row by row; REQUESTED differs on purpose: the oracle installs
+    an exported requirements file, where every distribution is requested), and the launcher template: a console script
+    is reduced to its shebang and its ``from module import function`` line.  Scripts that are
+    not Python (``#!/bin/sh``) and every other file must be identical byte for byte.
+    """
     out = {}
     generated = _entry_points(files)
+    expected = f"#!{shebang}".encode()
     for path, data in files.items():
         parts = path.split("/")
         if parts[0].endswith(".dist-info") and parts[-1] in INSTALLER_FILES:
             continue
         if parts[0] == "bin":
-            data = b"<entry point>" if parts[1] in generated else data.split(b"\n", 1)[1]
-        if parts[0] == "include" and parts[1] == "python":
-            path = "/".join(["include", *parts[2:]])
-        out[path] = data
+            first, _, rest = data.partition(b"\n")
+            if first == expected:
+                first = b"#!<python>"
+            if parts[1] in generated:
+                imports = [line for line in rest.splitlines() if line.startswith(b"from ")]
+                rest = b"<launcher> " + b"; ".join(imports)
+            data = first + b"\n" + rest
+        out[_header_path(path)] = data
     return out
+
+
+def compare_with_oracle(ours: Path, theirs: Path, *, version: str, interpreter: str) -> None:
+    """Assert that uvroot's --target tree equals the oracle's, up to what README documents.
+
+    Files through :func:`normalise`; RECORD rows: every row of ours is checked against the bytes
+    on disk (:func:`check_record`), both RECORDs list the same paths, and a file that is the same
+    in both trees has the same ``sha256=`` digest and size in both RECORDs.
+    """
+    from tests.support.cli import check_record, tree
+
+    mine, uvs = tree(ours), tree(theirs)
+    assert normalise(mine, shebang=f"/usr/bin/env python{version}") == normalise(uvs, shebang=interpreter)
+    for info in ours.glob("*.dist-info"):
+        assert check_record(info) == [], info.name
+        assert (info / "INSTALLER").read_bytes() == b"uvroot\n"
+    rows_ours, rows_uv = record_rows(ours), record_rows(theirs)
+    assert set(rows_ours) == set(rows_uv)
+    for path, row in rows_ours.items():
+        original = path.replace("include/", "include/python/", 1) if path.startswith("include/") else path
+        if mine.get(original) == uvs.get(path):
+            assert row == rows_uv[path], path
+
+
+def record_rows(target: Path) -> dict[str, tuple[str, str]]:
+    """Every (path -> (digest, size)) the RECORDs of a --target tree list, but installer files."""
+    rows = {}
+    for record in target.glob("*.dist-info/RECORD"):
+        for path, digest, size in csv.reader(io.StringIO(record.read_text())):
+            parts = path.split("/")
+            if not (parts[0].endswith(".dist-info") and parts[-1] in INSTALLER_FILES):
+                rows[_header_path(path)] = (digest, size)
+    return rows
 
 
 def record_paths(target: Path) -> set[str]:
     """Every path the RECORDs of a --target tree list, normalised as :func:`normalise` does."""
-    paths = set()
-    for record in target.glob("*.dist-info/RECORD"):
-        for row in csv.reader(io.StringIO(record.read_text())):
-            parts = row[0].split("/")
-            if not (parts[0].endswith(".dist-info") and parts[-1] in INSTALLER_FILES):
-                paths.add(row[0].replace("include/python/", "include/"))
-    return paths
+    return set(record_rows(target))
+
+
+def _header_path(path: str) -> str:
+    return "/".join(["include", *path.split("/")[2:]]) if path.startswith("include/python/") else path
 
 
 def _entry_points(files: dict[str, bytes]) -> set[str]:
