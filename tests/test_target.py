@@ -84,12 +84,7 @@ def test_the_recorded_tags_cover_what_the_images_use() -> None:
         ("darwin", "x86_64", ("", ""), "x86_64-apple-darwin", "macosx_13_0_x86_64"),
         ("win32", "AMD64", ("", ""), "x86_64-pc-windows-msvc", "win_amd64"),
         ("win32", "ARM64", ("", ""), "aarch64-pc-windows-msvc", "win_arm64"),
-        pytest.param(
-            *("win32", "x86", ("", ""), "i686-pc-windows-msvc", "win32"),
-            marks=pytest.mark.xfail(
-                strict=True, reason="known gap: 32-bit Windows reports machine x86, which host_platform does not map"
-            ),
-        ),
+        ("win32", "x86", ("", ""), "i686-pc-windows-msvc", "win32"),
     ],
 )
 def test_the_host_is_the_default_target(
@@ -266,3 +261,32 @@ def test_an_unknown_platform_names_the_flag_and_the_values_uv_takes(tmp_path: Pa
     assert refused.value.message == "--python-platform 'sparc64-sun-solaris' is not a platform uvroot knows"
     assert refused.value.hint is not None and refused.value.hint.startswith("use a uv --python-platform value")
     assert Target.parse("3.12", "arm64-apple-darwin") == Target.parse("3.12", "aarch64-apple-darwin")
+
+
+@pytest.mark.parametrize(
+    ("value", "message", "hint"),
+    [
+        (
+            "armv7l-pc-windows-msvc",
+            "--python-platform armv7l-pc-windows-msvc: Windows wheels exist for x86_64, i686, aarch64, not armv7l",
+            "use one of x86_64-pc-windows-msvc, i686-pc-windows-msvc, aarch64-pc-windows-msvc",
+        ),
+        (
+            "i686-apple-darwin",
+            "--python-platform i686-apple-darwin: macOS wheels exist for x86_64, aarch64, not i686",
+            "use one of x86_64-apple-darwin, aarch64-apple-darwin",
+        ),
+    ],
+)
+def test_an_architecture_the_system_has_no_wheels_for_is_refused_up_front(value: str, message: str, hint: str) -> None:
+    """Accepted before, it crashed later (KeyError) when the platform tags were computed."""
+    with pytest.raises(TargetError) as refused:
+        Target.parse("3.12", value)
+    assert (refused.value.message, refused.value.hint) == (message, hint)
+
+
+def test_uvs_riscv64_alias_starts_at_glibc_2_39() -> None:
+    """uv maps `riscv64-unknown-linux` to manylinux_2_39 (ANCHORS 3.3, target_triple.rs), not the gnu default."""
+    target = Target.parse("3.12", "riscv64-unknown-linux")
+    assert str(target) == "cp312-riscv64-manylinux_2_39"
+    assert target.platforms()[:2] == ["manylinux_2_39_riscv64", "manylinux_2_38_riscv64"]

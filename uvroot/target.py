@@ -25,7 +25,7 @@ _ALIASES = {
     "linux": "x86_64-unknown-linux-gnu",
     "windows": "x86_64-pc-windows-msvc",
     "macos": "aarch64-apple-darwin",
-    "riscv64-unknown-linux": "riscv64-unknown-linux-gnu",
+    "riscv64-unknown-linux": "riscv64-manylinux_2_39",  # uv: riscv64 wheels start at glibc 2.39
 }
 # Values uv accepts for platforms whose Python has no system layout to stage into.
 _UNSTAGEABLE = {
@@ -196,8 +196,19 @@ def _parse_python(value: str | None) -> tuple[int, int, int]:
     return (int(match[1]), int(match[2]), int(match[3] or 0))
 
 
+_WINDOWS_ARCHES = ("x86_64", "i686", "aarch64")  # win_amd64, win32, win_arm64
+_MACOS_ARCHES = ("x86_64", "aarch64")
+
+
 def _from_match(python: tuple[int, int, int], match: re.Match[str]) -> Target:
     arch = "aarch64" if match["arch"] == "arm64" else match["arch"]
+    supported = _WINDOWS_ARCHES if match["windows"] else _MACOS_ARCHES if match["darwin"] else None
+    if supported is not None and arch not in supported:
+        system, suffix = ("Windows", "pc-windows-msvc") if match["windows"] else ("macOS", "apple-darwin")
+        raise TargetError(
+            f"--python-platform {match.group(0)}: {system} wheels exist for {', '.join(supported)}, not {arch}",
+            hint=f"use one of {', '.join(f'{known}-{suffix}' for known in supported)}",
+        )
     if match["darwin"]:
         # pragma below: libc is read on Linux only; the macOS version and arch are checked by the tag tests
         return Target(python, "macos", arch, "", _MACOS_DEFAULT)  # pragma: no mutate
@@ -219,7 +230,8 @@ def _from_match(python: tuple[int, int, int], match: re.Match[str]) -> Target:
 
 def host_platform() -> str:
     """The build machine as a triple: the default when --python-platform is absent."""
-    arch = platform.machine().lower().replace("amd64", "x86_64").replace("arm64", "aarch64")
+    machine = platform.machine().lower()
+    arch = {"amd64": "x86_64", "arm64": "aarch64", "x86": "i686", "i386": "i686"}.get(machine, machine)
     if sys.platform == "darwin":
         return f"{arch}-apple-darwin"
     if sys.platform == "win32":
