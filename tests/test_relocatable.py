@@ -83,3 +83,28 @@ def test_target_launchers_are_relocatable_already(project: Path, tmp_path: Path,
                     cache=uvroot_cache)  # fmt: skip
     assert result.exit_code == 0, result.output
     assert (flat / "bin/alpha").read_bytes().startswith(b"#!/usr/bin/env python3.12\n")
+
+
+def test_a_relocatable_venv_whose_path_has_a_space_is_still_relocatable(
+    project: Path, tmp_path: Path, uvroot_cache: Path
+) -> None:
+    python = python312()
+    staged, moved = tmp_path / "my app" / "venv", tmp_path / "other place" / "venv"
+    result = uvroot("sync", "--project", project, "--venv", staged, "--venv-python", python, "--python-version",
+                    "3.12", "--relocatable", cache=uvroot_cache)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (staged / "bin/alpha").read_bytes().startswith(UV_LINE)  # not an absolute '/…/my app/…' launcher
+    moved.parent.mkdir()
+    staged.rename(moved)
+    alpha = run(moved / "bin/alpha")
+    assert alpha.returncode == 0 and alpha.stdout.startswith("alpha 1.0"), alpha.stderr
+
+
+def test_an_interpreter_path_with_a_newline_never_reaches_a_script(project: Path, tmp_path: Path) -> None:
+    """A newline would end the shebang and make the rest of the path code that every script runs."""
+    root = tmp_path / "root"
+    hostile = "/usr/bin/python3\n__import__('os').system('echo PWNED')#"
+    result = uvroot("sync", "--project", project, "--root", root, "--python-version", "3.12", "--shebang", hostile)
+    assert result.exit_code != 0
+    assert "has a control character or a backslash" in result.output, result.output
+    assert not [p for p in root.rglob("*") if p.is_file() and b"PWNED" in p.read_bytes()]

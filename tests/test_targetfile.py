@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -245,3 +247,53 @@ def test_with_target_the_file_gives_only_the_target(tmp_path: Path, project: Pat
     assert result.exit_code == 0, result.output
     assert 'TAG = "cp312-cp312-musllinux_1_2_aarch64"' in (flat / "native/__init__.py").read_text()
     assert (flat / "bin/alpha").read_bytes().startswith(b"#!/usr/bin/env python3.12\n")
+
+
+def _markers_without(key: str) -> dict[str, str]:
+    document = json.loads(subprocess.run([sys.executable, "-I", "-c", SCRIPT], capture_output=True, text=True,
+                                         check=True).stdout)  # fmt: skip
+    return {name: value for name, value in document["markers"].items() if name != key}
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        # a newline would end the shebang and start code in every script; a backslash breaks the polyglot
+        ({"executable": "/usr/bin/python3\n__import__('os').system('echo PWNED')#"}, "executable"),
+        ({"executable": "/opt/py\\N'''x/python"}, "executable"),
+        ({"executable": "python3"}, "executable"),
+        (
+            {"paths": {"purelib": "relative/site", "platlib": "/p", "scripts": "/s", "include": "/i", "data": "/d"}},
+            "paths.purelib",
+        ),
+        ({"venv": ["x"]}, "venv"),
+        ({"machine": "x86_64 evil/../"}, "machine"),
+        ({"free_threading": "false"}, "free_threading"),
+        ({"pointer_bits": "32"}, "pointer_bits"),
+        ({"version": [3, 11, 1e400]}, "is not JSON (Infinity is not a value the script prints)"),
+        # packaging fills a missing marker from THIS machine: the selection would silently be the host's
+        ({"markers": _markers_without("platform_machine")}, "markers platform_machine"),
+    ],
+)
+def test_hostile_or_damaged_target_files_are_refused(tmp_path: Path, changes: dict[str, Any], words: str) -> None:
+    with pytest.raises(TargetError, match=re.escape(words)):
+        read_target_file(edited(tmp_path, **changes))
+
+
+def test_infinity_in_a_target_file_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    path = edited(tmp_path)
+    path.write_text(path.read_text().replace('"version": [', '"version": [Infinity, ', 1))
+    with pytest.raises(TargetError, match="Infinity"):
+        read_target_file(path)
+
+
+def test_a_target_file_from_a_pipe_is_read_once_by_the_sync(tmp_path: Path, project: Path, uvroot_cache: Path) -> None:
+    """``--target-file <(docker run …)``: the no-op stamp must not read (and empty) the pipe first."""
+    document = edited(tmp_path).read_text()
+    argv = [sys.executable, "-m", "uvroot", "sync", "--project", str(project), "--root", str(tmp_path / "root")]
+    argv += ["--target-file", "/dev/stdin", "--cache-dir", str(uvroot_cache)]
+    done = subprocess.run(
+        argv, input=document, capture_output=True, text=True, check=False, env={**os.environ, "CI": "1"}
+    )
+    assert done.returncode == 0, done.stderr
+    assert list((tmp_path / "root").rglob("alpha-*.dist-info"))

@@ -175,7 +175,7 @@ def make_layout(target: Target, request: LayoutRequest) -> Layout:
 def _relocatable(layout: Layout) -> Layout:
     """As uv's ``--relocatable``: scripts find the interpreter from their own directory, so it must move too."""
     interpreter = layout.interpreter
-    if not interpreter.startswith("/") or " " in interpreter:
+    if not interpreter.startswith("/") or interpreter.startswith("/usr/bin/env "):
         return replace(layout, relocatable=True)  # `/usr/bin/env pythonX.Y` (--target) finds it already
     top = "/" if layout.destdir is not None else str(layout.top)
     if os.path.commonpath([top, interpreter]) != top:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import stat
 import sys
 
 _SCHEMA = 1
@@ -121,6 +122,8 @@ def _stamp_path(argv: list[str]) -> str | None:
     if environment.get("UV_NO_CACHE", "") not in ("", "0", "false") or (cache := _cache_dir(argv)) is None:
         return None
     described = [_contents(value) for value in _values(argv, "--target-file")]  # the target, not the file's name
+    if None in described:
+        return None  # a pipe (`--target-file <(docker run …)`) is read once, by the sync itself
     key = repr(
         [_SCHEMA, argv, os.getcwd(), sys.executable, sys.version, sorted(environment.items()), _code(), described]
     )
@@ -134,9 +137,15 @@ def _values(argv: list[str], flag: str) -> list[str]:
     return found
 
 
-def _contents(path: str) -> str:
-    """A small file's sha256 (a --target-file: editing it changes the target), or "" if unreadable."""
+def _contents(path: str) -> str | None:
+    """A small regular file's sha256 (a --target-file: editing it changes the target), "" if unreadable.
+
+    None for anything else (a pipe, a device, a file over 1 MiB): reading it here would consume it.
+    """
     try:
+        found = os.stat(path)
+        if not stat.S_ISREG(found.st_mode) or found.st_size > 1 << 20:
+            return None
         with open(path, "rb") as stream:
             return hashlib.sha256(stream.read()).hexdigest()
     except OSError:

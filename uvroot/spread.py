@@ -68,8 +68,23 @@ _TARGET_PREAMBLE = (
 )
 
 
+def _plain_interpreter(interpreter: str) -> str:
+    """An interpreter path a launcher can carry, else an error.
+
+    A newline would end the shebang and start code; a backslash would be an escape in the
+    /bin/sh polyglot's Python string.
+    """
+    if any(ord(char) < 0x20 or char in "\x7f\\" for char in interpreter):
+        raise InstallError(
+            f"the scripts' interpreter {interpreter!r} has a control character or a backslash",
+            hint="give the interpreter's real path (--python, --shebang or the target file's executable)",
+        )
+    return interpreter
+
+
 def relocatable_shebang(interpreter: str, scripts: str) -> bytes:
     """The launcher line of uv's relocatable scripts: ``interpreter`` relative to the script's own directory."""
+    _plain_interpreter(interpreter)
     relative = posixpath.relpath(interpreter, scripts)
     quoted = f"'{relative}'" if "'" not in relative else shlex.quote(relative)
     start = b'#!/bin/sh\n\'\'\'exec\' "$(dirname -- "$(realpath -- "$0")")"/'
@@ -78,14 +93,15 @@ def relocatable_shebang(interpreter: str, scripts: str) -> bytes:
 
 def script_shebang(layout: Layout) -> bytes:
     """The first line(s) of every script the layout gets: ``--relocatable``'s, else the interpreter's."""
-    if layout.relocatable and layout.interpreter.startswith("/") and " " not in layout.interpreter:
+    interpreter = layout.interpreter
+    if layout.relocatable and interpreter.startswith("/") and not interpreter.startswith("/usr/bin/env "):
         return relocatable_shebang(layout.interpreter, posixpath.normpath(layout.scripts))
     return shebang(layout.interpreter)
 
 
 def shebang(interpreter: str) -> bytes:
     """A shebang that runs ``interpreter`` on the target, however long or spaced its path."""
-    interpreter = interpreter.removeprefix("#!").strip()  # `--shebang '#!/usr/bin/python3'` means the same
+    interpreter = _plain_interpreter(interpreter.removeprefix("#!").strip())  # `--shebang '#!…'` means the same
     if " " not in interpreter and len(interpreter) + 3 <= _MAX_SHEBANG:
         return f"#!{interpreter}".encode()
     command, _, argument = interpreter.partition(" ")

@@ -152,10 +152,14 @@ def describe(path: str) -> str:
     return done.stdout
 
 
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a value the script prints")
+
+
 def read_target_file(path: Path) -> TargetFile:
     """Parse ``--target-file FILE`` (as the script printed it)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
     except OSError as exc:
         raise TargetError(f"--target-file {path}: {exc.strerror}", hint=_HOW) from None
     except ValueError as exc:
@@ -164,28 +168,69 @@ def read_target_file(path: Path) -> TargetFile:
         raise TargetError(f"--target-file {path} is not a uvroot target description (schema {SCHEMA})", hint=_HOW)
     try:
         return _parse(data, path)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise TargetError(f"--target-file {path} lacks or garbles {exc}", hint=_HOW) from None
+
+
+_MARKERS = (
+    "implementation_name",
+    "implementation_version",
+    "os_name",
+    "platform_machine",
+    "platform_python_implementation",
+    "platform_release",
+    "platform_system",
+    "platform_version",
+    "python_full_version",
+    "python_version",
+    "sys_platform",
+)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\\]")
+
+
+def _a_path(value: object, field: str) -> str:
+    """An absolute path, as the script prints them: a shebang or a scheme directory can carry nothing else."""
+    if not isinstance(value, str) or not value.startswith("/") or _CONTROL.search(value):
+        raise ValueError(f"{field} (an absolute path without control characters or backslashes)")
+    return value
+
+
+def _of(value: object, kind: type, field: str) -> Any:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"{field} (a {kind.__name__})")
+    return value
 
 
 def _parse(data: dict[str, Any], path: Path) -> TargetFile:
     implementation = str(data["implementation"])
-    major, minor, micro = (int(part) for part in data["version"])
+    version = _of(data["version"], list, "version")
+    if len(version) != 3:
+        raise ValueError("version (three numbers)")
+    major, minor, micro = (_of(part, int, "version") for part in version)
+    markers = _of(data["markers"], dict, "markers")
+    if missing := [key for key in _MARKERS if not isinstance(markers.get(key), str)]:
+        # packaging would fill a missing marker from THIS machine: a silently wrong selection
+        raise ValueError(f"markers {', '.join(missing)}")
+    if not re.fullmatch(r"[a-z0-9_]+", str(data["machine"]).lower()):
+        raise ValueError("machine")
+    _of(data["free_threading"], bool, "free_threading")
+    _of(data["pointer_bits"], int, "pointer_bits")
     if implementation != "cpython":
         raise TargetError(
             f"--target-file {path} describes {implementation} {major}.{minor}: uvroot stages for CPython only",
             hint="describe a CPython interpreter of the image",
         )
-    markers = data["markers"]
-    paths = data["paths"]
+    paths = _of(data["paths"], dict, "paths")
     interpreter = Interpreter(
-        executable=str(data["executable"]),
+        executable=_a_path(data["executable"], "executable"),
         version=(major, minor, micro),
         implementation=implementation,
-        cache_tag=data["cache_tag"],
-        scheme=str(data["scheme"]),
-        paths={key: str(paths[key]) for key in ("purelib", "platlib", "scripts", "include", "data")},
-        venv=data["venv"],
+        cache_tag=None if data["cache_tag"] is None else _of(data["cache_tag"], str, "cache_tag"),
+        scheme=_of(data["scheme"], str, "scheme"),
+        paths={
+            key: _a_path(paths[key], f"paths.{key}") for key in ("purelib", "platlib", "scripts", "include", "data")
+        },
+        venv=None if data["venv"] is None else _a_path(data["venv"], "venv"),
     )
     target = replace(
         _platform(data, path, (major, minor, micro)),
