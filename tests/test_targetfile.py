@@ -297,3 +297,18 @@ def test_a_target_file_from_a_pipe_is_read_once_by_the_sync(tmp_path: Path, proj
     )
     assert done.returncode == 0, done.stderr
     assert list((tmp_path / "root").rglob("alpha-*.dist-info"))
+
+
+def test_targetplatform_from_buildx_must_agree_with_the_target_file(
+    project: Path, tmp_path: Path, uvroot_cache: Path
+) -> None:
+    """One x86_64 image.json reused in the linux/arm64 stage of a multi-platform build must not stage x86_64."""
+    image_json = edited(tmp_path)  # this machine: x86_64
+    args = ("sync", "--project", project, "--root", tmp_path / "r", "--target-file", image_json)
+    refused = uvroot(*args, cache=uvroot_cache, env={"TARGETPLATFORM": "linux/arm64"})
+    assert refused.exit_code == 2, refused.output
+    assert "$TARGETPLATFORM linux/arm64 contradicts --target-file, which describes a x86_64 interpreter" in (
+        refused.output
+    )
+    agreed = uvroot(*args, cache=uvroot_cache, env={"TARGETPLATFORM": "linux/amd64"})
+    assert agreed.exit_code == 0, agreed.output

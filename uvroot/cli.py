@@ -1114,7 +1114,15 @@ def _target(args: _Args, interpreter: Interpreter | None) -> tuple[Target, Image
         described = read_target_file(args["target_file"])
         given = {"--python": interpreter, "--image": args["image"], "--python-platform": args["python_platform"]}
         others = [flag for flag, value in given.items() if value is not None]
-        check_flags(described, python_version=args["python_version"], platform=args["platform"], others=others)
+        # $TARGETPLATFORM (docker buildx) counts as --platform: one image.json reused for every platform is a mistake
+        from_env = args["platform"] is None and bool(os.environ.get("TARGETPLATFORM"))
+        check_flags(
+            described,
+            python_version=args["python_version"],
+            platform=os.environ["TARGETPLATFORM"] if from_env else args["platform"],
+            others=others,
+            platform_source="$TARGETPLATFORM" if from_env else "--platform",
+        )
         return described.target, None, described.interpreter
     flags = TargetFlags(
         python_version=_python_version(args["python_version"], interpreter),

@@ -272,7 +272,14 @@ def _platform(data: dict[str, Any], path: Path, python: tuple[int, int, int]) ->
     )
 
 
-def check_flags(described: TargetFile, *, python_version: str | None, platform: str | None, others: list[str]) -> None:
+def check_flags(
+    described: TargetFile,
+    *,
+    python_version: str | None,
+    platform: str | None,
+    others: list[str],
+    platform_source: str = "--platform",
+) -> None:
     """``--target-file`` decides the target: other target flags may only agree with it."""
     if others:
         raise UsageError(
@@ -291,6 +298,6 @@ def check_flags(described: TargetFile, *, python_version: str | None, platform: 
 
         if DOCKER_PLATFORMS[docker_platform(platform)] != target.arch:
             raise UsageError(
-                f"--platform {platform} contradicts --target-file, which describes a {target.arch} interpreter",
-                hint="drop --platform, or describe the image of that platform",
+                f"{platform_source} {platform} contradicts --target-file, which describes a {target.arch} interpreter",
+                hint=f"drop {platform_source}, or describe the image of that platform (one target file per platform)",
             )
