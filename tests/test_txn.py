@@ -460,13 +460,20 @@ def test_a_file_written_into_a_half_published_package_survives_recovery(
     project = bulk_project("bulka==1.0", "bulkb==1.0", "bulkc")
     root, cache = tmp_path / "root", tmp_path / "cache"
     assert run(project, root, cache).returncode == 0  # warm the cache
-    shutil.rmtree(root)
-    assert run(project, root, cache, env=_kill_after(400)).returncode == -signal.SIGKILL
-    # A package's own directory (not its dist-info: a foreign file there makes the dist-info someone's, refused).
-    published = sorted(
-        p for p in (root / SITE).iterdir() if p.is_dir() and not p.name.startswith(".") and "." not in p.name
-    )
-    assert published, "the kill came before any package was published"
+    # Killed once a package's own directory is published (not its dist-info: a foreign file there makes the
+    # dist-info someone's, refused). Threads stage the wheels side by side, so when the first publish comes
+    # varies from run to run: later and later kills until one lands after it.
+    published: list[Path] = []
+    for kill_at in range(300, 2000, 20):
+        shutil.rmtree(root)
+        if run(project, root, cache, env=_kill_after(kill_at)).returncode != -signal.SIGKILL:
+            break  # the sync finished before the kill: no later kill can land
+        published = sorted(
+            p for p in (root / SITE).iterdir() if p.is_dir() and not p.name.startswith(".") and "." not in p.name
+        )
+        if published:
+            break
+    assert published, "no kill came after a package was published"
     mine = published[0] / "mine.txt"
     mine.write_text("someone's\n")  # written between the kill and the next sync
     assert run(project, root, cache).returncode == 0
