@@ -76,8 +76,12 @@ def _alive(pid: int) -> bool:
     return "State:\tZ" not in status  # a zombie is dead, only not yet reaped by whoever adopted it
 
 
-def test_sigterm_during_a_build_kills_every_process_of_the_build_and_its_work_directory(
-    make_package: Callable[..., Path], make_locked_project: Callable[..., Path], tmp_path: Path
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=["TERM", "HUP", "INT"])
+def test_a_signal_during_a_build_kills_every_process_of_the_build_and_its_work_directory(
+    signum: signal.Signals,
+    make_package: Callable[..., Path],
+    make_locked_project: Callable[..., Path],
+    tmp_path: Path,
 ) -> None:
     tree = make_package(name="slowbuild")
     pyproject = tree / "pyproject.toml"
@@ -102,7 +106,7 @@ def test_sigterm_during_a_build_kills_every_process_of_the_build_and_its_work_di
             time.sleep(0.1)
         backend, child = map(int, (tree / "pids").read_text().split())
         assert _alive(backend) and _alive(child)
-        sync.send_signal(signal.SIGTERM)  # what `docker stop` or a CI timeout sends
+        sync.send_signal(signum)  # `docker stop` or a CI timeout, a closed terminal, Ctrl-C
         _, stderr = sync.communicate(timeout=60)
     finally:
         if sync.poll() is None:

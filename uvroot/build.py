@@ -24,7 +24,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
@@ -191,34 +191,41 @@ def _run_in_own_group(argv: list[str], env: dict[str, str]) -> subprocess.Comple
     """Run a build in a process group of its own, and kill that whole group if uvroot is interrupted.
 
     A frontend starts build backends, compilers and their children: Ctrl-C, SIGTERM (``docker
-    stop``, a CI timeout) or an error here must not leave any of them running.
+    stop``, a CI timeout), SIGHUP (a closed terminal or SSH session) or an error here must not
+    leave any of them running.
     """
     with subprocess.Popen(
         argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
     ) as process:
-        previous = _terminate_on_sigterm()
+        previous = _unwind_on_signals()
         try:
             stdout, stderr = process.communicate()
         except BaseException:
             _kill_group(process.pid)
             raise
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         _kill_group(process.pid)  # whatever the frontend left behind (a daemonized compiler server)
         return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
 
 
-def _terminate_on_sigterm() -> signal.Handlers | Callable[..., object] | int | None:
-    """While a build runs, SIGTERM unwinds like Ctrl-C (so the group is killed); returns the old handler."""
+_UNWINDING = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _unwind_on_signals() -> dict[int, Any]:
+    """While a build runs, SIGTERM and SIGHUP unwind like Ctrl-C (so the group is killed); the old handlers."""
     if threading.current_thread() is not threading.main_thread():
-        return None
+        return {}
 
     def interrupted(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = signal.signal(signal.SIGTERM, interrupted)
-    return previous if previous is not None else signal.SIG_DFL
+    previous: dict[int, Any] = {}
+    for signum in _UNWINDING:
+        before = signal.signal(signum, interrupted)
+        previous[signum] = before if before is not None else signal.SIG_DFL
+    return previous
 
 
 def _kill_group(pgid: int) -> None:

@@ -133,11 +133,16 @@ class WheelCache:
                 if not written:
                     raise  # the block's own error
                 raise cache_write_error(self.root, temporary, exc) from None  # flushing the last bytes
-            try:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                temporary.replace(final)
-            except OSError as exc:
-                raise cache_write_error(self.root, final, exc) from None
+            for attempt in range(3):  # another sync's drop_wheel may remove the directory between the two calls
+                try:
+                    final.parent.mkdir(parents=True, exist_ok=True)
+                    temporary.replace(final)
+                    break
+                except FileNotFoundError:
+                    if attempt == 2 or not temporary.exists():
+                        raise cache_write_error(self.root, final, FileNotFoundError(2, "removed meanwhile")) from None
+                except OSError as exc:
+                    raise cache_write_error(self.root, final, exc) from None
 
     # -- built wheels ----------------------------------------------------------------------
 
