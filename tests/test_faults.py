@@ -668,3 +668,18 @@ def test_a_dead_proxy_is_named_without_its_password(
     result = sync(project, tmp_path / "root", tmp_path / "cache", "--retries", "0", env=proxied)
     assert_fails(result, f"the proxy http://****@127.0.0.1:{port} failed")
     assert SECRET not in result.output
+
+
+def test_a_token_in_a_lock_urls_query_never_reaches_output(
+    copied: Path, index: LocalIndex, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Presigned URLs carry their credential in the query (X-Amz-Signature=..., token=...)."""
+    port = _closed_port()
+    project = _lock_at(copied, index, f"http://127.0.0.1:{port}/files/")
+    lock = project / "uv.lock"
+    lock.write_text(lock.read_text().replace('.whl"', '.whl?X-Amz-Signature=SIGSECRET&token=TOKSECRET&v=1"'))
+    result = sync(project, tmp_path / "root", tmp_path / "cache", "--retries", "0", env=env)
+    assert_fails(result, "X-Amz-Signature=****&token=****&v=1")
+    assert "SIGSECRET" not in result.output and "TOKSECRET" not in result.output
+    verbose = sync(project, tmp_path / "root", tmp_path / "cache", "--retries", "0", "-v", env=env)
+    assert "SIGSECRET" not in verbose.output and "TOKSECRET" not in verbose.output  # nor in -v's traceback

@@ -8,6 +8,7 @@ traceback.
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 
@@ -89,12 +90,22 @@ class FileConflict(InstallError):
     """A file that uvroot would write already exists and is not uvroot's."""
 
 
+# Query parameters that carry credentials: tokens, presigned URLs' signatures (X-Amz-*, sig=...), keys.
+_SECRET_PARAMETER = re.compile(
+    r"(?i)(^|[?&;])((?:[\w.-]*(?:token|secret|passw|signature|credential|auth|apikey|api_key|key)[\w.-]*|sig"
+    r"|x-amz-[\w-]+|x-goog-[\w-]+)=)[^&;#]*"
+)
+
+
 def redact(url: str) -> str:
-    """``url`` without userinfo: secrets never reach output, logs or errors."""
+    """``url`` without userinfo or credential-like query values: secrets never reach output, logs or errors."""
     scheme, sep, rest = url.partition("://")
     if not sep:
         return url
     host, slash, path = rest.partition("/")
     if "@" in host:
         host = "****@" + host.rsplit("@", 1)[1]
+    if "?" in path:
+        before, _, query = path.partition("?")
+        path = before + "?" + _SECRET_PARAMETER.sub(r"\1\2****", query)
     return f"{scheme}://{host}{slash}{path}"
