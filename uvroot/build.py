@@ -82,10 +82,15 @@ def source_key(planned: PlannedDist, target: Target, context: BuildContext) -> s
         assert planned.package.sdist is not None
         origin = f"sdist:{planned.package.sdist.sha256 or file_sha256(Path(planned.package.sdist.url or ''))}"
     elif source.kind == "git":
-        origin = f"git:{source.git_url}#{source.git_commit}:{source.subdirectory or ''}"
+        origin = _git_origin(planned)
     else:
         origin = f"tree:{_tree_digest(Path(source.value), context.exclude)}"
     return hashlib.sha256(f"{origin}|{target}".encode()).hexdigest()[:40]
+
+
+def _git_origin(planned: PlannedDist) -> str:
+    source = planned.package.id.source
+    return f"git:{source.git_url}#{source.git_commit}:{source.subdirectory or ''}"
 
 
 def _portable_key(planned: PlannedDist) -> str | None:
@@ -98,7 +103,7 @@ def _portable_key(planned: PlannedDist) -> str | None:
     if planned.build_from == "sdist" and planned.package.sdist is not None and planned.package.sdist.sha256:
         origin = f"sdist:{planned.package.sdist.sha256}"
     elif source.kind == "git":
-        origin = f"git:{source.git_url}#{source.git_commit}:{source.subdirectory or ''}"
+        origin = _git_origin(planned)
     else:
         return None
     return hashlib.sha256(f"{origin}|pure".encode()).hexdigest()[:40]

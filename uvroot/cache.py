@@ -138,9 +138,9 @@ class WheelCache:
                     final.parent.mkdir(parents=True, exist_ok=True)
                     temporary.replace(final)
                     break
-                except FileNotFoundError:
+                except FileNotFoundError as exc:
                     if attempt == 2 or not temporary.exists():
-                        raise cache_write_error(self.root, final, FileNotFoundError(2, "removed meanwhile")) from None
+                        raise cache_write_error(self.root, final, exc) from None
                 except OSError as exc:
                     raise cache_write_error(self.root, final, exc) from None
 

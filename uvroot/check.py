@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cache import WheelCache
-from .fetch import Downloader, fetch
+from .fetch import Downloader, fetch, needs_download
 from .freshness import check_fresh
 from .lock import load_lock
 from .plan import BuildPolicy, InstallPlan, PlannedDist, plan_install, plural
@@ -250,7 +250,7 @@ def sdist_inspector(cache: WheelCache, downloader: Downloader, *, offline: bool)
         sdist = planned.package.sdist
         if sdist is None:
             return None
-        if offline and "://" in (sdist.url or "") and cache.get(sdist) is None:
+        if offline and needs_download(sdist, cache):
             return None
         return fetch(sdist, cache, downloader, offline=offline).path
 

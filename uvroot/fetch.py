@@ -221,9 +221,14 @@ class LocalFile:
     size: int
 
 
+def is_remote(artifact: Artifact) -> bool:
+    """Whether the lock names this file by a URL (downloaded), not a path on this machine."""
+    return "://" in (artifact.url or "")
+
+
 def needs_download(wheel: Artifact, cache: WheelCache) -> bool:
     """Whether :func:`fetch` would download this file: a remote URL not yet in the cache."""
-    return "://" in (wheel.url or "") and cache.get(wheel) is None
+    return is_remote(wheel) and cache.get(wheel) is None
 
 
 def fetch(
@@ -231,7 +236,7 @@ def fetch(
 ) -> LocalFile:
     """Return a verified local copy of a wheel or sdist, downloading only on a cache miss."""
     url = wheel.url or ""
-    if "://" not in url:
+    if not is_remote(wheel):
         return _local(wheel, Path(url))
     if wheel.sha256 is None:
         raise FetchError(

@@ -172,10 +172,15 @@ def make_layout(target: Target, request: LayoutRequest) -> Layout:
     return _relocatable(layout) if request.relocatable else layout
 
 
+def runs_by_path(interpreter: str) -> bool:
+    """Whether scripts run ``interpreter`` by its absolute path (not ``/usr/bin/env pythonX.Y``, as --target's)."""
+    return interpreter.startswith("/") and not interpreter.startswith("/usr/bin/env ")
+
+
 def _relocatable(layout: Layout) -> Layout:
     """As uv's ``--relocatable``: scripts find the interpreter from their own directory, so it must move too."""
     interpreter = layout.interpreter
-    if not interpreter.startswith("/") or interpreter.startswith("/usr/bin/env "):
+    if not runs_by_path(interpreter):
         return replace(layout, relocatable=True)  # `/usr/bin/env pythonX.Y` (--target) finds it already
     top = "/" if layout.destdir is not None else str(layout.top)
     if os.path.commonpath([top, interpreter]) != top:

@@ -38,7 +38,7 @@ from .bytecode import CompileServer
 from .errors import FileConflict, InstallError, UvrootError
 from .fetch import LocalFile
 from .interpreter import Interpreter
-from .layout import Layout
+from .layout import Layout, runs_by_path
 from .plan import PlannedDist
 from .state import dist_info_files
 from .tree import DEFAULT_EPOCH, LinkMode, Placer
@@ -93,8 +93,7 @@ def relocatable_shebang(interpreter: str, scripts: str) -> bytes:
 
 def script_shebang(layout: Layout) -> bytes:
     """The first line(s) of every script the layout gets: ``--relocatable``'s, else the interpreter's."""
-    interpreter = layout.interpreter
-    if layout.relocatable and interpreter.startswith("/") and not interpreter.startswith("/usr/bin/env "):
+    if layout.relocatable and runs_by_path(layout.interpreter):
         return relocatable_shebang(layout.interpreter, posixpath.normpath(layout.scripts))
     return shebang(layout.interpreter)
 

@@ -29,7 +29,7 @@ from .build import BuildContext, Frontend, build_dist, source_key
 from .cache import WheelCache, default_cache_dir
 from .check import REFUSAL_HINT, host_target, refusal, sdist_inspector
 from .errors import InstallError, PlanError, UvrootError
-from .fetch import Downloader, LocalFile, fetch, needs_download
+from .fetch import Downloader, LocalFile, fetch, is_remote, needs_download
 from .freshness import check_fresh
 from .layout import Layout
 from .lock import Lock, load_lock
@@ -324,7 +324,7 @@ def _prepare_all(
             except UvrootError:  # another sync unpacked it and dropped the wheel under us: take its entry
                 if (ready := unpacked(context.cache, wheel.sha256)) is None:
                     raise
-            if "://" in (wheel.url or ""):
+            if is_remote(wheel):
                 context.cache.drop_wheel(wheel)  # a downloaded copy: the unpacked entry is what the cache keeps
             if damaged := context.cache.damaged(wheel.sha256):  # evicted here or by _missing()
                 reporter.warn(

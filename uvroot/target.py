@@ -108,7 +108,7 @@ class Target:  # not slotted: the tag list is cached per instance
     def platforms(self) -> list[str]:
         """Platform tags the target accepts, best first (computed, never probed)."""
         if self.os == "windows":
-            return [{"x86_64": "win_amd64", "i686": "win32", "aarch64": "win_arm64"}[self.arch]]
+            return [_WINDOWS_TAGS[self.arch]]
         if self.os == "macos":
             arch = "arm64" if self.arch == "aarch64" else self.arch
             return list(mac_platforms(self.os_version, arch))
@@ -196,8 +196,24 @@ def _parse_python(value: str | None) -> tuple[int, int, int]:
     return (int(match[1]), int(match[2]), int(match[3] or 0))
 
 
-_WINDOWS_ARCHES = ("x86_64", "i686", "aarch64")  # win_amd64, win32, win_arm64
+_WINDOWS_TAGS = {"x86_64": "win_amd64", "i686": "win32", "aarch64": "win_arm64"}
+_WINDOWS_ARCHES = tuple(_WINDOWS_TAGS)
 _MACOS_ARCHES = ("x86_64", "aarch64")
+# What platform.machine() says, as the architecture names of uv's triples (Windows AMD64, macOS arm64, ...).
+_MACHINE_ALIASES = {
+    "amd64": "x86_64",
+    "arm64": "aarch64",
+    "armv8l": "armv7l",
+    "x86": "i686",
+    "i386": "i686",
+    "i586": "i686",
+}
+
+
+def arch_of(machine: str) -> str:
+    """The architecture uvroot's targets name for a ``platform.machine()`` value."""
+    machine = machine.lower()
+    return _MACHINE_ALIASES.get(machine, machine)
 
 
 def _from_match(python: tuple[int, int, int], match: re.Match[str]) -> Target:
@@ -230,8 +246,7 @@ def _from_match(python: tuple[int, int, int], match: re.Match[str]) -> Target:
 
 def host_platform() -> str:
     """The build machine as a triple: the default when --python-platform is absent."""
-    machine = platform.machine().lower()
-    arch = {"amd64": "x86_64", "arm64": "aarch64", "x86": "i686", "i386": "i686"}.get(machine, machine)
+    arch = arch_of(platform.machine())
     if sys.platform == "darwin":
         return f"{arch}-apple-darwin"
     if sys.platform == "win32":

@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import TargetError, UsageError
 from .interpreter import Interpreter
-from .target import Target
+from .target import Target, arch_of
 
 SCHEMA = {"name": "uvroot-target", "version": 1}
 
@@ -119,7 +119,6 @@ print(json.dumps({
 }, indent=2, sort_keys=True))
 """
 _TIMEOUT = 30
-_MACHINES = {"amd64": "x86_64", "arm64": "aarch64", "armv8l": "armv7l", "i386": "i686", "i586": "i686"}
 _HOW = (
     'make one with: docker run --rm IMAGE python3 -c "$(uvroot target --script)" > image.json '
     "(or uvroot target --python PATH > image.json for an interpreter on this machine)"
@@ -243,8 +242,7 @@ def _parse(data: dict[str, Any], path: Path) -> TargetFile:
 def _platform(data: dict[str, Any], path: Path, python: tuple[int, int, int]) -> Target:
     """The target's OS, architecture and libc (or macOS version) from what the interpreter said."""
     sys_platform = data["markers"]["sys_platform"]
-    machine = str(data["machine"]).lower()
-    arch = _MACHINES.get(machine, machine)
+    arch = arch_of(str(data["machine"]))
     if data["pointer_bits"] == 32:  # a 32-bit userland on a 64-bit kernel (packaging's rule)
         arch = {"x86_64": "i686", "aarch64": "armv7l"}.get(arch, arch)
     if sys_platform == "darwin":
