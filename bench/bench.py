@@ -317,6 +317,8 @@ def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The current environment minus the machine's uv/pip/uvroot settings (indexes, caches, find-links)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_", "UVROOT_"))}
     env.pop("VIRTUAL_ENV", None)
+    # A user's shell does not set it; with it set, the editable uvroot would compile its modules afresh in every run.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PIP_CONFIG_FILE"] = os.devnull  # ignore /etc/pip.conf and ~/.config/pip
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"  # no extra request per run
     env["UV_PYTHON_DOWNLOADS"] = "never"  # uv uses the interpreter it is given, never fetches one
@@ -1017,6 +1019,7 @@ def machine_facts(source: Path, setup: Setup, runner: Runner, wheels: Sequence[W
         ("lock", f"{locked} packages in {shown_path(source)}/uv.lock, {len(wheels)} wheels selected for the target"),
         ("wheels", f"{sum(w.size for w in wheels) / MIB:.0f} MiB, served by {setup.index_url} (loopback)"),
         ("page cache", f"flushed (`sync`) before every timed run; dropped: {runner.drop_note}"),
+        ("bytecode", "uvroot's modules compiled before the bench (`compileall`, as `pip install` does)"),
         ("peak memory", "GNU time %M" if runner.gnu_time else rusage_note()),
     ]
 
@@ -1163,6 +1166,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.relock:
         relock()
     python_version = platform.python_version()
+    # uvroot is installed editable here: give it the bytecode an installed copy has (uv is one binary;
+    # pip and the libraries were compiled when pip installed them).
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(REPO / "uvroot")], check=True, stdout=subprocess.DEVNULL
+    )
     print(f"preparing in {scratch} (wheelhouse, local index, pip venv, projects) ...", flush=True)
     source: Path = args.project.resolve()
     wheels = selected_wheels(source, scratch, python_version)

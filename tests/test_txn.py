@@ -393,6 +393,26 @@ def test_a_forged_journal_cannot_reach_outside_the_tree(tmp_path: Path) -> None:
     assert not (top / ".uvroot-txn").exists()
 
 
+@pytest.mark.parametrize("committed", [False, True], ids=["undone", "finished"])
+def test_a_journal_naming_a_link_out_of_the_tree_never_restamps_its_target(tmp_path: Path, committed: bool) -> None:
+    """Entries naming the link itself (its directory is inside): restamping must not follow it out."""
+    from uvroot.txn import COMMITTED, recover
+
+    top, outside = tmp_path / "top", tmp_path / "outside"
+    (top / "usr").mkdir(parents=True)
+    (outside / "sub").mkdir(parents=True)
+    (top / "usr" / "lib").symlink_to(outside)
+    (top / "usr" / "sub").symlink_to(outside / "sub")
+    _forge(top, "D\tusr/lib", "T\tusr/lib\t5", "S\tusr/lib", "M\tusr/staged\tusr/sub", "A\tusr/sub/x\t1-1")
+    if committed:
+        (top / ".uvroot-txn" / COMMITTED).touch()
+    os.utime(outside, (1000, 1000))
+    os.utime(outside / "sub", (1000, 1000))
+    recover(top, EPOCH)
+    assert (outside.stat().st_mtime_ns, (outside / "sub").stat().st_mtime_ns) == (1000 * 10**9, 1000 * 10**9)
+    assert not (top / ".uvroot-txn").exists()
+
+
 def test_commit_deletes_what_was_set_aside_and_stamps_what_it_touched(tmp_path: Path) -> None:
     from uvroot.txn import Transaction
 

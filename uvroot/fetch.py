@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -168,6 +167,8 @@ def _reason(exc: BaseException, url: str) -> str:
 
     Never the exception's own text: it can carry the URL with its credentials.
     """
+    import socket
+
     import requests
     import urllib3.exceptions
 

@@ -8,15 +8,12 @@ tells a :class:`Reporter`.
 
 from __future__ import annotations
 
-import ctypes
-import multiprocessing
 import os
 import signal
 import tempfile
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -412,6 +409,10 @@ def _write(
         results = [spread_batch(batch, settings, txn, reporter.installed) for batch in batches]
     else:
         # Placing is Python-bound per file: on a large sync, one process per core beats threads.
+        import multiprocessing  # (here: plan, check and a small sync never start a process)
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
         try:
             with ProcessPoolExecutor(
                 len(batches), mp_context=multiprocessing.get_context("fork"), initializer=_die_with_parent
@@ -439,6 +440,8 @@ _PR_SET_PDEATHSIG = 1
 
 def _die_with_parent() -> None:
     """A worker dies with the sync that forked it (SIGKILL of the parent must not leave it writing)."""
+    import ctypes
+
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: the pool's own pipes end an orphaned worker

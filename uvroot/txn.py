@@ -326,12 +326,19 @@ class Transaction:
         if directory and os.path.lexists(final):
             return False
         rel = self._rel(final)
-        record = [f"M\t{_escape(self._rel(staged))}\t{_escape(rel)}\n"]
+        record: list[str] = []
+        folders: list[str] = []
         if directory:  # what undoing it may delete: exactly these files, never what appears beside them later
             start = len(staged) + 1  # os.walk yields staged/...: the relative path is a slice
-            record[:0] = [f"F\t{_escape(os.path.join(folder, name)[start:])}\n"
-                          for folder, _, names in os.walk(staged) for name in names]  # fmt: skip
+            for folder, _, names in os.walk(staged):
+                folders.append(folder)
+                record.extend(f"F\t{_escape(os.path.join(folder, name)[start:])}\n" for name in names)
+        record.append(f"M\t{_escape(self._rel(staged))}\t{_escape(rel)}\n")  # after the files it brings
         self._write("".join(record).encode("utf-8", "surrogateescape"))
+        # Its directories are complete: stamped here, in the worker that staged them, so commit need
+        # not walk the published tree (a rename changes no mtime below the directory it moves).
+        for folder in folders[1:]:
+            os.utime(folder, (self.epoch, self.epoch))
         try:
             if directory:
                 os.rename(staged, final)  # checked free above (the tree is locked): only a thread of ours races
@@ -487,7 +494,16 @@ class _Guard:
     def directory(self, rel: str) -> str | None:
         """A directory of the tree to restamp, followed through links only while they stay inside."""
         path = self.path(rel)
-        return path if path is not None and is_within(os.path.realpath(path), self.real_top) else None
+        if path is None or not os.path.islink(path):  # path() checked its (real) parent: only a link can lead out
+            return path
+        return path if is_within(os.path.realpath(path), self.real_top) else None
+
+
+def _real_directory(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _aside(top: str) -> str | None:
@@ -631,9 +647,9 @@ def _finish(top: str, epoch: int) -> None:
         with contextlib.suppress(OSError):
             os.rmdir(directory)
     touched = emptied | {path for e in entries if e.kind in "TDS" and (path := guard.directory(e.path)) is not None}
-    for entry in entries:  # a published directory brings the directories it was staged with
-        if entry.kind == "M" and (final := guard.directory(entry.other)) is not None and not os.path.islink(final):
-            touched.update(directory for directory, _, _ in os.walk(final))
+    for entry in entries:  # a published directory (publish stamped the ones it brings along)
+        if entry.kind == "M" and (final := guard.directory(entry.other)) is not None and _real_directory(final):
+            touched.add(final)
     # Stamped while the journal is still there: a kill meanwhile is finished by the next sync.
     for directory in touched - {top}:
         with contextlib.suppress(OSError):  # pruned
