@@ -19,6 +19,8 @@ import sys
 import tarfile
 import threading
 import time
+import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -236,7 +238,25 @@ def test_an_unpacked_entry_of_an_older_uvroot_is_unpacked_again(
     marker.write_text(ALPHA + "\n")  # the old marker: a name, no manifest
     assert_ok(sync(project, tmp_path / "root", warm))
     assert staged_alpha(tmp_path / "root") == _genuine(index)
-    assert '"files"' in marker.read_text()
+    assert '"files"' in zlib.decompress(marker.read_bytes()).decode()
+
+
+def test_a_marker_that_inflates_to_a_gigabyte_is_refused_without_filling_the_memory(
+    project: Path, warm: Path, index: LocalIndex, tmp_path: Path
+) -> None:
+    marker = unpacked_entry(warm, project) / ".uvroot-unpacked"
+    deflater, zeros = zlib.compressobj(1), bytes(1 << 24)
+    marker.write_bytes(b"".join(deflater.compress(zeros) for _ in range(64)) + deflater.flush())  # 1 GiB inflated
+    tracemalloc.start()
+    try:
+        result = sync(project, tmp_path / "root", warm)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert_ok(result)
+    assert staged_alpha(tmp_path / "root") == _genuine(index)  # unpacked again, with a marker of its own
+    assert '"files"' in zlib.decompress(marker.read_bytes()).decode()
+    assert peak < 400 * 2**20, f"{peak / 2**20:.0f} MiB at the peak"
 
 
 def test_a_damaged_built_wheel_is_built_again(
@@ -628,12 +648,14 @@ def test_syncs_from_a_healthy_cache_evict_nothing(
 
 def test_a_damaged_parsed_lock_is_parsed_again(project: Path, warm: Path, tmp_path: Path) -> None:
     (stored,) = warm.glob("toml-v*/*.json")
-    text = stored.read_text()
+    digest, _, payload = stored.read_bytes().partition(b"\n")  # the checksum line, then the compressed JSON
+    text = zlib.decompress(payload).decode()
     assert ALPHA in text
-    stored.write_text(text.replace(ALPHA, "alpha-1.0-py3-none-any.whX"))  # still valid JSON
+    damaged = zlib.compress(text.replace(ALPHA, "alpha-1.0-py3-none-any.whX").encode())  # still valid JSON
+    stored.write_bytes(digest + b"\n" + damaged)
     assert_ok(sync(project, tmp_path / "root", warm))
     assert (tmp_path / "root" / SITE / "alpha-1.0.dist-info").is_dir()
-    assert ALPHA in stored.read_text()  # stored again
+    assert ALPHA in zlib.decompress(stored.read_bytes().partition(b"\n")[2]).decode()  # stored again
 
 
 def test_a_wheel_shipping_the_entry_marker_is_refused(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ back to copying with a notice, and two syncs sharing one cache end consistent.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import stat
 import subprocess
@@ -192,13 +193,13 @@ def test_worker_processes_give_the_same_tree_and_roll_back_together(
     monkeypatch.setattr(sync_module, "_PROCESS_THRESHOLD", 0)  # every sync splits across processes
     monkeypatch.setattr(sync_module.os, "cpu_count", lambda: 2)
     pools: list[int] = []
-    real_pool = sync_module.ProcessPoolExecutor
+    real_pool = concurrent.futures.ProcessPoolExecutor  # (imported by the sync when it forks, not before)
 
     def counting_pool(workers: int, **kwargs: object) -> object:
         pools.append(workers)
         return real_pool(workers, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(sync_module, "ProcessPoolExecutor", counting_pool)
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", counting_pool)
     _sync(project, tmp_path / "processes", uvroot_cache)
     assert pools == [2]
     assert _snapshot(tmp_path / "processes") == _snapshot(tmp_path / "threads")

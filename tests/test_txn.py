@@ -256,8 +256,10 @@ def test_a_sync_waits_while_another_holds_the_tree(bulk_project: Callable[..., P
 def _children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        children = task / "children"
-        found += [int(child) for child in children.read_text().split()] if children.exists() else []
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:  # the thread ended meanwhile
+            continue
     return found
 
 

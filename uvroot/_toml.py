@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -72,12 +73,27 @@ def _parse(path: Path, data: bytes, error: type[InputError], hint: str) -> dict[
         raise error(f"{path} is nested too deeply to read (arrays or tables inside each other)", hint=hint) from None
 
 
+def inflate(data: bytes, limit: int = 1 << 27) -> bytes:
+    """``data`` decompressed (zlib), refusing with ValueError a damaged stream or one that grows past ``limit``.
+
+    For what uvroot compressed into its cache: a damaged or planted file there must not fill the memory.
+    """
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, limit)
+    except zlib.error as exc:
+        raise ValueError(f"not a zlib stream: {exc}") from None
+    if inflater.unconsumed_tail or not inflater.eof:
+        raise ValueError("a zlib stream cut short or larger than expected")
+    return out
+
+
 def _load(cached: Path) -> dict[str, Any] | None:
     """The stored table if its checksum (the first line) still matches, else None: parse again."""
     try:
         digest, _, text = cached.read_bytes().partition(b"\n")
         if hashlib.sha256(text).hexdigest().encode() == digest:
-            return dict(json.loads(text))
+            return dict(json.loads(text if text.startswith(b"{") else inflate(text)))  # "{": an older uvroot's
     except (OSError, ValueError, TypeError):
         pass
     return None
@@ -90,7 +106,7 @@ def _store(cached: Path, table: dict[str, Any]) -> None:
 
     cache = WheelCache(cached.parent.parent)
     with contextlib.suppress(OSError, TypeError, ValueError, RecursionError, UvrootError):
-        text = json.dumps(table).encode()
+        text = zlib.compress(json.dumps(table).encode(), 1)  # a tenth of the lock's size; decompressed in ms
         cached.parent.mkdir(parents=True, exist_ok=True)
         with cache.temporary(prefix="toml-", suffix=".part") as (temporary, _):
             temporary.write_bytes(hashlib.sha256(text).hexdigest().encode() + b"\n" + text)

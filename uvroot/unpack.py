@@ -31,13 +31,14 @@ import zlib
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, BinaryIO, cast
+from typing import IO, Any, BinaryIO, cast
 
 from installer.records import parse_record_file
 from installer.sources import WheelContentElement, WheelSource
 from installer.utils import Scheme
 from packaging.utils import canonicalize_name, canonicalize_version
 
+from ._toml import inflate
 from .cache import WheelCache, cache_write_error, file_sha256
 from .errors import InstallError
 from .fetch import LocalFile
@@ -88,7 +89,7 @@ def unpack(local: LocalFile, cache: WheelCache) -> Path:
         manifest = _extract(local.path, staging, cache)
         marker = staging / _DONE
         try:
-            marker.write_text(json.dumps({"wheel": local.path.name, "files": manifest}), encoding="utf-8")
+            marker.write_bytes(zlib.compress(json.dumps({"wheel": local.path.name, "files": manifest}).encode(), 1))
             final.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise cache_write_error(cache.root, marker, exc) from None
@@ -107,11 +108,16 @@ def unpack(local: LocalFile, cache: WheelCache) -> Path:
 
 def wheel_name(unpacked: Path) -> str:
     """The original filename of the wheel an entry was unpacked from."""
-    return str(json.loads((unpacked / _DONE).read_text(encoding="utf-8"))["wheel"])
+    return str(_marker(unpacked)["wheel"])
 
 
-def _manifest(entry: Path) -> Manifest:
-    data = json.loads((entry / _DONE).read_text(encoding="utf-8"))
+def _marker(entry: Path) -> dict[str, Any]:
+    """The entry's marker: its wheel and manifest as JSON, compressed (a third of the size); plain from older uvroots."""
+    data = (entry / _DONE).read_bytes()
+    return dict(json.loads(data if data.startswith(b"{") else inflate(data)))
+
+
+def _manifest(data: dict[str, Any]) -> Manifest:
     return {str(path): (int(size), int(mode), str(digest)) for path, (size, mode, digest) in data["files"].items()}
 
 
@@ -122,7 +128,7 @@ def _intact(entry: Path, *, deep: bool) -> bool:
     """
     try:
         marker = os.lstat(entry / _DONE)
-        manifest = _manifest(entry)
+        manifest = _manifest(_marker(entry))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False  # no manifest (an older uvroot's entry) or a damaged one
     uid, gid, mtime = marker.st_uid, marker.st_gid, CACHE_EPOCH * 1_000_000_000
@@ -375,7 +381,8 @@ class UnpackedSource(WheelSource):
     """installer's view of a wheel in the unpacked cache: files are read (or linked) in place."""
 
     def __init__(self, root: Path, python_version: str = "") -> None:
-        filename = wheel_name(root)
+        marker = _marker(root)
+        filename = str(marker["wheel"])
         name, version = filename.split("-")[:2]
         super().__init__(distribution=name, version=version)
         self.root = root
@@ -384,7 +391,7 @@ class UnpackedSource(WheelSource):
         text = (root / self._dist_info / "RECORD").read_text(encoding="utf-8")
         rows = parse_record_file(io.StringIO(text, newline=""))  # (a quoted name may hold a line break)
         self.rows = [row for row in rows if not row[0].endswith("/")]
-        unpacked = _manifest(root)
+        unpacked = _manifest(marker)
         if stray := [row[0] for row in self.rows if row[0] not in unpacked]:
             # unpack checked that every file of the wheel is in RECORD; this is the other way round
             raise InstallError(
