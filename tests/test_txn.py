@@ -457,6 +457,26 @@ def test_rollback_unpublishes_and_deletes_what_was_staged(tmp_path: Path) -> Non
     assert (snapshot(top), top.stat().st_mtime_ns) == was
 
 
+@pytest.mark.parametrize("name", ["tab\there.py", "line\nbreak.py", "back\\slash.py", "F\tx.py"])
+def test_names_with_the_journals_separators_are_undone_exactly(tmp_path: Path, name: str) -> None:
+    """A file name holding a tab, a line break or a backslash (RECORD can quote them) round-trips the journal."""
+    from uvroot.txn import Transaction
+
+    top = tmp_path / "top"
+    (top / "pkg").mkdir(parents=True)
+    (top / "pkg" / "tab").write_text("theirs\n")  # what a mis-split name would point at
+    (top / "pkg" / "line").write_text("theirs\n")
+    was = snapshot(top), top.stat().st_mtime_ns
+    txn = Transaction.begin(top, EPOCH)
+    stage = top / ".x.uvroot-stage"
+    txn.stage_dir(str(stage))
+    txn.create(str(stage / "new" / name), lambda path: Path(path).write_text("mine\n"))
+    assert txn.publish(str(stage / "new"), str(top / "new"))
+    txn.create(str(top / "pkg" / name), lambda path: Path(path).write_text("mine\n"))
+    txn.rollback()
+    assert (snapshot(top), top.stat().st_mtime_ns) == was
+
+
 # -- found by an attacker's pass over the transaction ---------------------------------
 
 
