@@ -196,7 +196,10 @@ def test_the_arm64_tree_runs_in_the_arm64_image(
         "gadget.sh": "gadget.sh ok\n",
     }
 
-    out = run.run(["python3", "-m", "pip", "list", "--format", "json"], check=True).stdout
+    # The image has no bytecode (the official build deletes every .pyc): pip compiles ~400 modules under qemu
+    # first, 3.5 minutes on a busy 2-core machine.
+    pip_list = ["python3", "-m", "pip", "list", "--disable-pip-version-check", "--format", "json"]
+    out = run.run(pip_list, check=True, timeout=1200).stdout
     listed = {str(canonicalize_name(d["name"])): d["version"] for d in json.loads(out)}
     assert {name: version for name, (version, _mods) in staged.items()}.items() <= listed.items()
     assert "pip" in listed  # the image's own pip, beside the staged distributions
