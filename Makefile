@@ -39,14 +39,17 @@ test: venv
 test-network: venv
 	UVROOT_NETWORK=1 $(BIN)/python -m pytest -q -m network
 
-# Stage into real Debian images and run the result inside them (tests/test_real_images.py).  Needs root:
-# builds each missing rootfs once with debootstrap into $$UVROOT_IMAGES_CACHE (default ~/.cache/uvroot-images),
-# apt-get installing debootstrap (and qemu-user-static, binfmt-support for arm64) when missing.
-# IMAGES="debian-12-amd64 debian-13-amd64" limits it; the default is every image (debian-12-arm64 too).
+# Stage into real images and run the result inside them (tests/test_real_images.py, and the multi-arch
+# example's arm64 tree in python:3.13-slim: tests/test_multiarch_example.py).  Needs root: builds each
+# missing rootfs once with debootstrap into $$UVROOT_IMAGES_CACHE (default ~/.cache/uvroot-images),
+# apt-get installing debootstrap (qemu-user-static, binfmt-support for arm64; the cross gcc for
+# python-3.13-slim-arm64, whose CPython is compiled from source) when missing.
+# IMAGES="debian-12-amd64 debian-13-amd64" limits it; the default is every image (the arm64 ones too).
 IMAGES ?=
+IMAGE_TESTS := tests/test_real_images.py tests/test_multiarch_example.py
 test-images: venv
 	$(BIN)/python -m tests.support.rootfs build --install-tools $(IMAGES)
-	UVROOT_IMAGES=1 $(BIN)/python -m pytest -q -m images tests/test_real_images.py $(if $(IMAGES),-k "$(subst $(space), or ,$(strip $(IMAGES)))")
+	UVROOT_IMAGES=1 $(BIN)/python -m pytest -q -m images $(IMAGE_TESTS) $(if $(IMAGES),-k "$(subst $(space), or ,$(strip $(IMAGES)))")
 
 # ruff (curated rules, see pyproject.toml) and mypy --strict over the package.
 lint: venv

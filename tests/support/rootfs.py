@@ -4,9 +4,11 @@
 image's root filesystem once with ``debootstrap --variant=minbase --include=python3,python3-pip``
 from Debian's archive into a cache OUTSIDE the checkout: ``$UVROOT_IMAGES_CACHE``, else
 ``$XDG_CACHE_HOME/uvroot-images`` (``~/.cache/uvroot-images``).  ``NAME`` is ``debian-12-amd64``,
-``debian-13-amd64`` or ``debian-12-arm64``; ``--install-tools`` first installs debootstrap (and
-qemu-user-static + binfmt-support for arm64) with apt-get and registers qemu-aarch64 with
-binfmt_misc.  A finished rootfs is ``CACHE/NAME/`` plus ``CACHE/NAME.json`` (how it was built,
+``debian-13-amd64`` or ``debian-12-arm64``, or ``python-3.13-slim-arm64``: the official
+``python:3.13-slim`` rebuilt (Debian 13 + CPython compiled from source into ``/usr/local``, see
+:class:`PythonImage`).  ``--install-tools`` first installs debootstrap (and qemu-user-static +
+binfmt-support for arm64, the cross gcc, make and pkgconf for a python image) with apt-get and
+registers qemu-aarch64 with binfmt_misc.  A finished rootfs is ``CACHE/NAME/`` plus ``CACHE/NAME.json`` (how it was built,
 how long it took, its size); a half-built one is never used.
 
 Tests never change the cached rootfs: :class:`ImageRun` lays the staged trees over it with
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import shlex
@@ -29,17 +32,22 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.support.overlay import overlayfs_supported
 
 __all__ = [
+    "ALL_IMAGES",
     "IMAGES",
     "MIRROR",
+    "PYTHON_IMAGES",
     "DebianImage",
     "ImageRun",
+    "PythonImage",
     "any_rootfs_built",
     "build_rootfs",
     "images_cache",
@@ -92,6 +100,28 @@ IMAGES: dict[str, DebianImage] = {
 }
 
 
+@dataclass(frozen=True)
+class PythonImage(DebianImage):
+    """An official ``python:X.Y-slim`` image rebuilt as docker-library builds it, without Docker Hub or python.org.
+
+    Debian ``suite`` (debootstrap minbase + ca-certificates, netbase, tzdata) with CPython built from
+    source into ``/usr/local``: the source is the upstream release tarball as Debian's archive
+    carries it (``source``, pinned by ``sha256``), cross-compiled on this machine against the
+    rootfs itself (``--sysroot``, with the official build's ``-dev`` packages installed for the
+    build and purged after it) with the official configure flags, ``--enable-shared`` and the
+    ``$ORIGIN/../lib`` rpath, by a same-version build Python compiled natively first;
+    ``python -m ensurepip`` (what ``make install`` runs) then runs inside the image, under qemu,
+    and the official cleanups and ``python``/``pip``/... links follow.
+    Not reproduced: PGO (``--enable-optimizations`` profiles by running the test suite) and LTO,
+    which change speed, not files or layout, and tkinter (tk-dev pulls in X11).
+    """
+
+    tag: str = ""  # the image it stands for, e.g. python:3.13-slim
+    version: str = ""  # the CPython release built, X.Y.Z
+    source: str = ""  # the tarball's path under the Debian mirror
+    sha256: str = ""
+
+
 def images_cache() -> Path:
     """Where root filesystems are cached: ``$UVROOT_IMAGES_CACHE`` or ``$XDG_CACHE_HOME/uvroot-images``."""
     if explicit := os.environ.get("UVROOT_IMAGES_CACHE"):
@@ -100,8 +130,23 @@ def images_cache() -> Path:
     return Path(xdg) / "uvroot-images"
 
 
+# python:3.13-slim is Debian 13 (trixie) + CPython 3.13 in /usr/local.  Debian has no 3.12 for trixie and
+# python.org is not needed: trixie's python3.13 source package carries the upstream tarball, 3.13.5
+# (Sources.xz of trixie/main: python3.13_3.13.5.orig.tar.xz, this SHA-256).
+PYTHON_IMAGES: dict[str, PythonImage] = {
+    image.name: image
+    for image in (
+        PythonImage("python-3.13-slim-arm64", "trixie", "arm64", "aarch64", "3.13", "2.41", "aarch64-manylinux_2_40",
+                    tag="python:3.13-slim", version="3.13.5",
+                    source="pool/main/p/python3.13/python3.13_3.13.5.orig.tar.xz",
+                    sha256="93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640"),
+    )
+}  # fmt: skip
+ALL_IMAGES: dict[str, DebianImage] = {**IMAGES, **PYTHON_IMAGES}
+
+
 def any_rootfs_built() -> bool:
-    return any(image.built for image in IMAGES.values())
+    return any(image.built for image in ALL_IMAGES.values())
 
 
 def _binfmt_reason(image: DebianImage) -> str | None:
@@ -179,6 +224,12 @@ def install_tools(images: Sequence[DebianImage]) -> None:
     foreign = [image for image in images if image.foreign]
     if foreign and shutil.which(f"qemu-{foreign[0].machine}-static") is None:
         packages += ["qemu-user-static", "binfmt-support"]
+    for image in images:  # CPython is cross-compiled for a python:X.Y image (even for this machine's arch)
+        if isinstance(image, PythonImage):
+            tools = {f"{image.machine}-linux-gnu-gcc": f"gcc-{image.machine}-linux-gnu".replace("_", "-"),
+                     "make": "make", "pkg-config": "pkgconf", "xz": "xz-utils"}  # fmt: skip
+            packages += [package for tool, package in tools.items() if shutil.which(tool) is None]
+    packages = list(dict.fromkeys(packages))
     if packages:
         if shutil.which("apt-get") is None:
             raise SystemExit(f"need {' '.join(packages)} and there is no apt-get: install them")
@@ -192,8 +243,142 @@ def install_tools(images: Sequence[DebianImage]) -> None:
             subprocess.run(["update-binfmts", "--enable", f"qemu-{image.machine}"], check=False)
 
 
+# Debian's python3 for the Debian images; for a python:X.Y-slim image the official build's runtime packages
+# and the -dev packages its Dockerfile installs for the build (purged after it, as there).
+DEBIAN_INCLUDE = ("python3", "python3-pip")
+PYTHON_RUNTIME = ("ca-certificates", "netbase", "tzdata")
+PYTHON_BUILD_DEPS = (
+    "libbluetooth-dev", "libbz2-dev", "libc6-dev", "libdb-dev", "libffi-dev", "libgdbm-dev", "liblzma-dev",
+    "libncurses-dev", "libreadline-dev", "libsqlite3-dev", "libssl-dev", "uuid-dev", "zlib1g-dev",
+)  # fmt: skip
+# dpkg-buildflags' hardening for the target (trixie), as the official build passes them, plus its frame pointers.
+_TARGET_CFLAGS = {
+    "aarch64": "-mbranch-protection=standard -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer",
+    "x86_64": "-fcf-protection -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer",
+}
+_CFLAGS = "-O2 -fstack-protector-strong -fstack-clash-protection -Wformat -Werror=format-security"
+_LDFLAGS = "-Wl,-z,relro -Wl,--strip-all"
+
+# What the official Dockerfile does after `make install` (whose ensurepip step cannot run on this machine
+# for a foreign target: it runs here, in the image, by the image's own python).
+_FINISH_PYTHON = r"""
+set -eux
+python3 -m ensurepip --upgrade
+find /usr/local -depth \
+    \( \( -type d -a \( -name test -o -name tests -o -name idle_test \) \) \
+       -o \( -type f -a \( -name '*.pyc' -o -name '*.pyo' -o -name 'libpython*.a' \) \) \) -exec rm -rf '{}' +
+ldconfig
+apt-mark auto '.*' > /dev/null
+apt-mark manual $(dpkg-query -W -f '${Package} ${Priority}\n' | awk '$2 == "required" { print $1 }') apt $RUNTIME
+find /usr/local -type f -executable -not \( -name '*tkinter*' \) -exec ldd '{}' ';' \
+    | awk '/=>/ { so = $(NF-1); if (index(so, "/usr/local/") == 1) { next }; gsub("^/(usr/)?", "", so); printf "*%s\n", so }' \
+    | sort -u | xargs -r dpkg-query --search | awk 'sub(":$", "", $1) { print $1 }' | sort -u | xargs -r apt-mark manual
+apt-get purge -y --auto-remove -o APT::AutoRemove::RecommendsImportant=false
+apt-get dist-clean
+export PYTHONDONTWRITEBYTECODE=1
+python3 --version
+pip3 --version
+for src in idle3 pip3 pydoc3 python3 python3-config; do
+    dst="$(echo "$src" | tr -d 3)"
+    [ -s "/usr/local/bin/$src" ]
+    [ ! -e "/usr/local/bin/$dst" ]
+    ln -svT "$src" "/usr/local/bin/$dst"
+done
+"""
+
+
+def _in_rootfs(root: Path, script: str, env: Mapping[str, str]) -> None:
+    """Run ``script`` with /bin/sh inside ``root`` (its /proc and /dev mounted in a private namespace only)."""
+    setup = 'set -e; mount -t proc proc "$1/proc"; mount --bind /dev "$1/dev"; exec chroot "$@"'
+    variables = [f"{k}={v}" for k, v in {"PATH": _PATH, "HOME": "/root", "LANG": "C.UTF-8", **env}.items()]
+    command = ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", setup, "sh", str(root),
+               "/usr/bin/env", "-i", *variables, "/bin/sh", "-c", script]  # fmt: skip
+    subprocess.run(command, check=True)
+
+
+def _step(steps: dict[str, float], name: str, argv: Sequence[str | Path], **kw: Any) -> None:
+    """Run one build step, echoed, and record its duration in ``steps``."""
+    print(f"+ {shlex.join(str(a) for a in argv)}", flush=True)
+    started = time.monotonic()
+    subprocess.run([str(a) for a in argv], check=True, **kw)
+    steps[name] = round(steps.get(name, 0) + time.monotonic() - started, 1)
+
+
+def _build_cpython(image: PythonImage, root: Path, src: Path, mirror: str, steps: dict[str, float]) -> str:
+    """Cross-compile CPython into ``root``/usr/local as the official image builds it; return the configure line.
+
+    Cross-compiling needs a CPython of the same version on this machine (``--with-build-python``;
+    another 3.13.x runs the new stdlib wrongly): it is built first from the same source, natively,
+    out of tree (``src/host``; a tool only: nothing of it goes into the image).  The target is
+    built out of tree too (``src/target``).
+    """
+    triplet = f"{image.machine}-linux-gnu"
+    if shutil.which(f"{triplet}-gcc") is None:
+        raise SystemExit(f"{triplet}-gcc is not installed: apt-get install gcc-{triplet} (or --install-tools)")
+    started = time.monotonic()
+    url = f"{mirror.rstrip('/')}/{image.source}"
+    print(f"downloading {url}", flush=True)
+    tarball = src.with_name(src.name + ".tar.xz")
+    with urllib.request.urlopen(url, timeout=120) as response, tarball.open("wb") as out:
+        shutil.copyfileobj(response, out)
+    if (digest := hashlib.sha256(tarball.read_bytes()).hexdigest()) != image.sha256:
+        raise RuntimeError(f"{url}: sha256 {digest}, expected {image.sha256}")
+    src.mkdir()
+    subprocess.run(["tar", "-xJf", str(tarball), "-C", str(src), "--strip-components=1"], check=True)
+    tarball.unlink()
+    steps["download"] = round(time.monotonic() - started, 1)
+    jobs = f"-j{os.cpu_count() or 1}"
+
+    host = src / "host"
+    host.mkdir()
+    _step(steps, "build python", ["../configure", "--disable-test-modules", "--with-ensurepip=no"], cwd=host)
+    _step(steps, "build python", ["make", jobs], cwd=host)
+
+    # The rootfs is the sysroot: its headers and libraries (and .pc files) are the ones the image runs with.
+    env = {
+        **os.environ,
+        "CC": f"{triplet}-gcc --sysroot={root}",
+        "PKG_CONFIG_LIBDIR": f"{root}/usr/lib/{triplet}/pkgconfig:{root}/usr/share/pkgconfig",
+        "PKG_CONFIG_SYSROOT_DIR": str(root),
+        "PKG_CONFIG_PATH": "",
+    }
+    configure = [
+        "../configure",
+        f"--build={os.uname().machine}-linux-gnu",
+        f"--host={triplet}",
+        "--prefix=/usr/local",
+        "--enable-loadable-sqlite-extensions",
+        "--enable-option-checking=fatal",
+        "--enable-shared",
+        "--with-ensurepip=no",
+        f"--with-build-python={host / 'python'}",
+        # What configure cannot run a test program to find out when cross-compiling (as a native trixie build finds).
+        "ac_cv_file__dev_ptmx=yes",
+        "ac_cv_file__dev_ptc=no",
+        "ac_cv_buggy_getaddrinfo=no",
+    ]
+    target = src / "target"
+    target.mkdir()
+    _step(steps, "configure", configure, cwd=target, env=env)
+    cflags = f"EXTRA_CFLAGS={_CFLAGS} {_TARGET_CFLAGS.get(image.machine, '')}".rstrip()
+    _step(steps, "make", ["make", jobs, cflags, f"LDFLAGS={_LDFLAGS}"], cwd=target, env=env)
+    # As the official build: relink python with an rpath to its own libpython (never a system one).
+    (target / "python").unlink()
+    _step(steps, "make", ["make", jobs, cflags, f"LDFLAGS={_LDFLAGS} -Wl,-rpath='$$ORIGIN/../lib'", "python"],
+          cwd=target, env=env)  # fmt: skip
+    _step(steps, "install", ["make", "install", f"DESTDIR={root}"], cwd=target, env=env)
+    print("+ in the image: ensurepip, the official cleanups, purge of the -dev packages, links", flush=True)
+    started = time.monotonic()
+    _in_rootfs(root, _FINISH_PYTHON, {"RUNTIME": " ".join(PYTHON_RUNTIME), "DEBIAN_FRONTEND": "noninteractive"})
+    steps["finish in the image"] = round(time.monotonic() - started, 1)
+    return shlex.join(configure)
+
+
 def build_rootfs(image: DebianImage, mirror: str = MIRROR) -> dict[str, object]:
-    """debootstrap ``image`` into the cache (atomically: a temporary directory, then a rename); return its stamp."""
+    """debootstrap ``image`` into the cache (atomically: a temporary directory, then a rename); return its stamp.
+
+    A :class:`PythonImage` also gets its CPython, built from source (:func:`_build_cpython`).
+    """
     if image.built:
         return dict(json.loads(image.stamp.read_text()))
     if reason := _binfmt_reason(image):
@@ -203,10 +388,13 @@ def build_rootfs(image: DebianImage, mirror: str = MIRROR) -> dict[str, object]:
     cache = images_cache()
     cache.mkdir(parents=True, exist_ok=True)
     tmp = cache / f"{image.name}.tmp-{os.getpid()}"
+    src = cache / f"{image.name}.src-{os.getpid()}"
+    python_image = image if isinstance(image, PythonImage) else None
+    include = [*PYTHON_RUNTIME, *PYTHON_BUILD_DEPS] if python_image else DEBIAN_INCLUDE
     argv = [
         "debootstrap",
         "--variant=minbase",
-        "--include=python3,python3-pip",
+        f"--include={','.join(include)}",
         f"--arch={image.arch}",
         image.suite,
         str(tmp),
@@ -214,25 +402,32 @@ def build_rootfs(image: DebianImage, mirror: str = MIRROR) -> dict[str, object]:
     ]
     print(f"building {image.name}: {shlex.join(argv)}", flush=True)
     started = time.monotonic()
+    steps: dict[str, float] = {}
+    configure = None
     try:
-        subprocess.run(argv, check=True)
+        _step(steps, "debootstrap", argv)
         if left := _mounts_under(tmp):
             raise RuntimeError(f"debootstrap left mounts in {tmp}: {', '.join(left)}")
         # The downloaded .debs are not part of the image (Docker's debian images do not keep them either).
         for deb in (tmp / "var/cache/apt/archives").glob("*.deb"):
             deb.unlink()
+        if python_image:
+            configure = _build_cpython(python_image, tmp, src, mirror, steps)
         if image.path.exists():  # a rootfs without its stamp: its build or check did not finish
             _remove_half_built(image.path)
         tmp.rename(image.path)
     except BaseException:
         _remove_half_built(tmp)
         raise
+    finally:
+        shutil.rmtree(src, ignore_errors=True)
+        src.with_name(src.name + ".tar.xz").unlink(missing_ok=True)
     seconds = round(time.monotonic() - started, 1)
     python = subprocess.run(
         [
             "chroot",
             str(image.path),
-            "python3",
+            "/usr/local/bin/python3" if python_image else "/usr/bin/python3",
             "-c",
             "import platform,sys; print(sys.version.split()[0], platform.libc_ver()[1])",
         ],
@@ -249,6 +444,9 @@ def build_rootfs(image: DebianImage, mirror: str = MIRROR) -> dict[str, object]:
         "glibc": python[1],
         "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+    if python_image:
+        stamp.update(tag=python_image.tag, source=f"{mirror.rstrip('/')}/{python_image.source}",
+                     configure=configure, steps=steps)  # fmt: skip
     image.stamp.write_text(json.dumps(stamp, indent=2, sort_keys=True) + "\n")
     return stamp
 
@@ -341,20 +539,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.support.rootfs", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="debootstrap the images that are not cached yet")
-    build.add_argument("names", nargs="*", help=f"default: all of {', '.join(IMAGES)}")
+    build.add_argument("names", nargs="*", help=f"default: all of {', '.join(ALL_IMAGES)}")
     build.add_argument("--install-tools", action="store_true", help="apt-get install debootstrap (qemu for arm64)")
     build.add_argument("--mirror", default=MIRROR)
-    sub.add_parser("status", help="list the images, built or not, with their stamps")
+    status = sub.add_parser("status", help="list the images, built or not, with their stamps")
+    status.add_argument("names", nargs="*", help="only these; exit 1 if one of them is not built")
     args = parser.parse_args(argv)
     if args.command == "status":
-        for image in IMAGES.values():
+        missing = 0
+        for image in [ALL_IMAGES[name] for name in args.names if name in ALL_IMAGES] or ALL_IMAGES.values():
             stamp = json.loads(image.stamp.read_text()) if image.built else None
             print(f"{image.name}: {json.dumps(stamp, sort_keys=True) if stamp else 'not built'}")
-        return 0
-    unknown = [name for name in args.names if name not in IMAGES]
+            missing += stamp is None
+        return 1 if args.names and (missing or set(args.names) - set(ALL_IMAGES)) else 0
+    unknown = [name for name in args.names if name not in ALL_IMAGES]
     if unknown:
-        parser.error(f"unknown image {', '.join(unknown)} (known: {', '.join(IMAGES)})")
-    images = [IMAGES[name] for name in args.names or IMAGES]
+        parser.error(f"unknown image {', '.join(unknown)} (known: {', '.join(ALL_IMAGES)})")
+    images = [ALL_IMAGES[name] for name in args.names or ALL_IMAGES]
     if os.geteuid() != 0:
         raise SystemExit("building a rootfs needs root (debootstrap, chroot)")
     # `timeout` (CI) sends SIGTERM: unwind, so a half-built rootfs is removed (and its mounts undone).
