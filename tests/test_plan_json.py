@@ -578,10 +578,19 @@ def test_a_lock_without_the_project_is_stale(package: Path, tmp_path: Path) -> N
 
 @pytest.fixture(scope="module")
 def rootless(tmp_path_factory: pytest.TempPathFactory, index: LocalIndex, uv_cache: Path) -> Path:
-    """A workspace root with no [project]: members app -> core, and the root's own group `dev` -> beta."""
+    """A workspace root with no [project]: members app -> core, and the root's own group `dev` -> beta.
+
+    app also depends on ext, a local tree that is no member (ext -> devtool).
+    """
     workspace = tmp_path_factory.mktemp("reasons-rootless")
     write_package(workspace / "libs/core", name="core")
-    write_package(workspace / "libs/app", name="app", dependencies=["core"], uv_sources={"core": {"workspace": True}})
+    write_package(workspace / "ext", name="ext", dependencies=["devtool"])
+    write_package(
+        workspace / "libs/app",
+        name="app",
+        dependencies=["core", "ext"],
+        uv_sources={"core": {"workspace": True}, "ext": {"path": "../../ext"}},
+    )
     (workspace / "pyproject.toml").write_text(
         '[tool.uv.workspace]\nmembers = ["libs/app", "libs/core"]\n\n[dependency-groups]\ndev = ["beta"]\n'
     )
@@ -591,17 +600,17 @@ def rootless(tmp_path_factory: pytest.TempPathFactory, index: LocalIndex, uv_cac
 
 def test_a_workspace_root_without_a_project_syncs_every_member_and_its_groups(rootless: Path) -> None:
     doc = _planned(rootless, *LINUX)
-    assert _names(doc) == {"app": "1.0", "core": "1.0", "beta": "2.0"}  # the fork for 3.12
+    members = {"app": "1.0", "core": "1.0", "ext": "1.0", "devtool": "1.0"}
+    assert _names(doc) == {**members, "beta": "2.0"}  # the fork for 3.12
     assert _skipped(doc) == {"beta==1.0": UNREACHABLE}
-    assert _names(_planned(rootless, "--python-platform", "linux", "--python-version", "3.11")) == {
-        "app": "1.0",
-        "core": "1.0",
-        "beta": "1.0",
-    }
+    # The members and the root's groups are the roots: what they depend on is requested, not what ext does.
+    assert {entry["name"] for entry in doc["packages"] if entry["requested"]} == {"core", "ext", "beta"}
+    at_311 = _planned(rootless, "--python-platform", "linux", "--python-version", "3.11")
+    assert _names(at_311) == {**members, "beta": "1.0"}
     # The members are not "the project": --no-install-project keeps them.
-    assert _names(_planned(rootless, *LINUX, "--no-install-project")) == {"app": "1.0", "core": "1.0", "beta": "2.0"}
+    assert _names(_planned(rootless, *LINUX, "--no-install-project")) == {**members, "beta": "2.0"}
     doc = _planned(rootless, *LINUX, "--no-dev")
-    assert _names(doc) == {"app": "1.0", "core": "1.0"}
+    assert _names(doc) == members
     assert _skipped(doc)["beta==2.0"][:2] == ("group", "dev")
     doc = _planned(rootless, *LINUX, "--only-group", "dev")
     assert _names(doc) == {"beta": "2.0"}
@@ -687,15 +696,21 @@ def test_the_whole_build_tag_decides_as_uv_decides(
     wheels = tmp_path_factory.mktemp("build-tags")
     for build in (None, "0z", "1a", "1b"):
         build_wheel(wheels, "tagged", "1.0", build=build, files={"tagged.py": f"BUILD = {build!r}\n"})
+    build_wheel(wheels, "cyca", "1.0", requires=["cycb"])  # a dependency cycle: the walk visits each once
+    build_wheel(wheels, "cycb", "1.0", requires=["cyca"])
     with LocalIndex(wheels) as index:
         project = tmp_path / "project"
-        write_project(project, dependencies=["tagged"], requires_python=">=3.10")
+        write_project(project, dependencies=["tagged", "cyca"], requires_python=">=3.10")
         uv_lock(project, index.url, cache_dir=uv_cache)
         platform = {"python_platform": "x86_64-manylinux_2_28", "python_version": "3.12"}
         oracle = uv_oracle_target(project, tmp_path / "uv", index_url=index.url, cache_dir=uv_cache, **platform)
     assert (oracle / "tagged.py").read_text() == "BUILD = '1b'\n"
-    (planned,) = _planned(project, *LINUX)["packages"]
-    assert planned["wheel"]["filename"] == "tagged-1.0-1b-py3-none-any.whl"
+    planned = {entry["name"]: entry["wheel"]["filename"] for entry in _planned(project, *LINUX)["packages"]}
+    assert planned == {
+        "tagged": "tagged-1.0-1b-py3-none-any.whl",
+        "cyca": "cyca-1.0-py3-none-any.whl",
+        "cycb": "cycb-1.0-py3-none-any.whl",
+    }
 
 
 def test_a_dynamic_version_is_known_once_built(
