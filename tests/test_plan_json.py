@@ -510,7 +510,10 @@ def test_package_and_all_packages_choose_the_roots(make_workspace: Callable[...,
         "wsroot==0.1.0": UNREACHABLE,
     }
     everything = {"wsroot": "0.1.0", "app": "2.0", "core": "1.0", "alpha": "1.0", "beta": "2.0"}
-    assert _names(_planned(workspace, *LINUX, "--all-packages")) == everything
+    doc = _planned(workspace, *LINUX, "--all-packages")
+    assert _names(doc) == everything
+    # Every member is a root: what any of them depends on is requested.
+    assert {entry["name"] for entry in doc["packages"] if entry["requested"]} == {"app", "core", "alpha"}
     # --no-install-project leaves out the project: with --all-packages there is none.
     assert _names(_planned(workspace, *LINUX, "--all-packages", "--no-install-project")) == everything
     doc = _planned(workspace, *LINUX, "--no-install-project")
@@ -662,7 +665,9 @@ def test_a_target_outside_the_lock_environments_is_refused(
     make_locked_project: Callable[..., Path], tmp_path: Path
 ) -> None:
     project = make_locked_project(
-        dependencies=["alpha"], tool_uv="environments = [\"sys_platform == 'linux'\"]", requires_python=">=3.10"
+        dependencies=["alpha"],
+        tool_uv="environments = [\"sys_platform == 'linux'\", \"sys_platform == 'darwin'\"]",
+        requires_python=">=3.10",
     )
     assert _names(_planned(project, *LINUX)) == {"alpha": "1.0", "beta": "2.0"}
     windows = ["--python-platform", "windows", "--python-version", "3.12"]
@@ -670,7 +675,7 @@ def test_a_target_outside_the_lock_environments_is_refused(
     assert _refused(result, 4) == [
         (
             "error: the target cp312-x86_64-pc-windows-msvc is not compatible with the lockfile's supported "
-            'environments: `sys_platform == "linux"`'
+            'environments: `sys_platform == "linux"`, `sys_platform == "darwin"`'
         ),
         (
             "hint: pick a --python-platform/--python-version inside tool.uv.environments, or add the target there "
