@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import sys
+from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 
 import pytest
 
-from uvroot.errors import InstallError
+from tests.support.cli import uvroot
+from tests.support.index import LocalIndex
+from tests.support.sources import GitRepo, git_requirement
+from uvroot.errors import InstallError, UsageError
 from uvroot.layout import Layout
-from uvroot.state import remove_dist, scan
+from uvroot.state import check_target_dir, remove_dist, scan
 from uvroot.txn import Transaction
 
 EPOCH = 315532800
+HOST = f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 
 def _layout(top: Path) -> Layout:
@@ -131,3 +139,195 @@ def test_pruning_walks_up_to_the_top_and_never_past_it(tmp_path: Path) -> None:
     ]
     assert list(islice(_parents(f"{top}/a.py", top), 10)) == []
     assert list(islice(_parents(f"{tmp_path}/elsewhere/a.py", top), 10)) == []
+
+
+def test_removal_takes_the_bytecode_python_wrote_for_its_modules_and_no_one_elses(tmp_path: Path) -> None:
+    # mine.py is a top-level module: its bytecode (written at run time, in no RECORD) goes with it; other
+    # modules' bytecode beside it stays.
+    _dist(tmp_path, "mine", {"mine.py": "", "mine/data.txt": ""})
+    cache = tmp_path / "site/__pycache__"
+    cache.mkdir()
+    for name in (
+        "mine.cpython-312.pyc",
+        "mine.cpython-312.opt-1.pyc",
+        "minex.cpython-312.pyc",
+        "other.cpython-312.pyc",
+    ):
+        (cache / name).write_bytes(b"")
+    (tmp_path / "site/mine.txt").write_text("someone's\n")
+    _remove(tmp_path, "mine")
+    assert _files(tmp_path) == [
+        "site/__pycache__/minex.cpython-312.pyc",
+        "site/__pycache__/other.cpython-312.pyc",
+        "site/mine.txt",
+    ]
+
+
+def test_removal_of_files_someone_already_deleted_goes_on(tmp_path: Path) -> None:
+    _dist(tmp_path, "mine", {"mine/__init__.py": "", "mine/sub/a.py": "", "../bin/tool": "", "solo.py": ""})
+    _dist(tmp_path, "other", {"other.py": ""})
+    for path in ("bin/tool", "site/solo.py"):
+        (tmp_path / path).unlink()
+    for path in ("site/mine/sub/a.py", "site/mine/__init__.py"):
+        (tmp_path / path).unlink()
+    (tmp_path / "site/mine/sub").rmdir()
+    (tmp_path / "site/mine").rmdir()
+    _remove(tmp_path, "mine")
+    assert [d.name for d in scan(_layout(tmp_path))] == ["other"]
+    assert not (tmp_path / "site/mine-1.0.dist-info").exists()
+
+
+def test_a_package_directory_goes_whole_only_when_all_of_it_is_the_distributions(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "kept.txt").write_text("someone's\n")
+    top = tmp_path / "top"
+    _dist(top, "linked", {"linked/__init__.py": "", "linked/a.py": ""})
+    (top / "site/linked/data").symlink_to(outside, target_is_directory=True)  # someone's link in the package
+    _dist(top, "hollow", {"hollow/__init__.py": "", "hollow/sub/b.py": ""})
+    (top / "site/hollow/sub/empty").mkdir()  # someone's empty directory
+    _dist(top, "stale", {"stale/__init__.py": ""})
+    (top / "site/stale/__pycache__").mkdir()
+    (top / "site/stale/__pycache__/__init__.cpython-312.pyc").write_bytes(b"")  # Python's, for its module
+    (top / "site/stale/__pycache__/gone.cpython-312.pyc").write_bytes(b"")  # for a module that is not its
+    _dist(top, "whole", {"whole/__init__.py": "", "whole/deep/c.py": ""})
+    (top / "site/whole/__pycache__").mkdir()
+    (top / "site/whole/__pycache__/__init__.cpython-312.pyc").write_bytes(b"")
+    for name in ("linked", "hollow", "stale", "whole"):
+        _remove(top, name)
+    assert (top / "site/linked/data").is_symlink() and (outside / "kept.txt").is_file()
+    assert (top / "site/hollow/sub/empty").is_dir()
+    assert _files(top) == ["site/stale/__pycache__/gone.cpython-312.pyc"]  # (a link to a directory is no file)
+    assert not (top / "site/whole").exists()
+
+
+def test_a_record_that_escapes_or_names_the_top_or_the_journal_is_refused_with_why(tmp_path: Path) -> None:
+    top = tmp_path / "top"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    _dist(top, "evil", {"evil.py": ""})
+    (top / "site/link").symlink_to(outside, target_is_directory=True)
+    (outside / "x.txt").write_text("precious\n")
+    before = _files(top)
+    cases = {
+        "link/x.txt,,\n": f"RECORD of evil-1.0.dist-info lists {top}/site/link/x.txt, outside {top} "
+        "(uvroot removes only files inside the tree it manages)",
+        "..,,\n": f"RECORD of evil-1.0.dist-info lists {top}, outside {top} "
+        "(uvroot removes only files inside the tree it manages)",
+        "../.uvroot-txn/journal,,\n": f"RECORD of evil-1.0.dist-info lists {top}/.uvroot-txn/journal, a name "
+        "uvroot keeps for its own journal (the RECORD was edited by hand or by a hostile tool; remove the "
+        "distribution yourself)",
+    }
+    record = top / "site/evil-1.0.dist-info/RECORD"
+    original = record.read_text()
+    for row, message in cases.items():
+        record.write_text(original + row)
+        with pytest.raises(InstallError) as raised:
+            _remove(top, "evil")
+        assert str(raised.value) == message
+        assert _files(top) == before and (outside / "x.txt").read_text() == "precious\n"
+    record.write_bytes(b"evil.py,,\n\xff\xfe,,\n")
+    with pytest.raises(InstallError) as raised:
+        _remove(top, "evil")
+    assert str(raised.value).startswith("cannot read the RECORD of evil-1.0.dist-info: ")
+    assert raised.value.hint == "uvroot removes a distribution only by its RECORD; delete its files yourself"
+
+
+def test_what_uvroot_adds_to_each_dist_info(
+    make_locked_project: Callable[..., Path],
+    make_package: Callable[..., Path],
+    make_git_package: Callable[..., GitRepo],
+    index: LocalIndex,
+    wheelhouse: Path,
+    tmp_path: Path,
+    uvroot_cache: Path,
+) -> None:
+    """README, "What lands in the tree": INSTALLER, REQUESTED for direct dependencies, uvroot.json, and
+    PEP 610's direct_url.json (sorted keys, as pip writes it) for everything not from a registry."""
+    make_package(name="tree")
+    make_package(name="edit")
+    local = tmp_path / "wheels" / "linttool-1.0-py3-none-any.whl"
+    local.parent.mkdir()
+    local.write_bytes((wheelhouse / local.name).read_bytes())
+    git = make_git_package(subdirectory="sub", name="subpkg")
+    project = make_locked_project(
+        dependencies=[
+            "alpha",
+            "tree",
+            "edit",
+            "linttool",
+            f"docstool @ {index.url.removesuffix('/simple')}/files/docstool-1.0-py3-none-any.whl",
+            git_requirement("subpkg", git.url, git.commit, subdirectory="sub"),
+        ],
+        sources={
+            "tree": {"path": "../libs/tree", "editable": False},
+            "edit": {"path": "../libs/edit", "editable": True},
+            "linttool": {"path": f"../wheels/{local.name}"},
+        },
+        requires_python=">=3.10",
+    )
+    target = tmp_path / "target"
+    platform = ["--python-platform", "x86_64-manylinux_2_28", "--python-version", HOST]
+    result = uvroot("sync", "--project", project, "--target", target, *platform, cache=uvroot_cache)
+    assert result.exit_code == 0, result.output
+
+    def info(name: str) -> Path:
+        (found,) = target.glob(f"{name}-*.dist-info")
+        return found
+
+    def sha256(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    docstool = sha256(wheelhouse / "docstool-1.0-py3-none-any.whl")
+    expected = {
+        "tree": {"dir_info": {}, "url": (tmp_path / "libs/tree").as_uri()},
+        "edit": {"dir_info": {}, "url": (tmp_path / "libs/edit").as_uri()},  # staged non-editable
+        "linttool": {
+            "archive_info": {"hash": f"sha256={sha256(local)}", "hashes": {"sha256": sha256(local)}},
+            "url": local.as_uri(),
+        },
+        "docstool": {
+            "archive_info": {"hash": f"sha256={docstool}", "hashes": {"sha256": docstool}},
+            "url": f"{index.url.removesuffix('/simple')}/files/docstool-1.0-py3-none-any.whl",
+        },
+        "subpkg": {
+            "subdirectory": "sub",
+            "url": git.url.removeprefix("git+"),
+            "vcs_info": {"commit_id": git.commit, "vcs": "git"},
+        },
+    }
+    for name, origin in expected.items():
+        assert (info(name) / "direct_url.json").read_text() == json.dumps(origin, sort_keys=True), name
+    for name in ("alpha", "beta"):
+        assert not (info(name) / "direct_url.json").exists()  # a registry install is a name and a version
+    for name in ("alpha", "tree", "edit", "linttool", "docstool", "subpkg"):
+        assert (info(name) / "REQUESTED").read_bytes() == b"", name
+    assert not (info("beta") / "REQUESTED").exists()  # beta comes through alpha
+    assert (info("alpha") / "INSTALLER").read_bytes() == b"uvroot\n"
+    state = json.loads((info("alpha") / "uvroot.json").read_text())
+    alpha = sha256(wheelhouse / "alpha-1.0-py3-none-any.whl")
+    assert state.pop("source").startswith(f"{alpha};")  # the wheel, and how its files were placed
+    target_tag = f"cp{HOST.replace('.', '')}-x86_64-manylinux_2_28"
+    assert state == {"sha256": alpha, "target": target_tag, "wheel": "alpha-1.0-py3-none-any.whl"}
+
+
+def test_target_must_be_a_directory_empty_or_staged_by_uvroot(
+    make_locked_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    project = make_locked_project(dependencies=["alpha"], requires_python=">=3.10")
+    # (The CLI refuses a file in the way before it plans anything: a library caller gets state's refusal.)
+    file = tmp_path / "file"
+    file.write_text("x\n")
+    with pytest.raises(UsageError) as raised:
+        check_target_dir(_layout(file), [])
+    assert str(raised.value) == f"--target {file} exists and is not a directory (choose a directory path)"
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "theirs.txt").write_text("x\n")
+    result = uvroot("sync", "--project", project, "--target", foreign)
+    assert result.exit_code == 2 and result.stdout == "", result.output
+    assert result.stderr.splitlines() == [
+        f"error: --target {foreign} is not empty and was not created by uvroot",
+        "hint: pick an empty or new directory; uvroot never mixes into foreign trees",
+    ]
+    assert sorted(p.name for p in foreign.iterdir()) == ["theirs.txt"]

@@ -238,7 +238,7 @@ def check_lock(
     lock = load_lock(project.root / "uv.lock", cache_dir)
     if not frozen:
         check_fresh(project, lock, strict=locked, warn=warn)
-    plan = plan_install(lock, project, target, select(project, flags, lock), strict=False, policy=policy)
+    plan = plan_install(lock, project, target, select(project, flags, lock), explain=False, strict=False, policy=policy)
     host = host_target()
     return CheckResult(plan, tuple(offenders(plan, host=host, inspect=inspect)), is_foreign(target, host))
 

@@ -182,7 +182,7 @@ def plan_install(
     target: Target,
     selection: Selection,
     *,
-    explain: bool = False,
+    explain: bool,
     strict: bool = True,
     policy: BuildPolicy | None = None,
 ) -> InstallPlan:
@@ -199,7 +199,7 @@ def plan_install(
     env: Env = {
         **target.environment(),
         "extras": _active(roots, selection),
-        "dependency_groups": frozenset(),
+        "dependency_groups": frozenset(),  # pragma: no mutate: packaging's lock_file context defaults it so
         "extra": "",  # a plain `extra == ...` edge marker (not uv's conflict spelling) is never active
     }
     needed, direct, blocked = _walk(lock, roots, env, selection, explain=explain)
@@ -235,13 +235,18 @@ def with_built_versions(plan: InstallPlan, built: Mapping[str, str]) -> InstallP
 
 
 def best_wheel(package: LockedPackage, target: Target) -> LockedWheel | None:
-    """The wheel uv would choose: best tag priority, then the highest build tag; None if none fits."""
+    """The wheel uv would choose: best tag priority, then the highest build tag; None if none fits.
+
+    A build tag compares as uv compares it: its number, then the rest (``1b`` above ``1a``); a wheel
+    without one loses to every wheel with one.
+    """
     rank = target.rank
     scored = [(min(rank.get(tag, _UNRANKED) for tag in wheel.tags), wheel) for wheel in package.wheels]
     scored = [(score, wheel) for score, wheel in scored if score != _UNRANKED]
     if not scored:
         return None
-    return min(scored, key=lambda pair: (pair[0], _negated(pair[1].build)))[1]
+    best = min(score for score, _ in scored)
+    return max((wheel for score, wheel in scored if score == best), key=lambda wheel: wheel.build)
 
 
 def _choose(package: LockedPackage, target: Target, requested: bool, policy: BuildPolicy) -> PlannedDist | Problem:
@@ -257,11 +262,6 @@ def _choose(package: LockedPackage, target: Target, requested: bool, policy: Bui
         assert package.sdist is not None
         return Problem(package, f"only an sdist ({package.sdist.filename}), and --no-build forbids building it")
     return PlannedDist(package, wheel, requested)
-
-
-def _negated(build: tuple[()] | tuple[int, str]) -> tuple[int, str]:
-    # Higher build tags win; a missing build tag sorts lowest.
-    return (-build[0], "") if build else (1, "")
 
 
 _WORKSPACE_ROOT = PackageId(NormalizedName("(workspace root)"), None, Source("virtual", ""))
@@ -289,7 +289,7 @@ def _roots(lock: Lock, project: Project, selection: Selection) -> list[LockedPac
 
 
 def _walk(
-    lock: Lock, roots: list[LockedPackage], env: Env, selection: Selection, *, explain: bool = False
+    lock: Lock, roots: list[LockedPackage], env: Env, selection: Selection, *, explain: bool
 ) -> tuple[dict[PackageId, LockedPackage], set[PackageId], dict[PackageId, Block]]:
     """The one graph walk: what the target needs, the roots' direct dependencies, and (``explain``) why the rest is not.
 
@@ -358,12 +358,12 @@ def _skip(
     roots: list[LockedPackage],
     lock: Lock,
     selection: Selection,
-    explain: bool = False,
+    explain: bool,
 ) -> list[Skipped]:
     """Drop what the --no-install-* flags (and virtual sources) leave out; their dependencies stay."""
     project_ids = {root.id for root in roots} if not selection.all_packages else set()
     # A single project's lock lists no members: the project is the whole workspace (uv's meaning).
-    workspace = set(lock.members) or {root.name for root in roots if root.id.source.kind != "registry"}
+    workspace = set(lock.members) or {root.name for root in roots}  # (a root is never a registry package)
     skipped = []
     for package_id, package in list(needed.items()):
         reason = _skip_reason(package, package_id in project_ids, package.name in workspace, selection)
@@ -415,9 +415,15 @@ def _holds(dependency: Dependency, env: Env) -> bool:
         return True
     text = str(dependency.marker)
     if "extra" not in text:
-        return dependency.marker.evaluate(env, context="lock_file")
+        return dependency.marker.evaluate(
+            env,
+            context="lock_file",  # pragma: no mutate: env sets every name a context only gives a default for
+        )
     rewritten = _CONFLICT_MARKER.sub(lambda m: f"'{m[3]}' {'in' if m[1] == '==' else 'not in'} extras", text)
-    return Marker(rewritten).evaluate(env, context="lock_file")
+    return Marker(rewritten).evaluate(
+        env,
+        context="lock_file",  # pragma: no mutate: env sets every name a context only gives a default for
+    )
 
 
 def _active(roots: Iterable[LockedPackage], selection: Selection) -> frozenset[str]:
@@ -442,7 +448,10 @@ def _project_package(lock: Lock, project: Project) -> LockedPackage:
 
 def _check_python(lock: Lock, target: Target) -> None:
     version = ".".join(map(str, target.python))
-    if lock.requires_python is not None and not lock.requires_python.contains(version, prereleases=True):
+    if lock.requires_python is not None and not lock.requires_python.contains(
+        version,
+        prereleases=True,  # pragma: no mutate: the target's version is three integers, never a pre-release
+    ):
         msg = f"the target Python {version} does not satisfy the lock's requires-python {lock.requires_python}"
         raise PlanError(msg, hint="pass a --python-version the project supports")
 
