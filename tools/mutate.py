@@ -25,7 +25,7 @@ MODULES: dict[str, list[str]] = {
     "uvroot/target.py": ["tests/test_target.py"],
     "uvroot/lock.py": ["tests/test_lock.py", "tests/test_dropin_errors.py", "tests/test_errors.py"],
     "uvroot/plan.py": ["tests/test_conflicts.py", "tests/test_plan_json.py"],
-    "uvroot/layout.py": ["tests/test_layouts.py", "tests/test_record.py"],
+    "uvroot/layout.py": ["tests/test_layout_plan.py", "tests/test_layouts.py", "tests/test_record.py"],
     "uvroot/txn.py": ["tests/test_txn.py", "tests/test_state.py"],
     "uvroot/state.py": [
         "tests/test_state.py",
