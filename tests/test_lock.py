@@ -6,6 +6,7 @@ the parsed locks are real uv ones (tests/data/realworld was written by uv agains
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,8 +16,10 @@ from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 
 from tests.support.cli import uvroot
+from tests.support.index import LocalIndex
+from tests.support.sources import git_requirement
 from uvroot.errors import LockError
-from uvroot.lock import Dependency, Source, load_lock
+from uvroot.lock import ConflictItem, Dependency, Lock, Source, load_lock
 
 REALWORLD = Path(__file__).parent / "data" / "realworld"
 RELOCK = 're-run "uv lock" with a current uv'
@@ -456,6 +459,11 @@ REFUSALS: list[tuple[str, Callable[[str], str], str]] = [
         "uv.lock: {lock}.package must be a str",
     ),
     (
+        "conflict-without-package",
+        _whole(HEAD.replace("version = 1\n", 'version = 1\nconflicts = [[{ extra = "x" }]]\n')),
+        "uv.lock: {lock}.package is missing",
+    ),
+    (
         "conflict-extra-not-string",
         _whole(HEAD.replace("version = 1\n", 'version = 1\nconflicts = [[{ package = "app", extra = 1 }]]\n')),
         "uv.lock: {lock}.extra must be a str",
@@ -601,3 +609,192 @@ def test_an_edge_without_version_picks_the_fork_of_the_environment() -> None:
         lock.resolve(edge, app)  # no environment: both forks fit
     with pytest.raises(LockError, match="which matches several locked packages"):
         lock.resolve(Dependency("pycparser", version=None), app, None)
+
+
+def test_an_edge_to_the_only_version_ignores_its_fork_markers(tmp_path: Path) -> None:
+    """A version-less edge picks among forks only when there are several to pick from."""
+    real = load_lock(REALWORLD / "uv.lock")
+    old = real.by_name("pycparser")[0]
+    (app,) = real.by_name("realworld")
+    lock = Lock(path=real.path, revision=5, requires_python=None, packages=(old, app))
+    env = {"python_full_version": "3.12.1", "python_version": "3.12", "implementation_name": "cpython"}
+    assert lock.resolve(Dependency("pycparser"), app, env) is old
+
+
+# -- what the real uv writes for conflicts, every kind of source, a workspace ------------------
+
+
+def test_declared_conflicts_are_read_as_uv_wrote_them(make_locked_project: Callable[..., Path], tmp_path: Path) -> None:
+    project = make_locked_project(
+        dependencies=["alpha"],
+        optional={"old": ["devtool"], "new": ["docstool"]},
+        groups={"g1": ["devtool"], "g2": ["docstool"]},
+        tool_uv='conflicts = [[{ extra = "old" }, { extra = "new" }], [{ group = "g1" }, { group = "g2" }]]',
+        requires_python=">=3.10",
+    )
+    lock = load_lock(project / "uv.lock")
+    assert lock.conflicts == (
+        (ConflictItem("app", extra="new"), ConflictItem("app", extra="old")),  # uv sorts them
+        (ConflictItem("app", group="g1"), ConflictItem("app", group="g2")),
+    )
+    extras = uvroot("plan", "--project", project, "--root", tmp_path / "r", "--extra", "old", "--extra", "new")
+    assert extras.exit_code == 2, extras.output
+    assert "error: Extras `new` and `old` are incompatible with the declared conflicts: {`app[new]`, `app[old]`}\n" in (
+        extras.output
+    )
+    groups = uvroot("plan", "--project", project, "--root", tmp_path / "r", "--group", "g1", "--group", "g2")
+    assert "error: Groups `g1` and `g2` are incompatible with the conflicts: {`app:g1`, `app:g2`}\n" in groups.output
+    one = uvroot("plan", "--project", project, "--root", tmp_path / "r", "--extra", "old", "--group", "g2")
+    assert one.exit_code == 0, one.output
+
+
+def test_every_kind_of_source_uv_writes(
+    make_locked_project: Callable[..., Path],
+    make_package: Callable[..., Path],
+    make_git_package: Callable[..., tuple[str, str]],
+    index: LocalIndex,
+    wheelhouse: Path,
+    tmp_path: Path,
+) -> None:
+    flat = tmp_path / "flat"  # a find-links directory beside the project
+    flat.mkdir()
+    for name in ("sdistonly-1.0.tar.gz", "docstool-1.0-py3-none-any.whl", "linuxonly-1.0-py3-none-any.whl"):
+        shutil.copy(wheelhouse / name, flat)
+    make_package(name="pathdep")
+    make_package(name="dirdep")
+    make_package(name="editdep")
+    url, commit = make_git_package(subdirectory="sub", name="subpkg")
+    wheel_url = f"{index.files_url}/fancy_dep-1.0-py3-none-any.whl"
+    project = make_locked_project(
+        dependencies=[
+            "pathdep",
+            f"dirdep @ {(tmp_path / 'libs/dirdep').as_uri()}",
+            "editdep",
+            git_requirement("subpkg", url, commit, subdirectory="sub"),
+            f"fancy-dep @ {wheel_url}",
+            "sdistonly",
+            "docstool",
+            "buildy",
+            "linuxonly",
+        ],
+        sources={
+            "pathdep": {"path": "../libs/pathdep"},
+            "editdep": {"path": "../libs/editdep", "editable": True},
+            "linuxonly": {"index": "here"},
+            "sdistonly": {"path": "../flat/sdistonly-1.0.tar.gz"},
+            "docstool": {"path": "../flat/docstool-1.0-py3-none-any.whl"},
+        },
+        tool_uv='[[tool.uv.index]]\nname = "here"\nurl = "../flat"\nformat = "flat"\nexplicit = true',
+        requires_python=">=3.10",
+    )
+    lock = load_lock(project / "uv.lock")
+    text = (project / "uv.lock").read_text()
+    assert 'source = { registry = "../flat" }' in text and 'source = { directory = "../libs/pathdep" }' in text
+    by = {package.name: package for package in lock.packages}
+    libs, flat = (tmp_path / "libs").resolve(), flat.resolve()
+    assert by["pathdep"].id.source == Source("directory", str(libs / "pathdep"))
+    assert by["dirdep"].id.source == Source("directory", str(libs / "dirdep"))
+    assert by["editdep"].id.source == Source("editable", str(libs / "editdep"))
+    assert all(by[name].id.source.is_local for name in ("pathdep", "dirdep", "editdep", "subpkg", "app"))
+    assert not any(by[name].id.source.is_local for name in ("docstool", "sdistonly", "fancy-dep", "buildy"))
+
+    git = by["subpkg"].id.source
+    assert git.kind == "git" and git.subdirectory == "sub" and git.git_commit == commit
+    assert f"git+{git.git_url}" == url and git.git_url.startswith("file://")
+
+    (docstool,) = by["docstool"].wheels
+    assert by["docstool"].id.source == Source("path", str(flat / "docstool-1.0-py3-none-any.whl"))
+    assert (docstool.filename, docstool.url) == ("docstool-1.0-py3-none-any.whl", str(flat / docstool.filename))
+    assert docstool.sha256 is not None and len(docstool.sha256) == 64
+
+    sdist = by["sdistonly"].sdist
+    assert by["sdistonly"].id.source == Source("path", str(flat / "sdistonly-1.0.tar.gz"))
+    assert sdist is not None and (sdist.filename, sdist.url) == ("sdistonly-1.0.tar.gz", str(flat / sdist.filename))
+
+    (local,) = by["linuxonly"].wheels
+    assert by["linuxonly"].id.source == Source("registry", str(flat))
+    assert (local.filename, local.url) == ("linuxonly-1.0-py3-none-any.whl", str(flat / local.filename))
+
+    (fancy,) = by["fancy-dep"].wheels
+    assert by["fancy-dep"].id.source == Source("url", wheel_url)
+    assert (fancy.filename, fancy.url) == ("fancy_dep-1.0-py3-none-any.whl", wheel_url)
+    assert lock.default_index == index.url  # the flat directory is no index to fetch build requirements from
+
+    assert [wheel.build for wheel in by["buildy"].wheels] == [(1, ""), (2, "")]
+    metadata = by["app"].metadata
+    assert metadata is not None
+    assert f"fancy-dep @ {wheel_url} " in metadata.requires_dist and "buildy" in metadata.requires_dist
+
+    # What the user sees: every source stages (the sources are built, the archives verified).
+    result = uvroot("plan", "--project", project, "--root", tmp_path / "r", cache=tmp_path / "cache")
+    assert result.exit_code == 0, result.output
+    assert "docstool==1.0" in result.output and "linuxonly==1.0" in result.output
+
+
+def test_a_workspace_whose_root_is_no_project(
+    make_package: Callable[..., Path], lock_project: Callable[[Path], Path], tmp_path: Path
+) -> None:
+    workspace = tmp_path / "ws"
+    make_package("ws/libs/member", name="member", dependencies=["alpha[fancy]"], optional={"Extra_One": ["gadgets"]})
+    (workspace / "pyproject.toml").write_text(
+        '[tool.uv.workspace]\nmembers = ["libs/member"]\n\n'
+        '[dependency-groups]\nDev_Tools = ["devtool>=1", "docstool; python_version >= \'3.8\'", "beta"]\n'
+    )
+    lock_project(workspace)
+    lock = load_lock(workspace / "uv.lock")
+    assert lock.members == ("member",)
+    assert lock.groups == {
+        "dev-tools": (  # uv sorts them
+            Dependency("beta"),
+            Dependency("devtool"),
+            Dependency("docstool", marker=Marker("python_full_version >= '3.8'")),
+        )
+    }
+    assert lock.group_requirements == {
+        "dev-tools": frozenset({"devtool>=1", "docstool; python_full_version >= '3.8'", "beta"})
+    }
+    (member,) = lock.by_name("member")
+    assert member.id.source == Source("editable", str((workspace / "libs/member").resolve()))
+    assert member.dependencies == (Dependency("alpha", extras=frozenset({"fancy"})),)
+    assert member.optional_dependencies == {"extra-one": (Dependency("gadgets"),)}
+    assert member.metadata is not None
+    assert member.metadata.requires_dist == frozenset({"alpha[fancy]", "gadgets; extra == 'extra-one'"})
+    assert member.metadata.provides_extras == frozenset({"extra-one"})
+    (alpha,) = lock.by_name("alpha")
+    assert alpha.optional_dependencies == {"fancy": (Dependency("fancy-dep"),)}
+    # The group's version-less edge to beta picks the fork of the target's Python, as uv does.
+    for version, beta in (("3.11", "beta==1.0"), ("3.12", "beta==2.0")):
+        result = uvroot(
+            "plan",
+            "--project",
+            workspace,
+            "--root",
+            tmp_path / "r",
+            "--group",
+            "dev-tools",
+            "--python-version",
+            version,
+        )
+        assert result.exit_code == 0, result.output
+        assert f"install  {beta}" in result.output and "install  devtool==1.0" in result.output, result.output
+
+
+def test_dependency_groups_in_every_spelling_uv_wrote(make_locked_project: Callable[..., Path], tmp_path: Path) -> None:
+    project = make_locked_project(dependencies=["alpha"], groups={"Dev": ["devtool>=1"]}, requires_python=">=3.10")
+    text = (project / "uv.lock").read_text()
+    assert "[package.dev-dependencies]" in text and "[package.metadata.requires-dev]" in text
+    (app,) = load_lock(project / "uv.lock").by_name("app")
+    assert app.dependency_groups == {"dev": (Dependency("devtool"),)}
+    assert app.metadata is not None and app.metadata.requires_dev == {"dev": frozenset({"devtool>=1"})}
+    # uv reads the older spellings too; so does uvroot, and [[distribution]] for [[package]].
+    (project / "uv.lock").write_text(
+        text.replace("[package.dev-dependencies]", "[package.dependency-groups]")
+        .replace("[package.metadata.requires-dev]", "[package.metadata.dependency-groups]")
+        .replace("[[package]]", "[[distribution]]")
+        .replace("[package.", "[distribution.")
+    )
+    (old,) = load_lock(project / "uv.lock").by_name("app")
+    assert old == app
+    result = uvroot("plan", "--project", project, "--root", tmp_path / "r", "--only-group", "dev")
+    assert result.exit_code == 0 and "install  devtool==1.0" in result.output, result.output
+    assert "install  alpha" not in result.output

@@ -267,7 +267,7 @@ def _conflicts(raw: object, where: str) -> list[tuple[ConflictItem, ...]]:
             extra, group = _opt(table, "extra", str, where), _opt(table, "group", str, where)
             found.append(
                 ConflictItem(
-                    canonicalize_name(_opt(table, "package", str, where) or ""),
+                    canonicalize_name(_get(table, "package", str, where)),
                     str(canonicalize_name(extra)) if extra is not None else None,
                     str(canonicalize_name(group)) if group is not None else None,
                 )
