@@ -8,6 +8,8 @@ install is enough (plan fetches nothing); refusals are one ``error:`` and one ``
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 import sysconfig
 from pathlib import Path
 from typing import Any
@@ -189,8 +191,6 @@ def test_scheme_paths_override_one_part_each(project: Path, tmp_path: Path) -> N
 
 
 def test_python_takes_the_interpreters_scheme(project: Path, tmp_path: Path) -> None:
-    import sys
-
     root = str(tmp_path / "R")
     paths = sysconfig.get_paths()
     layout = _plan(project, "--root", root, "--python", sys.executable)
@@ -232,8 +232,6 @@ COMBINATIONS = [
 
 @pytest.mark.parametrize(("flags", "message"), COMBINATIONS, ids=[" ".join(f) for f, _ in COMBINATIONS])
 def test_flags_that_each_choose_a_layout_do_not_combine(project: Path, flags: list[str], message: str) -> None:
-    import sys
-
     args = [flag.format(python=sys.executable) for flag in flags]
     assert _refused(project, *args, *([] if "--python" in flags else TARGET)) == (message, WHOLE)
 
@@ -383,3 +381,65 @@ def test_a_file_in_the_way_of_user(project: Path, tmp_path: Path) -> None:
     assert error == f"--user {blocker} is a file"
     error, _ = _refused(project, "--user", "--root", blocker, *TARGET, env={"PYTHONUSERBASE": "/home/app"})
     assert error == f"--root {blocker} is a file"
+
+
+def _venv_python(project: Path, venv: Path, *flags: str | Path, top: Path | None = None) -> str:
+    """Sync nothing into a venv (no download): what its bin/python, and so pyvenv.cfg, names."""
+    result = uvroot("sync", "--project", project, "--venv", venv, *flags)
+    assert result.exit_code == 0, result.output
+    where = venv if top is None else top / str(venv).lstrip("/")
+    python = (where / "bin" / "python").readlink()
+    config = (where / "pyvenv.cfg").read_text()
+    assert f"executable = {python}\n" in config and f"home = {python.parent}\n" in config
+    return str(python)
+
+
+def test_a_venv_for_this_machine_runs_its_interpreter(project: Path, tmp_path: Path) -> None:
+    host = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    assert _venv_python(project, tmp_path / "same", "--python-version", host) == base
+    other = "3.13" if host != "3.13" else "3.12"  # not this interpreter: pythonX.Y on PATH, else /usr/local's
+    expected = shutil.which(f"python{other}") or f"/usr/local/bin/python{other}"
+    assert _venv_python(project, tmp_path / "other", "--python-version", other) == expected
+
+
+@pytest.mark.parametrize(
+    ("flags", "python"),
+    [
+        ([], "/usr/local/bin/python3.12"),
+        (["--prefix", "/opt//py"], "/opt/py/bin/python3.12"),
+        (["--layout", "alpine"], "/usr/bin/python3.12"),
+        (["--layout", "debian"], "/usr/bin/python3.12"),
+        (["--venv-python", "/x/bin/python3"], "/x/bin/python3"),
+        (["--image", "python:3.12-alpine"], "/usr/local/bin/python3.12"),
+    ],
+)
+def test_a_venv_in_an_image_runs_the_images_interpreter(
+    project: Path, tmp_path: Path, flags: list[str], python: str
+) -> None:
+    root = tmp_path / "R"
+    target = [] if "--image" in flags else ["--python-version", "3.12"]
+    assert _venv_python(project, Path("/app/venv"), "--root", root, *flags, *target, top=root) == python
+
+
+def test_a_venv_for_an_interpreter_of_this_machine(project: Path, tmp_path: Path) -> None:
+    root = tmp_path / "R"
+    assert _venv_python(project, Path("/app/venv"), "--root", root, "--python", sys.executable, top=root) == (
+        sys.executable
+    )
+
+
+def test_relocatable_is_written_into_pyvenv_cfg(project: Path, tmp_path: Path) -> None:
+    root = tmp_path / "R"
+    for flags, expected in (([], False), (["--relocatable"], True)):
+        result = uvroot(
+            "sync", "--project", project, "--root", root, "--venv", "/v", "--python-version", "3.12", *flags
+        )
+        assert result.exit_code == 0, result.output
+        assert ("relocatable = true\n" in (root / "v/pyvenv.cfg").read_text()) is expected
+
+
+def test_a_relative_shebang_is_relocatable_as_it_is(project: Path, tmp_path: Path) -> None:
+    prefix = str(tmp_path / "P")
+    layout = _plan(project, "--prefix", prefix, "--shebang", "python3", "--relocatable", *TARGET)
+    assert layout["interpreter"] == "python3"
