@@ -443,3 +443,29 @@ def test_a_relative_shebang_is_relocatable_as_it_is(project: Path, tmp_path: Pat
     prefix = str(tmp_path / "P")
     layout = _plan(project, "--prefix", prefix, "--shebang", "python3", "--relocatable", *TARGET)
     assert layout["interpreter"] == "python3"
+
+
+def test_a_target_file_lays_out_the_described_interpreter(project: Path, tmp_path: Path) -> None:
+    described = uvroot("target", "--python", sys.executable)
+    assert described.exit_code == 0, described.output
+    image = tmp_path / "image.json"
+    image.write_text(described.stdout)
+    facts = json.loads(described.stdout)
+    root = str(tmp_path / "R")
+    layout = _plan(project, "--target-file", image, "--root", root)
+    assert layout["kind"] == "root" and layout["interpreter"] == facts["executable"]
+    paths = sysconfig.get_paths()
+    assert layout["directories"]["scripts"] == root + paths["scripts"]
+    user = _plan(project, "--target-file", image, "--root", root, "--user", env={"PYTHONUSERBASE": "/home/a"})
+    assert user["interpreter"] == facts["executable"] and user["directories"]["data"] == f"{root}/home/a"
+    assert _refused(project, "--target-file", image) == (
+        (
+            "--target-file lays out the described interpreter's own directories and needs --root: without it uvroot "
+            "would install into this machine's"
+        ),
+        "stage a tree with --root DIR (use --python PATH to install into an interpreter of this machine)",
+    )
+    assert _refused(project, "--target-file", image, "--root", root, "--layout", "debian") == (
+        "--layout cannot be combined with --target-file",
+        "--target, --venv, --user, --layout and --target-file each choose a whole layout",
+    )
