@@ -286,6 +286,11 @@ REFUSALS: list[tuple[str, Callable[[str], str], str]] = [
         "uv.lock: package[1].dependencies[0].marker must be a str",
     ),
     (
+        "dependency-marker-invalid",
+        _sub(DEPENDENCY, '{ name = "alpha", marker = "python_version >> \'3\'" }'),
+        "uv.lock: package[1].dependencies[0].marker is not a valid marker: ",
+    ),
+    (
         "dependency-extra-not-array",
         _sub(DEPENDENCY, '{ name = "alpha", extra = "fast" }'),
         "uv.lock: package[1].dependencies[0].extra must be a list",
@@ -516,6 +521,9 @@ def test_dangling_and_ambiguous_edges(tmp_path: Path) -> None:
     lock = tmp_path / "project" / "uv.lock"
     assert error == f"{lock}: app==0.1.0 depends on beta, which matches no locked packages"
     assert hint == RELOCK
+    local = '{ name = "alpha", version = "1.0", source = { directory = "../alpha" } }'
+    error, hint = _refused(tmp_path, LOCK.replace(DEPENDENCY, local))
+    assert error == f"{lock}: app==0.1.0 depends on alpha, which matches no locked packages"
     start = LOCK.index("[[package]]")
     alpha = LOCK[start : LOCK.index("[[package]]", start + 1)]
     other = alpha.replace('version = "1.0"', 'version = "2.0"')
