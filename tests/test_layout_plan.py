@@ -8,6 +8,7 @@ install is enough (plan fetches nothing); refusals are one ``error:`` and one ``
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import sysconfig
@@ -205,8 +206,10 @@ def test_python_takes_the_interpreters_scheme(project: Path, tmp_path: Path) -> 
     assert here["directories"]["purelib"] == paths["purelib"]
 
 
-def _refused(project: Path, *flags: str | Path, code: int = 2, env: dict[str, str] | None = None) -> tuple[str, str]:
-    result = uvroot("plan", "--project", project, *flags, env=env)
+def _refused(
+    project: Path, *flags: str | Path, code: int = 2, env: dict[str, str] | None = None, command: str = "plan"
+) -> tuple[str, str]:
+    result = uvroot(command, "--project", project, *flags, env=env)
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
     lines = result.output.splitlines()
@@ -469,3 +472,45 @@ def test_a_target_file_lays_out_the_described_interpreter(project: Path, tmp_pat
         "--layout cannot be combined with --target-file",
         "--target, --venv, --user, --layout and --target-file each choose a whole layout",
     )
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--user", "--python-version", "3.12"],
+        ["--layout", "alpine", "--python-version", "3.12"],
+        ["--python", sys.executable],
+    ],
+    ids=["user", "layout", "python"],
+)
+def test_a_scheme_path_refines_a_whole_layout(project: Path, tmp_path: Path, flags: list[str]) -> None:
+    root = str(tmp_path / "R")
+    env = {"PYTHONUSERBASE": "/home/app"}
+    plain = _plan(project, "--root", root, *flags, env=env)
+    data = _plan(project, "--root", root, *flags, "--scheme-path", "data=/srv/data", env=env)
+    assert data == {**plain, "directories": {**plain["directories"], "data": f"{root}/srv/data"}}
+
+
+def _unwritable(tmp_path: Path) -> Path:
+    """A directory this user cannot write into: made so, or (root writes anywhere) a read-only mount."""
+    if os.geteuid() != 0:
+        directory = tmp_path / "read-only"
+        directory.mkdir()
+        directory.chmod(0o500)
+        return directory
+    for candidate in (Path("/proc/sys"), Path("/sys/fs/cgroup")):
+        if candidate.is_dir() and not os.access(candidate, os.W_OK | os.X_OK):
+            return candidate
+    pytest.skip("no directory here is unwritable for root")
+
+
+@pytest.mark.parametrize("flag", ["--root", "--prefix", "--target"])
+def test_an_unwritable_tree_is_refused_before_anything_is_fetched(project: Path, tmp_path: Path, flag: str) -> None:
+    locked = _unwritable(tmp_path)
+    tree = locked / "uvroot-tree"
+    error, hint = _refused(project, flag, tree, *TARGET, code=6, command="sync")
+    assert error == f"{flag} {tree} is not writable by this user ({locked} is where it would be created)"
+    assert hint == "choose a directory you can write, or run with the permissions to write it"
+    error, _ = _refused(project, flag, locked, *TARGET, code=6, command="sync")
+    assert error == f"{flag} {locked} is not writable by this user"
+    assert _plan(project, flag, tree, *TARGET)["top"] == str(tree)  # a dry run writes nothing: no need to
