@@ -6,15 +6,18 @@ the parsed locks are real uv ones (tests/data/realworld was written by uv agains
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 
+from tests.support import tinybuild_backend
 from tests.support.cli import uvroot
 from tests.support.index import LocalIndex
 from tests.support.sources import git_requirement
@@ -219,6 +222,11 @@ REFUSALS: list[tuple[str, Callable[[str], str], str]] = [
         "uv.lock: package[0].wheels[0] does not name a wheel: alpha-1.0-1-x-py3-none-any.whl",
     ),
     (
+        "wheel-not-a-whl",
+        _sub("alpha-1.0-py3-none-any.whl", "alpha-1.0-py3-none-any.zip"),
+        "uv.lock: package[0].wheels[0] does not name a wheel: alpha-1.0-py3-none-any.zip",
+    ),
+    (
         "wheel-build-tag",
         _sub("alpha-1.0-py3-none-any.whl", "alpha-1.0-x-py3-none-any.whl"),
         "uv.lock: package[0].wheels[0] has an invalid build tag: alpha-1.0-x-py3-none-any.whl",
@@ -399,6 +407,13 @@ REFUSALS: list[tuple[str, Callable[[str], str], str]] = [
         "uv.lock: package[1].metadata.requires-dev.dev must be an array",
     ),
     (
+        "old-dependency-groups-not-table",
+        lambda text: text.replace('[package.metadata.requires-dev]\ndev = [{ name = "alpha" }]', "").replace(
+            'provides-extras = ["fast"]', 'provides-extras = ["fast"]\ndependency-groups = 1'
+        ),
+        "uv.lock: package[1].metadata.dependency-groups must be a dict",
+    ),
+    (
         "resolution-marker",
         _sub('version = "1.0"\n', 'version = "1.0"\nresolution-markers = ["python_version >> \'3\'"]\n'),
         "uv.lock: package[0].resolution-markers is not a valid marker: ",
@@ -493,6 +508,37 @@ def test_the_undamaged_lock_is_fine(tmp_path: Path) -> None:
     result = uvroot("check", "--project", _project(tmp_path, LOCK), cache=tmp_path / "cache")
     assert result.exit_code == 0, result.output
     assert ": 1 package (1 from wheels)" in result.output
+
+
+def _plan_json(tmp_path: Path, lock: str) -> dict[str, Any]:
+    result = uvroot("plan", "--project", _project(tmp_path, lock), "--root", tmp_path / "r", "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("url", "filename"),
+    [
+        ("https://files.example/x/alpha-1.0%2Blocal-py3-none-any.whl", "alpha-1.0+local-py3-none-any.whl"),
+        ("https://files.example/x/alpha-1.0-py3-none-any.whl?sig=a?b#frag#more", "alpha-1.0-py3-none-any.whl"),
+        ("alpha-1.0-py3-none-any.whl", "alpha-1.0-py3-none-any.whl"),
+    ],
+)
+def test_a_wheels_file_name_is_the_last_segment_of_its_url(tmp_path: Path, url: str, filename: str) -> None:
+    lock = LOCK.replace("https://files.example/alpha-1.0-py3-none-any.whl", url)
+    (alpha,) = _plan_json(tmp_path, lock)["packages"]
+    assert alpha["wheel"]["filename"] == filename
+
+
+def test_keys_uv_may_leave_out(tmp_path: Path) -> None:
+    """A metadata table without requires-dist, a wheel without hash or size: read as empty / unknown."""
+    lock = LOCK.replace(f"requires-dist = [\n    {REQUIRES},\n", "x = [\n").replace(
+        f', hash = "sha256:{SHA_B}", size = 20', ""
+    )
+    (alpha,) = _plan_json(tmp_path, lock)["packages"]
+    assert alpha["wheel"]["sha256"] is None and alpha["wheel"]["size"] is None
+    (app,) = load_lock(tmp_path / "project" / "uv.lock").by_name("app")
+    assert app.metadata is not None and app.metadata.requires_dist == frozenset()
 
 
 def test_a_lock_of_another_version_names_both(tmp_path: Path) -> None:
@@ -668,6 +714,7 @@ def test_every_kind_of_source_uv_writes(
     flat.mkdir()
     for name in ("sdistonly-1.0.tar.gz", "docstool-1.0-py3-none-any.whl", "linuxonly-1.0-py3-none-any.whl"):
         shutil.copy(wheelhouse / name, flat)
+    tinybuild_backend.sdist_from(str(make_package(name="flatsdist")), str(flat))
     make_package(name="pathdep")
     make_package(name="dirdep")
     make_package(name="editdep")
@@ -684,11 +731,13 @@ def test_every_kind_of_source_uv_writes(
             "docstool",
             "buildy",
             "linuxonly",
+            "flatsdist",
         ],
         sources={
             "pathdep": {"path": "../libs/pathdep"},
             "editdep": {"path": "../libs/editdep", "editable": True},
             "linuxonly": {"index": "here"},
+            "flatsdist": {"index": "here"},
             "sdistonly": {"path": "../flat/sdistonly-1.0.tar.gz"},
             "docstool": {"path": "../flat/docstool-1.0-py3-none-any.whl"},
         },
@@ -723,6 +772,10 @@ def test_every_kind_of_source_uv_writes(
     assert by["linuxonly"].id.source == Source("registry", str(flat))
     assert (local.filename, local.url) == ("linuxonly-1.0-py3-none-any.whl", str(flat / local.filename))
 
+    flat_sdist = by["flatsdist"].sdist
+    assert 'sdist = { path = "flatsdist-1.0.tar.gz"' in text  # relative to the flat registry, not to the lock
+    assert flat_sdist is not None and flat_sdist.url == str(flat / "flatsdist-1.0.tar.gz")
+
     (fancy,) = by["fancy-dep"].wheels
     assert by["fancy-dep"].id.source == Source("url", wheel_url)
     assert (fancy.filename, fancy.url) == ("fancy_dep-1.0-py3-none-any.whl", wheel_url)
@@ -743,7 +796,9 @@ def test_a_workspace_whose_root_is_no_project(
     make_package: Callable[..., Path], lock_project: Callable[[Path], Path], tmp_path: Path
 ) -> None:
     workspace = tmp_path / "ws"
-    make_package("ws/libs/member", name="member", dependencies=["alpha[fancy]"], optional={"Extra_One": ["gadgets"]})
+    make_package(
+        "ws/libs/member", name="member", dependencies=["alpha[zzz,fancy]"], optional={"Extra_One": ["gadgets"]}
+    )
     (workspace / "pyproject.toml").write_text(
         '[tool.uv.workspace]\nmembers = ["libs/member"]\n\n'
         '[dependency-groups]\nDev_Tools = ["devtool>=1", "docstool; python_version >= \'3.8\'", "beta"]\n'
@@ -766,7 +821,8 @@ def test_a_workspace_whose_root_is_no_project(
     assert member.dependencies == (Dependency("alpha", extras=frozenset({"fancy"})),)
     assert member.optional_dependencies == {"extra-one": (Dependency("gadgets"),)}
     assert member.metadata is not None
-    assert member.metadata.requires_dist == frozenset({"alpha[fancy]", "gadgets; extra == 'extra-one'"})
+    # As declared (sorted), with an extra alpha does not have; the edge has only the one alpha has.
+    assert member.metadata.requires_dist == frozenset({"alpha[fancy,zzz]", "gadgets; extra == 'extra-one'"})
     assert member.metadata.provides_extras == frozenset({"extra-one"})
     (alpha,) = lock.by_name("alpha")
     assert alpha.optional_dependencies == {"fancy": (Dependency("fancy-dep"),)}
