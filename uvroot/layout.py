@@ -15,7 +15,7 @@ import os
 import posixpath
 import shutil
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -94,47 +94,51 @@ class Layout:
 
 @dataclass(frozen=True, slots=True)
 class Preset:
-    """An image's system scheme, for images that cannot run at build time."""
+    """An image's system scheme, for images that cannot run at build time.
+
+    The paths are templates of the Python version (``{version}``: ``X.Y``), filled in when used
+    (not at import: every part of the scheme is computed where a test can see it).
+    """
 
     description: str
-    scheme: Callable[[str], dict[str, str]]
-    """``X.Y`` -> runtime paths of purelib, platlib, scripts, headers, data and the interpreter."""
+    lib: str
+    """purelib and platlib."""
+    base: str
+    """The prefix: ``data``, and ``scripts`` in its ``bin``."""
+    include: str
+    interpreter: str
 
-
-def _system(lib: str, base: str, include: str, interpreter: str) -> Callable[[str], dict[str, str]]:
-    def scheme(version: str) -> dict[str, str]:
-        site = lib.format(version=version)
+    def scheme(self, version: str) -> dict[str, str]:
+        """``X.Y`` -> runtime paths of purelib, platlib, scripts, headers, data and the interpreter."""
+        site = self.lib.format(version=version)
         return {
             "purelib": site,
             "platlib": site,
-            "scripts": f"{base}/bin",
-            "headers": include.format(version=version),
-            "data": base,
-            "interpreter": interpreter.format(version=version),
+            "scripts": f"{self.base}/bin",
+            "headers": self.include.format(version=version),
+            "data": self.base,
+            "interpreter": self.interpreter.format(version=version),
         }
-
-    return scheme
 
 
 PRESETS = {
     # python:X.Y (official images, built from source): posix_prefix at /usr/local.
     "official": Preset(
         "python:X.Y images",
-        _system("/usr/local/lib/python{version}/site-packages", "/usr/local", "/usr/local/include/python{version}",
-                "/usr/local/bin/python{version}"),
+        "/usr/local/lib/python{version}/site-packages", "/usr/local", "/usr/local/include/python{version}",
+        "/usr/local/bin/python{version}",
     ),
     # Debian/Ubuntu/distroless python3: posix_local puts local installs in dist-packages
     # under /usr/local, but headers under /usr/include (what pip --root does there).
     "debian": Preset(
         "Debian, Ubuntu and distroless with the distribution's python3",
-        _system("/usr/local/lib/python{version}/dist-packages", "/usr/local", "/usr/include/python{version}",
-                "/usr/bin/python{version}"),
+        "/usr/local/lib/python{version}/dist-packages", "/usr/local", "/usr/include/python{version}",
+        "/usr/bin/python{version}",
     ),
     # Alpine's apk python3: posix_prefix with prefix /usr.
     "alpine": Preset(
         "Alpine with apk's python3",
-        _system("/usr/lib/python{version}/site-packages", "/usr", "/usr/include/python{version}",
-                "/usr/bin/python{version}"),
+        "/usr/lib/python{version}/site-packages", "/usr", "/usr/include/python{version}", "/usr/bin/python{version}",
     ),
 }  # fmt: skip
 PRESET_ALIASES = {"python": "official", "ubuntu": "debian", "distroless": "debian"}
