@@ -521,6 +521,7 @@ def _plan_json(tmp_path: Path, lock: str) -> dict[str, Any]:
     [
         ("https://files.example/x/alpha-1.0%2Blocal-py3-none-any.whl", "alpha-1.0+local-py3-none-any.whl"),
         ("https://files.example/x/alpha-1.0-py3-none-any.whl?sig=a?b#frag#more", "alpha-1.0-py3-none-any.whl"),
+        ("https://files.example/x/alpha-1.0-py3-none-any.whl#sha256=abc#x", "alpha-1.0-py3-none-any.whl"),
         ("alpha-1.0-py3-none-any.whl", "alpha-1.0-py3-none-any.whl"),
     ],
 )
@@ -528,6 +529,13 @@ def test_a_wheels_file_name_is_the_last_segment_of_its_url(tmp_path: Path, url: 
     lock = LOCK.replace("https://files.example/alpha-1.0-py3-none-any.whl", url)
     (alpha,) = _plan_json(tmp_path, lock)["packages"]
     assert alpha["wheel"]["filename"] == filename
+
+
+def test_an_sdists_file_name_is_the_last_segment_of_its_url(tmp_path: Path) -> None:
+    for url in ("alpha-1.0.tar.gz", "https://files.example/x/alpha-1.0.tar.gz?sig=a#b"):
+        project = _project(tmp_path, LOCK.replace("https://files.example/alpha-1.0.tar.gz", url))
+        sdist = load_lock(project / "uv.lock").by_name("alpha")[0].sdist
+        assert sdist is not None and sdist.filename == "alpha-1.0.tar.gz"
 
 
 def test_keys_uv_may_leave_out(tmp_path: Path) -> None:
@@ -570,6 +578,11 @@ def test_dangling_and_ambiguous_edges(tmp_path: Path) -> None:
     local = '{ name = "alpha", version = "1.0", source = { directory = "../alpha" } }'
     error, hint = _refused(tmp_path, LOCK.replace(DEPENDENCY, local))
     assert error == f"{lock}: app==0.1.0 depends on alpha, which matches no locked packages"
+    optional = LOCK.replace('fast = [\n    { name = "alpha" },\n]', f"fast = [\n    {local},\n]")
+    project = _project(tmp_path, optional)
+    assert uvroot("check", "--project", project, cache=tmp_path / "cache").exit_code == 0  # an extra not selected
+    result = uvroot("check", "--project", project, "--extra", "fast", cache=tmp_path / "cache")
+    assert result.exit_code == 3 and "app==0.1.0 depends on alpha, which matches no locked packages" in result.output
     start = LOCK.index("[[package]]")
     alpha = LOCK[start : LOCK.index("[[package]]", start + 1)]
     other = alpha.replace('version = "1.0"', 'version = "2.0"')
@@ -712,9 +725,10 @@ def test_every_kind_of_source_uv_writes(
 ) -> None:
     flat = tmp_path / "flat"  # a find-links directory beside the project
     flat.mkdir()
-    for name in ("sdistonly-1.0.tar.gz", "docstool-1.0-py3-none-any.whl", "linuxonly-1.0-py3-none-any.whl"):
+    for name in ("docstool-1.0-py3-none-any.whl", "linuxonly-1.0-py3-none-any.whl"):
         shutil.copy(wheelhouse / name, flat)
     tinybuild_backend.sdist_from(str(make_package(name="flatsdist")), str(flat))
+    tinybuild_backend.sdist_from(str(make_package(name="pathsdist")), str(flat))
     make_package(name="pathdep")
     make_package(name="dirdep")
     make_package(name="editdep")
@@ -727,7 +741,8 @@ def test_every_kind_of_source_uv_writes(
             "editdep",
             git_requirement("subpkg", url, commit, subdirectory="sub"),
             f"fancy-dep @ {wheel_url}",
-            "sdistonly",
+            f"sdistonly @ {index.files_url}/sdistonly-1.0.tar.gz",
+            "pathsdist",
             "docstool",
             "buildy",
             "linuxonly",
@@ -738,7 +753,7 @@ def test_every_kind_of_source_uv_writes(
             "editdep": {"path": "../libs/editdep", "editable": True},
             "linuxonly": {"index": "here"},
             "flatsdist": {"index": "here"},
-            "sdistonly": {"path": "../flat/sdistonly-1.0.tar.gz"},
+            "pathsdist": {"path": "../flat/pathsdist-1.0.tar.gz"},
             "docstool": {"path": "../flat/docstool-1.0-py3-none-any.whl"},
         },
         tool_uv='[[tool.uv.index]]\nname = "here"\nurl = "../flat"\nformat = "flat"\nexplicit = true',
@@ -753,7 +768,9 @@ def test_every_kind_of_source_uv_writes(
     assert by["dirdep"].id.source == Source("directory", str(libs / "dirdep"))
     assert by["editdep"].id.source == Source("editable", str(libs / "editdep"))
     assert all(by[name].id.source.is_local for name in ("pathdep", "dirdep", "editdep", "subpkg", "app"))
-    assert not any(by[name].id.source.is_local for name in ("docstool", "sdistonly", "fancy-dep", "buildy"))
+    assert not any(
+        by[name].id.source.is_local for name in ("docstool", "pathsdist", "sdistonly", "fancy-dep", "buildy")
+    )
 
     git = by["subpkg"].id.source
     assert git.kind == "git" and git.subdirectory == "sub" and git.git_commit == commit
@@ -764,9 +781,13 @@ def test_every_kind_of_source_uv_writes(
     assert (docstool.filename, docstool.url) == ("docstool-1.0-py3-none-any.whl", str(flat / docstool.filename))
     assert docstool.sha256 is not None and len(docstool.sha256) == 64
 
-    sdist = by["sdistonly"].sdist
-    assert by["sdistonly"].id.source == Source("path", str(flat / "sdistonly-1.0.tar.gz"))
-    assert sdist is not None and (sdist.filename, sdist.url) == ("sdistonly-1.0.tar.gz", str(flat / sdist.filename))
+    sdist = by["pathsdist"].sdist
+    assert by["pathsdist"].id.source == Source("path", str(flat / "pathsdist-1.0.tar.gz"))
+    assert sdist is not None and (sdist.filename, sdist.url) == ("pathsdist-1.0.tar.gz", str(flat / sdist.filename))
+    remote = by["sdistonly"].sdist
+    assert by["sdistonly"].id.source == Source("url", f"{index.files_url}/sdistonly-1.0.tar.gz")
+    assert remote is not None and remote.url == f"{index.files_url}/sdistonly-1.0.tar.gz"
+    assert remote.filename == "sdistonly-1.0.tar.gz" and remote.sha256 is not None
 
     (local,) = by["linuxonly"].wheels
     assert by["linuxonly"].id.source == Source("registry", str(flat))
