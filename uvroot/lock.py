@@ -346,9 +346,8 @@ def _local_path(base: Path, value: str, where: str) -> str:
 
 
 def _url_filename(url: str) -> str:
-    path = url.split("#", 1)[0].split("?", 1)[0]
-    name = path.rsplit("/", 1)[-1]
-    return unquote(name) if "%" in name else name
+    path = url.partition("#")[0].partition("?")[0]
+    return unquote(path.rpartition("/")[2])  # unquote returns a name without "%" as it is
 
 
 def _wheel_tags(filename: str, where: str) -> tuple[BuildTag, frozenset[Tag]]:
@@ -383,7 +382,7 @@ def _sdist(raw: object, where: str, source: Source, base: Path) -> LockedSdist |
         url = _local_path(root, path, f"{where}.path")
     elif url is None and source.kind in ("url", "path"):
         url = source.value
-    filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) if url else None
+    filename = unquote(urlsplit(url).path.rpartition("/")[2]) if url else None
     if not filename:
         raise LockError(f"uv.lock: {where} has neither url nor path", hint=_HINT)
     return LockedSdist(filename, url, _sha256(table.get("hash"), where), _opt(table, "size", int, where))
