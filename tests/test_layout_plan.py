@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import sysconfig
 from pathlib import Path
@@ -514,3 +515,42 @@ def test_an_unwritable_tree_is_refused_before_anything_is_fetched(project: Path,
     error, _ = _refused(project, flag, locked, *TARGET, code=6, command="sync")
     assert error == f"{flag} {locked} is not writable by this user"
     assert _plan(project, flag, tree, *TARGET)["top"] == str(tree)  # a dry run writes nothing: no need to
+
+
+def test_a_relocatable_venv_whose_scripts_look_python_up(project: Path, tmp_path: Path) -> None:
+    """`/usr/bin/env python3` needs no relative launcher, but the venv still says it may move."""
+    venv = tmp_path / "V"
+    result = uvroot(
+        "sync", "--project", project, "--venv", venv, "--shebang", "/usr/bin/env python3", "--relocatable", *TARGET
+    )
+    assert result.exit_code == 0, result.output
+    assert "relocatable = true\n" in (venv / "pyvenv.cfg").read_text()
+
+
+def test_python_of_an_interpreter_that_is_no_venv(project: Path, tmp_path: Path) -> None:
+    base = vars(sys).get("_base_executable") or sys.executable
+    facts = subprocess.run(
+        [
+            base,
+            "-c",
+            "import json, sys, sysconfig; print(json.dumps([sys.prefix != sys.base_prefix, sysconfig.get_paths()]))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    in_venv, paths = json.loads(facts)
+    if in_venv:
+        pytest.skip(f"{base} is a venv's interpreter")
+    root = str(tmp_path / "R")
+    layout = _plan(project, "--root", root, "--python", base)
+    assert layout["directories"]["headers"] == root + paths["include"]
+    assert layout["directories"]["purelib"] == root + paths["purelib"]
+
+
+def test_a_relative_venv_is_this_machines_directory(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    layout = _plan(project, "--venv", "V", *TARGET)
+    assert layout["top"] == str(tmp_path / "V") and layout["interpreter"] == f"{tmp_path / 'V'}/bin/python"

