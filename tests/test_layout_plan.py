@@ -69,6 +69,8 @@ def test_root_is_a_python_image(project: Path, tmp_path: Path) -> None:
     assert _plan(project, "--root", root, "--layout", "official", *TARGET) == official
     assert _plan(project, "--root", root, "--layout", "python", *TARGET) == official
     assert _plan(project, "--root", root, "--image", "python:3.12-slim") == official
+    # Only the leading "/" of a runtime path goes when it is put under the root.
+    assert _plan(project, "--root", root, "--prefix", "/X", *TARGET)["directories"]["data"] == f"{root}/X"
     opt = _posix(root, root, "root", "/opt/app", "/opt/app/bin/python3.12")
     assert _plan(project, "--root", root, "--prefix", "/opt//app/", *TARGET) == opt
     assert _plan(project, "--root", root, "--prefix", "/opt/app", "--image", "python:3.12-alpine") == opt

@@ -481,7 +481,7 @@ def check_place(layout: Layout, *, write: bool) -> None:
     Checked before anything is fetched or written, so a file in the way is one clear error.
     """
     top = layout.top
-    existing = next((p for p in (top, *top.parents) if p.exists() or p.is_symlink()), Path("/"))
+    existing = next(p for p in (top, *top.parents) if p.exists() or p.is_symlink())  # top is absolute: "/" exists
     if not existing.is_dir():
         where = "is a file" if existing == top else f"is under {existing}, which is a file"
         raise UsageError(f"{_flag(layout)} {top} {where}", hint="choose a directory (existing, or one to create)")
