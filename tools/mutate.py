@@ -23,9 +23,9 @@ WORK = REPO / "build" / "mutate"
 # module -> the test files that exercise it (fast ones: every mutant runs the tests covering its function).
 MODULES: dict[str, list[str]] = {
     "uvroot/target.py": ["tests/test_target.py"],
-    "uvroot/lock.py": ["tests/test_dropin_errors.py", "tests/test_errors.py"],
+    "uvroot/lock.py": ["tests/test_lock.py", "tests/test_dropin_errors.py", "tests/test_errors.py"],
     "uvroot/plan.py": ["tests/test_conflicts.py", "tests/test_plan_json.py"],
-    "uvroot/layout.py": ["tests/test_layouts.py", "tests/test_record.py"],
+    "uvroot/layout.py": ["tests/test_layout_plan.py", "tests/test_layouts.py", "tests/test_record.py"],
     "uvroot/txn.py": ["tests/test_txn.py", "tests/test_state.py"],
     "uvroot/state.py": [
         "tests/test_state.py",
@@ -88,10 +88,10 @@ def run(module: str) -> dict[str, int]:
     env = {**os.environ, "CI": "1"}
     mutmut = [sys.executable, "-m", "mutmut"]
     jobs = ["--max-children", os.environ.get("MUTATE_JOBS", "2")]
-    # mutmut re-tests a mutant only when its function changed; one that survived earlier tests is
-    # tested again by name first, so a new test that kills it counts (and when a changed test selection
-    # makes mutmut start over, the full run that follows skips the ones just tested).
-    earlier = [name for name, verdict in _results(work, env) if verdict == "survived"]
+    # mutmut re-tests a mutant only when its function changed; one that survived earlier tests (or
+    # that no test reached) is tested again by name first, so a new test that kills it counts (and when
+    # a changed test selection makes mutmut start over, the full run that follows skips the ones just tested).
+    earlier = [name for name, verdict in _results(work, env) if verdict in ("survived", "no tests")]
     if earlier:
         subprocess.run([*mutmut, "run", *jobs, *earlier], cwd=work, env=env, check=False)
     subprocess.run([*mutmut, "run", *jobs], cwd=work, env=env, check=False)

@@ -15,7 +15,7 @@ import os
 import posixpath
 import shutil
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -94,47 +94,51 @@ class Layout:
 
 @dataclass(frozen=True, slots=True)
 class Preset:
-    """An image's system scheme, for images that cannot run at build time."""
+    """An image's system scheme, for images that cannot run at build time.
+
+    The paths are templates of the Python version (``{version}``: ``X.Y``), filled in when used
+    (not at import: every part of the scheme is computed where a test can see it).
+    """
 
     description: str
-    scheme: Callable[[str], dict[str, str]]
-    """``X.Y`` -> runtime paths of purelib, platlib, scripts, headers, data and the interpreter."""
+    lib: str
+    """purelib and platlib."""
+    base: str
+    """The prefix: ``data``, and ``scripts`` in its ``bin``."""
+    include: str
+    interpreter: str
 
-
-def _system(lib: str, base: str, include: str, interpreter: str) -> Callable[[str], dict[str, str]]:
-    def scheme(version: str) -> dict[str, str]:
-        site = lib.format(version=version)
+    def scheme(self, version: str) -> dict[str, str]:
+        """``X.Y`` -> runtime paths of purelib, platlib, scripts, headers, data and the interpreter."""
+        site = self.lib.format(version=version)
         return {
             "purelib": site,
             "platlib": site,
-            "scripts": f"{base}/bin",
-            "headers": include.format(version=version),
-            "data": base,
-            "interpreter": interpreter.format(version=version),
+            "scripts": f"{self.base}/bin",
+            "headers": self.include.format(version=version),
+            "data": self.base,
+            "interpreter": self.interpreter.format(version=version),
         }
-
-    return scheme
 
 
 PRESETS = {
     # python:X.Y (official images, built from source): posix_prefix at /usr/local.
     "official": Preset(
         "python:X.Y images",
-        _system("/usr/local/lib/python{version}/site-packages", "/usr/local", "/usr/local/include/python{version}",
-                "/usr/local/bin/python{version}"),
+        "/usr/local/lib/python{version}/site-packages", "/usr/local", "/usr/local/include/python{version}",
+        "/usr/local/bin/python{version}",
     ),
     # Debian/Ubuntu/distroless python3: posix_local puts local installs in dist-packages
     # under /usr/local, but headers under /usr/include (what pip --root does there).
     "debian": Preset(
         "Debian, Ubuntu and distroless with the distribution's python3",
-        _system("/usr/local/lib/python{version}/dist-packages", "/usr/local", "/usr/include/python{version}",
-                "/usr/bin/python{version}"),
+        "/usr/local/lib/python{version}/dist-packages", "/usr/local", "/usr/include/python{version}",
+        "/usr/bin/python{version}",
     ),
     # Alpine's apk python3: posix_prefix with prefix /usr.
     "alpine": Preset(
         "Alpine with apk's python3",
-        _system("/usr/lib/python{version}/site-packages", "/usr", "/usr/include/python{version}",
-                "/usr/bin/python{version}"),
+        "/usr/lib/python{version}/site-packages", "/usr", "/usr/include/python{version}", "/usr/bin/python{version}",
     ),
 }  # fmt: skip
 PRESET_ALIASES = {"python": "official", "ubuntu": "debian", "distroless": "debian"}
@@ -198,7 +202,7 @@ def _make_layout(target: Target, request: LayoutRequest) -> Layout:
             return _lambda(request, target)
     _check_combination(target, request)
     if request.target_dir is not None:
-        return _flat(request.target_dir.resolve(), target, request.shebang)
+        return _flat(request.target_dir.resolve(), request.shebang or f"/usr/bin/env python{target.python_version}")
     root = request.root.resolve() if request.root is not None else None
     if request.venv is not None:
         # The image's interpreter: named, or the --layout's, --python's or PREFIX/bin/pythonX.Y.
@@ -234,10 +238,12 @@ def _with_image(request: LayoutRequest) -> LayoutRequest:
             hint="drop --layout: --image chooses the layout of its image",
         )
     if request.python is not None:
-        raise UsageError(
-            f"--image {name} and {request.python_flag} both describe the final image's interpreter",
-            hint=f"keep one: {request.python_flag} for an interpreter uvroot can read, --image for a known image",
-        )
+        # Unreachable from the CLI, so every mutant of these lines is equivalent there: cli._target refuses
+        # --image with --python, and targetfile.check_flags --image with --target-file, first.
+        raise UsageError(  # pragma: no mutate
+            f"--image {name} and {request.python_flag} both describe the final image's interpreter",  # pragma: no mutate
+            hint=f"keep one: {request.python_flag} for an interpreter uvroot can read, --image for a known image",  # pragma: no mutate
+        )  # pragma: no mutate
     if request.target_dir is not None or (request.prefix is not None and not request.user):
         return replace(request, image=None)
     if kind != "lambda":
@@ -257,7 +263,7 @@ def _lambda(request: LayoutRequest, target: Target) -> Layout:
     # AWS Lambda's base images: the handler's packages flat in LAMBDA_TASK_ROOT, Python in /var/lang/bin.
     assert request.root is not None
     return replace(
-        _flat(Path(LAMBDA_TASK_ROOT), target, request.shebang or f"/var/lang/bin/python{target.python_version}"),
+        _flat(Path(LAMBDA_TASK_ROOT), request.shebang or f"/var/lang/bin/python{target.python_version}"),
         destdir=request.root.resolve(),
     )
 
@@ -384,8 +390,8 @@ def _image_python(request: LayoutRequest, target: Target) -> str:
 def _this_machines_python(target: Target) -> str | None:
     """An interpreter of the target's X.Y on this machine: the running one's base, else pythonX.Y on PATH."""
     if sys.version_info[:2] == target.python[:2]:
-        base = getattr(sys, "_base_executable", None) or sys.executable
-        if base and Path(base).is_file():
+        base = vars(sys).get("_base_executable") or sys.executable  # not the venv's own link to it
+        if Path(base).is_file():  # Path("") is ".", a directory
             return str(base)
     return shutil.which(f"python{target.python_version}")
 
@@ -405,7 +411,8 @@ def _system_layout(destdir: Path | None, request: LayoutRequest, target: Target)
         scheme = {**{key: paths[key] for key in ("purelib", "platlib", "scripts", "data")}, "headers": headers}
         interpreter = request.python.executable
     else:
-        scheme = _preset_scheme(request.preset or "", target)
+        assert request.preset is not None  # _make_layout's condition for coming here
+        scheme = _preset_scheme(request.preset, target)
         interpreter = scheme["interpreter"]
     return Layout(
         kind="root" if destdir is not None else "system",
@@ -430,7 +437,7 @@ def _venv(destdir: Path | None, directory: Path, target: Target, python: str, sh
     )
 
 
-def _flat(directory: Path, target: Target, shebang: str | None) -> Layout:
+def _flat(directory: Path, interpreter: str) -> Layout:
     # pip's --target: importable parts flat in DIR, the rest beside them.  The
     # interpreter's location in the final system is unknown, so scripts look it up.
     return Layout(
@@ -441,7 +448,7 @@ def _flat(directory: Path, target: Target, shebang: str | None) -> Layout:
         scripts=str(directory / "bin"),
         headers=str(directory / "include" / "python"),
         data=str(directory),
-        interpreter=shebang or f"/usr/bin/env python{target.python_version}",
+        interpreter=interpreter,
     )
 
 
@@ -474,7 +481,7 @@ def check_place(layout: Layout, *, write: bool) -> None:
     Checked before anything is fetched or written, so a file in the way is one clear error.
     """
     top = layout.top
-    existing = next((p for p in (top, *top.parents) if p.exists() or p.is_symlink()), Path("/"))
+    existing = next(p for p in (top, *top.parents) if p.exists() or p.is_symlink())  # top is absolute: "/" exists
     if not existing.is_dir():
         where = "is a file" if existing == top else f"is under {existing}, which is a file"
         raise UsageError(f"{_flag(layout)} {top} {where}", hint="choose a directory (existing, or one to create)")
@@ -491,6 +498,6 @@ def check_place(layout: Layout, *, write: bool) -> None:
 def _flag(layout: Layout) -> str:
     if layout.destdir is not None:
         return "--root"
-    return {"root": "--root", "prefix": "--prefix", "target": "--target", "user": "--user", "venv": "--venv"}.get(
+    return {"prefix": "--prefix", "target": "--target", "user": "--user", "venv": "--venv"}.get(
         layout.kind, "the layout's directory"
     )

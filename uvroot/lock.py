@@ -234,7 +234,7 @@ def load_lock(path: Path, cache_dir: Path | None = None) -> Lock:
         raise LockError(f"{where}: 'package' must be an array of tables", hint=_HINT)
     packages = tuple(_package(raw, f"package[{index}]", path.parent) for index, raw in enumerate(raw_packages))
     _refuse_duplicates(packages, path)
-    manifest = data.get("manifest", {})
+    manifest = _table(data.get("manifest", {}), "manifest")
     members = tuple(canonicalize_name(m) for m in _list_of(manifest, "members", str, "manifest"))
     return Lock(
         path=path,
@@ -242,7 +242,7 @@ def load_lock(path: Path, cache_dir: Path | None = None) -> Lock:
         requires_python=_specifier(data.get("requires-python"), "requires-python"),
         packages=packages,
         members=members,
-        groups=_dependency_tables(_table(manifest, "manifest"), "dependency-groups", "manifest", path.parent),
+        groups=_dependency_tables(manifest, "dependency-groups", "manifest", path.parent),
         group_requirements={
             str(canonicalize_name(group)): _requirements(items, f"manifest.dependency-groups.{group}")
             for group, items in (_opt(manifest, "dependency-groups", dict, "manifest") or {}).items()
@@ -267,7 +267,7 @@ def _conflicts(raw: object, where: str) -> list[tuple[ConflictItem, ...]]:
             extra, group = _opt(table, "extra", str, where), _opt(table, "group", str, where)
             found.append(
                 ConflictItem(
-                    canonicalize_name(_opt(table, "package", str, where) or ""),
+                    canonicalize_name(_get(table, "package", str, where)),
                     str(canonicalize_name(extra)) if extra is not None else None,
                     str(canonicalize_name(group)) if group is not None else None,
                 )
@@ -314,7 +314,7 @@ def _source(table: Mapping[str, Any], where: str, base: Path) -> Source:
     kind = kinds[0]
     value: str = table[kind]
     if kind in ("registry", "path", "directory", "editable", "virtual") and "://" not in value:
-        value = str((base / value).resolve())  # local paths are relative to the lock's directory
+        value = _local_path(base, value, f"{where}.{kind}")  # local paths are relative to the lock's directory
     subdirectory = _opt(table, "subdirectory", str, where)
     if kind == "git":  # uv writes git://...?subdirectory=sub&rev=...#<commit>
         subdirectory = subdirectory or next(iter(parse_qs(urlsplit(value).query).get("subdirectory", [])), None)
@@ -329,7 +329,7 @@ def _wheel(raw: Mapping[str, Any], where: str, source: Source, base: Path) -> Lo
         filename = _url_filename(url)
     elif path is not None:
         root = Path(source.value) if source.kind == "registry" else base
-        url = str((root / path).resolve())
+        url = _local_path(root, path, f"{where}.path")
         filename = Path(path).name
     elif source.kind in ("url", "path"):
         url = source.value
@@ -339,10 +339,15 @@ def _wheel(raw: Mapping[str, Any], where: str, source: Source, base: Path) -> Lo
     return LockedWheel(filename, url, _sha256(raw.get("hash"), where), _opt(raw, "size", int, where), tags, build)
 
 
+def _local_path(base: Path, value: str, where: str) -> str:
+    if "\0" in value:  # TOML allows it; no file system does (resolve() would raise ValueError)
+        raise LockError(f"uv.lock: {where} is not a path: {value!r}", hint=_HINT)
+    return str((base / value).resolve())
+
+
 def _url_filename(url: str) -> str:
-    path = url.split("#", 1)[0].split("?", 1)[0]
-    name = path.rsplit("/", 1)[-1]
-    return unquote(name) if "%" in name else name
+    path = url.partition("#")[0].partition("?")[0]
+    return unquote(path.rpartition("/")[2])  # unquote returns a name without "%" as it is
 
 
 def _wheel_tags(filename: str, where: str) -> tuple[BuildTag, frozenset[Tag]]:
@@ -374,10 +379,10 @@ def _sdist(raw: object, where: str, source: Source, base: Path) -> LockedSdist |
     path = _opt(table, "path", str, where)
     if url is None and path is not None:
         root = Path(source.value) if source.kind == "registry" else base
-        url = str((root / path).resolve())
+        url = _local_path(root, path, f"{where}.path")
     elif url is None and source.kind in ("url", "path"):
         url = source.value
-    filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) if url else None
+    filename = unquote(urlsplit(url).path.rpartition("/")[2]) if url else None
     if not filename:
         raise LockError(f"uv.lock: {where} has neither url nor path", hint=_HINT)
     return LockedSdist(filename, url, _sha256(table.get("hash"), where), _opt(table, "size", int, where))
