@@ -299,6 +299,11 @@ REFUSALS: list[tuple[str, Callable[[str], str], str]] = [
         "uv.lock: package[1].dependencies[0].marker is not a valid marker: ",
     ),
     (
+        "dependency-marker-arbitrary-equality-on-a-string",
+        _sub(DEPENDENCY, '{ name = "alpha", marker = "sys_platform === \'linux\'" }'),
+        "uv.lock: package[1].dependencies[0].marker cannot be evaluated: ",
+    ),
+    (
         "dependency-extra-not-array",
         _sub(DEPENDENCY, '{ name = "alpha", extra = "fast" }'),
         "uv.lock: package[1].dependencies[0].extra must be a list",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from packaging.markers import InvalidMarker, Marker
+from packaging.markers import InvalidMarker, Marker, UndefinedComparison
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, parse_tag
 from packaging.utils import (
@@ -468,9 +468,15 @@ def _parsed_marker(text: str) -> Marker:
 
 def _marker(text: str, where: str) -> Marker:
     try:
-        return _parsed_marker(text)
+        marker = _parsed_marker(text)
     except InvalidMarker as exc:
         raise LockError(f"uv.lock: {where} is not a valid marker: {exc}", hint=_HINT) from None
+    if "===" in text:  # uv never writes it; packaging evaluates it only between versions, else raises
+        try:
+            marker.evaluate({"extra": ""}, context="lock_file")  # (over the running interpreter's environment)
+        except UndefinedComparison as exc:
+            raise LockError(f"uv.lock: {where} cannot be evaluated: {exc}", hint=_HINT) from None
+    return marker
 
 
 def _specifier(value: object, where: str) -> SpecifierSet | None:
