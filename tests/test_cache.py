@@ -259,6 +259,27 @@ def test_a_marker_that_inflates_to_a_gigabyte_is_refused_without_filling_the_mem
     assert peak < 400 * 2**20, f"{peak / 2**20:.0f} MiB at the peak"
 
 
+@pytest.mark.parametrize(
+    "payload", [b"[" * 100_000, b'{"wheel": "a", "files": ' + b"[" * 100_000], ids=["list", "dict"]
+)
+def test_a_marker_nested_too_deeply_is_thrown_away(
+    project: Path, warm: Path, index: LocalIndex, tmp_path: Path, payload: bytes
+) -> None:
+    marker = unpacked_entry(warm, project) / ".uvroot-unpacked"
+    marker.write_bytes(zlib.compress(payload))
+    result = sync(project, tmp_path / "root", warm)
+    assert_ok(result)
+    assert staged_alpha(tmp_path / "root") == _genuine(index)
+
+
+def test_a_parsed_lock_nested_too_deeply_is_parsed_again(project: Path, warm: Path, tmp_path: Path) -> None:
+    (stored,) = warm.glob("toml-v*/*.json")
+    payload = zlib.compress(b"[" * 100_000)
+    stored.write_bytes(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)  # a valid checksum
+    assert_ok(sync(project, tmp_path / "root", warm))
+    assert (tmp_path / "root" / SITE / "alpha-1.0.dist-info").is_dir()
+
+
 def test_a_damaged_built_wheel_is_built_again(
     make_package: Callable[..., Path], make_locked_project: Callable[..., Path], tmp_path: Path
 ) -> None:

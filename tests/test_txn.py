@@ -8,6 +8,7 @@ was copied or moved; names a wheel could use to forge a journal are refused.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -455,6 +456,34 @@ def test_rollback_unpublishes_and_deletes_what_was_staged(tmp_path: Path) -> Non
     assert not txn.publish(str(stage / "ns" / "theirs.py"), str(top / "ns" / "theirs.py"))  # a foreign file
     txn.rollback()
     assert (snapshot(top), top.stat().st_mtime_ns) == was
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ("S\tsite/a/victim", "A\tsite/a\t1-1", "N\tsite/a/zzz"),  # rmtree of a staging directory
+        ("D\tsite/a/empty", "A\tsite/a\t1-1", "N\tsite/a/zzz"),  # rmdir of a created directory
+        ("A\tsite/a\t1-1", "T\tsite/a/victim\t4242000000000\t0"),  # restamp of a touched directory
+    ],
+    ids=["staged", "created", "touched"],
+)
+def test_a_link_an_undo_restores_is_never_followed_out_of_the_tree(tmp_path: Path, lines: tuple[str, ...]) -> None:
+    """A forged journal whose set-aside entry is a link out: what comes back must not be gone through."""
+    from uvroot.txn import recover
+
+    top, outside = tmp_path / "top", tmp_path / "outside"
+    (outside / "victim").mkdir(parents=True)
+    (outside / "empty").mkdir()
+    (outside / "victim" / "precious").write_text("precious\n")
+    (top / "site").mkdir(parents=True)
+    _forge(top, *lines)
+    (top / ".uvroot-txn" / "aside" / "1-1").symlink_to(outside)  # what 'was set aside': a link leading out
+    for directory in (outside, outside / "victim", outside / "empty"):
+        os.utime(directory, (1000, 1000))
+    was = snapshot(outside), outside.stat().st_mtime_ns
+    with contextlib.suppress(Exception):  # refusing is fine; reaching outside is not
+        recover(top, EPOCH)
+    assert (snapshot(outside), outside.stat().st_mtime_ns) == was
 
 
 @pytest.mark.parametrize("name", ["tab\there.py", "line\nbreak.py", "back\\slash.py", "F\tx.py"])

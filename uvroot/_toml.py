@@ -94,7 +94,7 @@ def _load(cached: Path) -> dict[str, Any] | None:
         digest, _, text = cached.read_bytes().partition(b"\n")
         if hashlib.sha256(text).hexdigest().encode() == digest:
             return dict(json.loads(text if text.startswith(b"{") else inflate(text)))  # "{": an older uvroot's
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError, TypeError, RecursionError):
         pass
     return None
 

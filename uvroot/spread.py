@@ -140,10 +140,12 @@ class _Destination(WheelDestination):
         self._site = layout.disk_path(self._bases[self.root_scheme])
         self._scripts = layout.disk_path(self._bases["scripts"])
         self.owner = os.path.join(self._site, self.dist_info)
-        self._stage = txn.borrow_stage(self._site, STAGE)
+        # (One staging directory per wheel: shared ones made undo mistake a published file for a staged one.)
+        self._stage = os.path.join(self._site, f".{self.dist_info}{STAGE}")
         self._partial = os.path.join(self._site, f".{self.dist_info}{PARTIAL}")  # becomes the dist-info
         self._stage_prefix, self._partial_prefix = self._stage + "/", self._partial + "/"
         self._dist_info_prefix = self.dist_info + "/"
+        txn.stage_dir(self._stage)
         txn.stage_dir(self._partial)
 
     def _on_disk(self, scheme: Scheme, path: str) -> str:
@@ -324,7 +326,7 @@ class _Destination(WheelDestination):
             raise FileConflict(f"{self.owner} already exists and uvroot did not install it")
         for name in sorted(os.listdir(self._stage)):
             self._move(os.path.join(self._stage, name), os.path.join(self._site, name))
-        self.txn.give_back(self._stage)
+        os.rmdir(self._stage)
         if not self.txn.publish(self._partial, self.owner):
             raise FileConflict(f"{self.owner} already exists and uvroot did not install it")
 
@@ -521,7 +523,6 @@ def spread_batch(
     try:
         with ThreadPoolExecutor(max_workers=_THREADS) as pool:
             list(pool.map(one, items))
-        txn.drop_stages()  # (after a failure they stay, with what they hold, for the rollback)
     finally:
         if compiler is not None:
             compiler.close()

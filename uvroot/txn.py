@@ -194,9 +194,6 @@ class Transaction:
     _known: set[str] = field(default_factory=set, repr=False)
     """Directories already checked and journalled (created, or their old mtime kept)."""
     _aside: int = 0
-    _free_stages: dict[str, list[str]] = field(default_factory=dict, repr=False)
-    """Staging directories of this process that are empty again, by the directory they are in."""
-    _stages: list[str] = field(default_factory=list, repr=False)
     _kill_after: int = field(default_factory=lambda: int(os.environ.get("UVROOT_TEST_KILL_AFTER_FILES", "0")))
     _created: int = 0
 
@@ -218,7 +215,7 @@ class Transaction:
 
     def __getstate__(self) -> dict[str, object]:
         # Sent to a worker process, which opens a journal of its own (attach).
-        return {**self.__dict__, "_fd": None, "_pid": 0, "_lock": None, "_free_stages": {}, "_stages": []}
+        return {**self.__dict__, "_fd": None, "_pid": 0, "_lock": None}
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state)
@@ -309,33 +306,6 @@ class Transaction:
         self._log("S", self._rel(path))
         os.mkdir(path, 0o755)
         self._known.add(path)
-
-    def borrow_stage(self, parent: str, suffix: str) -> str:
-        """An empty staging directory in ``parent``: one that :meth:`give_back` returned, or a new one.
-
-        Wheels take turns in a few directories rather than making and removing one each: on
-        some filesystems (ext4 mounted with ``discard``) a directory costs a millisecond to make and
-        more to remove.  Undoing the transaction deletes each whole, whatever wheel is in it.
-        """
-        with self._lock:
-            if free := self._free_stages.get(parent):
-                return free.pop()
-            path = os.path.join(parent, f".{self._pid}-{len(self._stages)}{suffix}")
-            self._stages.append(path)
-        self.stage_dir(path)
-        return path
-
-    def give_back(self, stage: str) -> None:
-        """``stage`` is empty again (all it held is published): another wheel may stage there."""
-        with self._lock:
-            self._free_stages.setdefault(os.path.dirname(stage), []).append(stage)
-
-    def drop_stages(self) -> None:
-        """Remove this process's staging directories, empty once every wheel in them is published."""
-        for stage in self._stages:
-            os.rmdir(stage)
-        self._stages.clear()
-        self._free_stages.clear()
 
     def create_staged(self, path: str, make: Callable[[str], None]) -> None:
         """Create a file inside a staging directory of this transaction with ``make``."""
@@ -526,12 +496,15 @@ class _Guard:
             inside = self._checked[parent] = is_within(real, self.real_top) and is_within(path, self.top)
         return path if inside else None
 
+    def forget(self) -> None:
+        """Check every directory again: the tree changed (a restore brought something back)."""
+        self._checked.clear()
+
     def directory(self, rel: str) -> str | None:
         """A directory of the tree to restamp, followed through links only while they stay inside."""
         path = self.path(rel)
-        if path is None or not os.path.islink(path):  # path() checked its (real) parent: only a link can lead out
-            return path
-        return path if is_within(os.path.realpath(path), self.real_top) else None
+        # realpath every time: an undo may have restored a link on the way since path() checked it
+        return path if path is not None and is_within(os.path.realpath(path), self.real_top) else None
 
 
 def _real_directory(path: str) -> bool:
@@ -581,6 +554,7 @@ def _undo(top: str, epoch: int) -> int:
                     deleted += _unpublish(path, final, entry.files)
             elif entry.kind == "A" and aside is not None and _ASIDE_NAME.fullmatch(entry.other):
                 _restore(os.path.join(aside, entry.other), path)
+                guard.forget()  # what came back may be a link: the directories checked before may now lead out
             elif entry.kind == "D":
                 created_dirs.append(path)
             elif entry.kind == "S" and not os.path.islink(path):

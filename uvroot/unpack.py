@@ -114,7 +114,10 @@ def wheel_name(unpacked: Path) -> str:
 def _marker(entry: Path) -> dict[str, Any]:
     """The entry's marker: its wheel and manifest as JSON, compressed (a third of the size); plain from older uvroots."""
     data = (entry / _DONE).read_bytes()
-    return dict(json.loads(data if data.startswith(b"{") else inflate(data)))
+    try:  # a manifest of 100,000 files inflates to about 15 MiB
+        return dict(json.loads(data if data.startswith(b"{") else inflate(data, 1 << 25)))
+    except RecursionError:  # nested arrays a few bytes long: damaged, not a manifest
+        raise ValueError(f"{entry / _DONE} is nested too deeply") from None
 
 
 def _manifest(data: dict[str, Any]) -> Manifest:
