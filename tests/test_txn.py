@@ -264,6 +264,37 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def test_namespace_wheels_sharing_directories_sync_whole_and_fail_whole(tmp_path: Path, uv_cache: Path) -> None:
+    """Six wheels fill one namespace (files directly in it, and packages under it); a conflict undoes all six."""
+    from tests.support.index import LocalIndex
+    from tests.support.uvproject import uv_lock, write_project
+    from tests.support.wheels import build_wheel
+
+    names = [f"nsw{i}" for i in range(6)]
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    for name in names:
+        extra = {"aconflict.py": ""} if name == names[-1] else {}
+        build_wheel(wheels, name, "1.0", files={f"nsp/{name}.py": "", f"nsp/{name}/__init__.py": "", **extra})
+    project, cache = tmp_path / "project", tmp_path / "cache"
+    project.mkdir()
+    with LocalIndex(wheels) as index:
+        write_project(project, dependencies=names)
+        uv_lock(project, index.url, cache_dir=uv_cache)
+        done = run(project, tmp_path / "clean", cache)
+        assert done.returncode == 0, done.stderr
+        site = tmp_path / "clean" / SITE
+        assert all((site / "nsp" / f"{name}.py").is_file() and (site / "nsp" / name).is_dir() for name in names)
+        for attempt in range(3):  # thread interleaving differs from run to run
+            root = tmp_path / f"conflict{attempt}"
+            (root / SITE).mkdir(parents=True)
+            (root / SITE / "aconflict.py").write_text("foreign\n")
+            was = snapshot(root)
+            failed = run(project, root, cache)
+            assert failed.returncode == 6 and "aconflict.py" in failed.stderr, failed.stderr
+            assert snapshot(root) == was
+
+
 def test_a_killed_worker_rolls_the_whole_sync_back(bulk_project: Callable[..., Path], tmp_path: Path) -> None:
     before = bulk_project("bulka==1.0", "bulkb==1.0", "bulkc")
     after = bulk_project("bulka==2.0", "bulkb==2.0")
