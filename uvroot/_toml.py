@@ -106,7 +106,7 @@ def _store(cached: Path, table: dict[str, Any]) -> None:
 
     cache = WheelCache(cached.parent.parent)
     with contextlib.suppress(OSError, TypeError, ValueError, RecursionError, UvrootError):
-        text = zlib.compress(json.dumps(table).encode(), 1)  # a tenth of the lock's size; decompressed in ms
+        text = zlib.compress(json.dumps(table).encode(), 1)  # a third of the lock's size; inflated in ms
         cached.parent.mkdir(parents=True, exist_ok=True)
         with cache.temporary(prefix="toml-", suffix=".part") as (temporary, _):
             temporary.write_bytes(hashlib.sha256(text).hexdigest().encode() + b"\n" + text)
