@@ -7,6 +7,7 @@ instead of staging the damage or failing for good.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -495,6 +496,23 @@ def small_disk(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
     yield make
     for where in mounted:
         subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_flush_failing_on_a_full_disk_never_hides_the_error_that_ended_the_download(
+    small_disk: Callable[[int], Path],
+) -> None:
+    """What a download left in the write buffer fails to flush when the file is closed: the first error stands."""
+    from uvroot.cache import WheelCache
+    from uvroot.lock import LockedWheel
+
+    root = small_disk(256 << 10)
+    wheel = LockedWheel(ALPHA, f"http://127.0.0.1:1/{ALPHA}", "0" * 64, None, frozenset(), ())
+    with pytest.raises(RuntimeError, match="the download's own error"), WheelCache(root).new_entry(wheel) as sink:
+        with contextlib.suppress(OSError):  # the disk fills up meanwhile
+            (root.parent / "rest").write_bytes(bytes(1 << 20))
+        sink.write(b"x" * 100)  # buffered: it reaches the disk only when the file is closed
+        raise RuntimeError("the download's own error")
+    assert not any(root.rglob("*.whl"))
 
 
 def _big_alpha(directory: Path, payload: bytes) -> Path:

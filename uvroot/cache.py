@@ -124,14 +124,17 @@ class WheelCache:
                 sink = temporary.open("wb")  # its name is the path, for errors
             except OSError as exc:
                 raise cache_write_error(self.root, temporary, exc) from None
-            written = False
             try:
-                with sink:
-                    yield sink
-                    written = True
+                yield sink
+            except BaseException:
+                # The block's own error stands: closing flushes what is buffered, and on a full
+                # disk that fails too; its error must not replace the one that says what happened.
+                with contextlib.suppress(OSError):
+                    sink.close()
+                raise
+            try:
+                sink.close()
             except OSError as exc:
-                if not written:
-                    raise  # the block's own error
                 raise cache_write_error(self.root, temporary, exc) from None  # flushing the last bytes
             for attempt in range(3):  # another sync's drop_wheel may remove the directory between the two calls
                 try:
