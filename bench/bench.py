@@ -596,9 +596,12 @@ def scenario_rows(setup: Setup, scenario: str, synth_timeout: float) -> list[Row
 
 def _warm_up(argv: list[str], env: dict[str, str], drop: bool) -> Callable[[], None]:
     """A row timed with the page cache kept runs its command once, untimed, first (the row before may drop it)."""
-    if drop:
-        return lambda: None
-    return lambda: subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+    def warm() -> None:
+        if not drop:
+            subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+    return warm
 
 
 def fixed(argv: list[str]) -> Callable[[], list[str]]:
