@@ -517,10 +517,7 @@ def _real_directory(path: str) -> bool:
 def _aside(top: str) -> str | None:
     """``TXN_DIR/aside`` if it is a real directory (a link there could bring in files from anywhere)."""
     aside = os.path.join(top, TXN_DIR, "aside")
-    try:
-        return aside if stat.S_ISDIR(os.lstat(aside).st_mode) else None
-    except OSError:
-        return None
+    return aside if _real_directory(aside) else None
 
 
 def _undo(top: str, epoch: int) -> int:
