@@ -1,16 +1,22 @@
-"""The real-world lock (tests/data/realworld, written by uv against pypi.org), offline.
+"""Real uv locks written against pypi.org, staged offline and compared with the uv oracle.
 
-test_network.py stages it from PyPI and compares with uv; this is its offline twin: every wheel
-file the lock names is replaced by a replica of the same name on the tests' local index
-(tests/support/replica.py) and the lock pointed at them, so uvroot and the uv oracle choose among
-the same 851 tagged file names, forks and markers as on PyPI, here in CI.  Each replica says which
-file it is, so a wrong choice is a different ``WHEEL`` line in the compared trees.
+* tests/data/realworld: the network tests' lock (compiled wheels of every kind, forks by Python
+  version); test_network.py stages it from PyPI, this is its offline twin.
+* tests/data/flask: pallets/flask's own ``uv.lock`` and ``pyproject.toml`` as committed at
+  2ac89889 (2026-04-08): 83 packages, extras, seven dependency groups, default-groups, an
+  editable project (left out here: building Flask needs flit_core, which the replicas lack).
+
+Every wheel and sdist such a lock names is replaced by a replica of the same file name on the
+tests' local index (tests/support/replica.py) and the lock pointed at them, so uvroot and the uv
+oracle choose among the same tagged file names, forks and markers as on PyPI, here in CI.  Each
+replica says which file it is, so a wrong choice is a different ``WHEEL`` line in the trees.
 """
 
 from __future__ import annotations
 
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,32 +27,41 @@ from tests.support.index import LocalIndex
 from tests.support.oracle import compare_with_oracle, dists, stage_both
 from tests.support.replica import point_lock_at, replica_sdists, replica_wheelhouse, wheel_filenames
 
-REALWORLD = Path(__file__).parent / "data" / "realworld"
+DATA = Path(__file__).parent / "data"
+REALWORLD, FLASK = DATA / "realworld", DATA / "flask"
 
 
 @pytest.fixture(scope="module")
 def replica_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalIndex, dict[str, Path]]]:
-    """The local index serving a replica of every file the lock names: file name -> path."""
+    """The local index serving a replica of every file the locks name: file name -> path.
+
+    A file both locks name gets the same replica (its bytes depend on its name only)."""
     files = tmp_path_factory.mktemp("replica-files")
-    replicas = {**replica_wheelhouse(REALWORLD / "uv.lock", files), **replica_sdists(REALWORLD / "uv.lock", files)}
+    replicas = {}
+    for lock in (REALWORLD / "uv.lock", FLASK / "uv.lock"):
+        replicas |= replica_wheelhouse(lock, files) | replica_sdists(lock, files)
     with LocalIndex(files) as index:
         yield index, replicas
 
 
-@pytest.fixture
-def replica_project(tmp_path: Path, replica_index: tuple[LocalIndex, dict[str, Path]]) -> Path:
+def _replica_of(data: Path, work: Path, replica_index: tuple[LocalIndex, dict[str, Path]]) -> Path:
     index, replicas = replica_index
-    project = tmp_path / "realworld"
-    shutil.copytree(REALWORLD, project)
+    project = work / data.name
+    shutil.copytree(data, project)
     point_lock_at(project / "uv.lock", replicas, index_url=index.url, files_url=index.files_url)
     return project
+
+
+@pytest.fixture
+def replica_project(tmp_path: Path, replica_index: tuple[LocalIndex, dict[str, Path]]) -> Path:
+    return _replica_of(REALWORLD, tmp_path, replica_index)
 
 
 def test_the_replica_names_every_file_of_the_lock(replica_index: tuple[LocalIndex, dict[str, Path]]) -> None:
     _, replicas = replica_index
     names = wheel_filenames(REALWORLD / "uv.lock")
-    assert len(names) == 851 and sorted(n for n in replicas if n.endswith(".whl")) == sorted(names)
-    assert len(replicas) == 851 + 28  # every package but the project has its sdist
+    assert len(names) == 851 and set(names) <= set(replicas)
+    assert len(replica_sdists(REALWORLD / "uv.lock", Path(tempfile.mkdtemp()))) == 28  # all but the project
     assert all(path.name == name for name, path in replicas.items())
 
 
@@ -108,3 +123,39 @@ def test_a_target_older_than_every_wheel_of_a_package_is_refused_naming_it(
     assert "greenlet==3.5.6 has only an sdist (greenlet-3.5.6.tar.gz) with native code" in result.stderr
     assert "not for cp310-x86_64-manylinux_2_17" in result.stderr and "Traceback" not in result.output
     assert not (tmp_path / "t").exists()
+
+
+FLASK_SELECTIONS = [
+    [],  # default-groups: dev, pre-commit, tests, typing
+    ["--no-dev"],
+    ["--all-groups", "--all-extras"],
+    ["--only-group", "docs"],
+    ["--no-default-groups", "--group", "gha-update", "--extra", "async"],
+]
+
+
+@pytest.mark.parametrize("selection", FLASK_SELECTIONS, ids=lambda flags: " ".join(flags) or "default")
+@pytest.mark.parametrize(("platform", "version"), [("x86_64-manylinux_2_28", "3.12"), ("macos", "3.10")])
+def test_flasks_own_lock_gives_uvs_distributions_for_each_selection(
+    replica_index: tuple[LocalIndex, dict[str, Path]],
+    tmp_path: Path,
+    uv_cache: Path,
+    selection: list[str],
+    platform: str,
+    version: str,
+) -> None:
+    index, _ = replica_index
+    project = _replica_of(FLASK, tmp_path, replica_index)
+    ours, theirs = stage_both(
+        project,
+        tmp_path,
+        platform=platform,
+        version=version,
+        index_url=index.url,
+        uv_cache=uv_cache,
+        cache=tmp_path / "cache",
+        flags=selection,
+        uvroot_flags=["--no-install-project"],  # the oracle's export leaves the project out
+    )
+    assert dists(ours) == dists(theirs)
+    compare_with_oracle(ours, theirs, version=version, interpreter=sys.executable)

@@ -31,10 +31,13 @@ def stage_both(
     uv_cache: Path,
     cache: Path,
     flags: Sequence[str] = (),
+    uvroot_flags: Sequence[str] = (),
 ) -> tuple[Path, Path]:
-    """Stage ``project`` with ``uvroot sync --target`` and with the oracle; return (ours, theirs)."""
+    """Stage ``project`` with ``uvroot sync --target`` and with the oracle; return (ours, theirs).
+
+    ``flags`` go to both (``uv export`` for the oracle), ``uvroot_flags`` to uvroot only."""
     ours, theirs = work / "uvroot", work / "uv"
-    args = ["--target", ours, "--python-platform", platform, "--python-version", version, *flags]
+    args = ["--target", ours, "--python-platform", platform, "--python-version", version, *flags, *uvroot_flags]
     result = uvroot("sync", "--project", project, *args, cache=cache)
     assert result.exit_code == 0, result.output
     uv_oracle_target(
