@@ -357,7 +357,7 @@ def test_make_image_root(tmp_path: Path, examples_cache: Path) -> None:
     assert list(site.glob("markupsafe/_speedups.cpython-312-x86_64-linux-gnu.so"))
     assert shebang(root / "usr/local/bin/pygmentize") == "#!/usr/local/bin/python3.12"
     again = run_make(EXAMPLES / "make", "image-root", f"ROOT={root}", env=env)
-    assert again.returncode == 0 and "is up to date" in again.stdout, again.stdout + again.stderr
+    assert again.returncode == 0 and "is up to date" in again.stderr, again.stdout + again.stderr
 
     stale = tmp_path / "stale"  # pyproject.toml edited, uv.lock not re-locked
     stale.mkdir()
