@@ -303,6 +303,11 @@ REFUSALS: list[tuple[str, Callable[[str], str], str]] = [
         _sub(DEPENDENCY, '{ name = "alpha", marker = "sys_platform === \'linux\'" }'),
         "uv.lock: package[1].dependencies[0].marker cannot be evaluated: ",
     ),
+    (  # the check evaluates it as plan will: `extra` and the lock-file names (`extras`) defined
+        "dependency-marker-arbitrary-equality-beside-extras",
+        _sub(DEPENDENCY, "{ name = \"alpha\", marker = \"extra == 'x' and 'x' in extras and os_name === 'posix'\" }"),
+        "uv.lock: package[1].dependencies[0].marker cannot be evaluated: ",
+    ),
     (
         "dependency-extra-not-array",
         _sub(DEPENDENCY, '{ name = "alpha", extra = "fast" }'),

@@ -218,7 +218,13 @@ class Lock:
 
 def _in_fork(package: LockedPackage, env: Mapping[str, Any]) -> bool:
     markers = package.resolution_markers
-    return not markers or any(marker.evaluate(dict(env), context="lock_file") for marker in markers)
+    return not markers or any(
+        marker.evaluate(
+            dict(env),
+            context="lock_file",  # pragma: no mutate: env sets every name a context only gives a default for
+        )
+        for marker in markers
+    )
 
 
 def load_lock(path: Path, cache_dir: Path | None = None) -> Lock:
