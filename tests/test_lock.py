@@ -725,6 +725,41 @@ def test_declared_conflicts_are_read_as_uv_wrote_them(make_locked_project: Calla
     assert one.exit_code == 0, one.output
 
 
+def test_a_wheel_named_by_filename_alone_comes_from_its_url_or_path_source(tmp_path: Path) -> None:
+    """A direct-URL or path source whose wheel entry has only ``filename``: the source is the file.
+
+    (And a ``path`` in a wheel entry of a source that is not an index is relative to the lock.)"""
+    url = "https://files.example/direct/alpha-1.0-py3-none-any.whl"
+    name = "alpha-1.0-py3-none-any.whl"
+    shapes = [
+        (f'{{ url = "{url}" }}', f'{{ filename = "{name}", hash = "sha256:{SHA_B}" }}', url),
+        (f'{{ path = "wheels/{name}" }}', f'{{ filename = "{name}", hash = "sha256:{SHA_B}" }}', None),
+        (f'{{ path = "wheels/{name}" }}', f'{{ path = "wheels/{name}", hash = "sha256:{SHA_B}" }}', None),
+    ]
+    for source, wheel_entry, expected in shapes:
+        text = LOCK.replace('source = { registry = "https://pypi.org/simple" }', f"source = {source}", 1)
+        text = text.replace(WHEEL, wheel_entry, 1)
+        project = _project(tmp_path, text)
+        (alpha,) = load_lock(project / "uv.lock").by_name("alpha")
+        (wheel,) = alpha.wheels
+        wanted = expected or str((project / "wheels/alpha-1.0-py3-none-any.whl").resolve())
+        assert (wheel.filename, wheel.url) == ("alpha-1.0-py3-none-any.whl", wanted)
+
+
+def test_an_sdist_path_of_a_source_that_is_not_an_index_is_relative_to_the_lock(tmp_path: Path) -> None:
+    text = LOCK.replace(
+        'source = { registry = "https://pypi.org/simple" }', 'source = { path = "dist/alpha-1.0.tar.gz" }'
+    )
+    text = text.replace(SDIST, f'sdist = {{ path = "dist/alpha-1.0.tar.gz", hash = "sha256:{SHA_A}" }}', 1)
+    project = _project(tmp_path, text)
+    (alpha,) = load_lock(project / "uv.lock").by_name("alpha")
+    assert alpha.sdist is not None
+    assert (alpha.sdist.filename, alpha.sdist.url) == (
+        "alpha-1.0.tar.gz",
+        str(project.resolve() / "dist/alpha-1.0.tar.gz"),
+    )
+
+
 def test_every_kind_of_source_uv_writes(
     make_locked_project: Callable[..., Path],
     make_package: Callable[..., Path],
