@@ -760,6 +760,15 @@ def test_an_sdist_path_of_a_source_that_is_not_an_index_is_relative_to_the_lock(
     )
 
 
+def test_a_git_source_with_and_without_a_subdirectory(tmp_path: Path) -> None:
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    for query, subdirectory in (("?rev=main", None), ("?subdirectory=sub&rev=main", "sub")):
+        source = f'source = {{ git = "https://example.org/alpha.git{query}#{commit}" }}'
+        text = LOCK.replace('source = { registry = "https://pypi.org/simple" }', source, 1)
+        (alpha,) = load_lock(_project(tmp_path, text) / "uv.lock").by_name("alpha")
+        assert (alpha.id.source.kind, alpha.id.source.subdirectory) == ("git", subdirectory)
+
+
 def test_every_kind_of_source_uv_writes(
     make_locked_project: Callable[..., Path],
     make_package: Callable[..., Path],
