@@ -454,6 +454,16 @@ REFUSALS: list[tuple[str, Callable[[str], str], str]] = [
         "uv.lock: manifest.dependency-groups.dev must be an array",
     ),
     (
+        "manifest-group-specifier-not-string",
+        _whole(
+            HEAD.replace(
+                "version = 1\n",
+                'version = 1\nmanifest = { dependency-groups = { dev = [{ name = "alpha", specifier = 1 }] } }\n',
+            )
+        ),
+        "uv.lock: manifest.dependency-groups.dev.specifier must be a str",
+    ),
+    (
         "manifest-group-item-not-table",
         _whole(HEAD.replace("version = 1\n", 'version = 1\nmanifest = { dependency-groups = { dev = ["alpha"] } }\n')),
         "uv.lock: manifest.dependency-groups.dev[0] must be a table",
@@ -553,10 +563,18 @@ def test_keys_uv_may_leave_out(tmp_path: Path) -> None:
     lock = LOCK.replace(f"requires-dist = [\n    {REQUIRES},\n", "x = [\n").replace(
         f', hash = "sha256:{SHA_B}", size = 20', ""
     )
+    lock = lock.replace("revision = 3\n", "")  # uv 0.4's locks have none
     (alpha,) = _plan_json(tmp_path, lock)["packages"]
     assert alpha["wheel"]["sha256"] is None and alpha["wheel"]["size"] is None
-    (app,) = load_lock(tmp_path / "project" / "uv.lock").by_name("app")
+    read = load_lock(tmp_path / "project" / "uv.lock")
+    (app,) = read.by_name("app")
     assert app.metadata is not None and app.metadata.requires_dist == frozenset()
+    assert read.revision == 0
+
+
+def test_a_lock_without_packages_is_read_as_empty(tmp_path: Path) -> None:
+    project = _project(tmp_path, 'version = 1\nrevision = 3\nrequires-python = ">=3.10"\n')
+    assert load_lock(project / "uv.lock").packages == ()
 
 
 def test_a_lock_of_another_version_names_both(tmp_path: Path) -> None:
@@ -767,6 +785,39 @@ def test_a_git_source_with_and_without_a_subdirectory(tmp_path: Path) -> None:
         text = LOCK.replace('source = { registry = "https://pypi.org/simple" }', source, 1)
         (alpha,) = load_lock(_project(tmp_path, text) / "uv.lock").by_name("alpha")
         assert (alpha.id.source.kind, alpha.id.source.subdirectory) == ("git", subdirectory)
+
+
+def test_a_group_edge_to_a_local_source_is_relative_to_the_lock(tmp_path: Path) -> None:
+    """Edges name a source where two packages share a name (here alpha 1.0 from the index, 2.0 from a
+    directory): in a package's groups (either spelling) and in the manifest's, relative to the lock."""
+    edge = '{ name = "alpha", version = "2.0", source = { directory = "libs/alpha" } }'
+    second = '[[package]]\nname = "alpha"\nversion = "2.0"\nsource = { directory = "libs/alpha" }\n\n'
+    base = LOCK.replace('[[package]]\nname = "app"', second + '[[package]]\nname = "app"', 1)
+    shapes = {
+        "dev-dependencies": base.replace(
+            '[package.dev-dependencies]\ndev = [\n    { name = "alpha" },',
+            "[package.dev-dependencies]\ndev = [\n    " + edge + ",",
+            1,
+        ),
+        "dependency-groups": base.replace(
+            '[package.dev-dependencies]\ndev = [\n    { name = "alpha" },',
+            "[package.dependency-groups]\ndev = [\n    " + edge + ",",
+            1,
+        ),
+        "manifest": base.replace(
+            "version = 1\n", f"version = 1\nmanifest = {{ dependency-groups = {{ dev = [{edge}] }} }}\n", 1
+        ),
+    }
+    for shape, text in shapes.items():
+        (tmp_path / shape).mkdir()
+        project = _project(tmp_path / shape, text)
+        lock = load_lock(project / "uv.lock")
+        if shape == "manifest":
+            (edge_read,) = lock.groups["dev"]
+        else:
+            (app,) = lock.by_name("app")
+            (edge_read,) = app.dependency_groups["dev"]
+        assert edge_read.source == Source("directory", str((project / "libs/alpha").resolve())), shape
 
 
 def test_every_kind_of_source_uv_writes(

@@ -242,16 +242,17 @@ def load_lock(path: Path, cache_dir: Path | None = None) -> Lock:
     _refuse_duplicates(packages, path)
     manifest = _table(data.get("manifest", {}), "manifest")
     members = tuple(canonicalize_name(m) for m in _list_of(manifest, "members", str, "manifest"))
+    groups = _dependency_tables(manifest, "dependency-groups", "manifest", path.parent)  # (checks it is a table)
     return Lock(
         path=path,
         revision=_opt(data, "revision", int, where) or 0,
         requires_python=_specifier(data.get("requires-python"), "requires-python"),
         packages=packages,
         members=members,
-        groups=_dependency_tables(manifest, "dependency-groups", "manifest", path.parent),
+        groups=groups,
         group_requirements={
             str(canonicalize_name(group)): _requirements(items, f"manifest.dependency-groups.{group}")
-            for group, items in (_opt(manifest, "dependency-groups", dict, "manifest") or {}).items()
+            for group, items in (manifest.get("dependency-groups") or {}).items()
         },
         supported_markers=tuple(
             _marker(text, "supported-markers") for text in _list_of(data, "supported-markers", str, where)
