@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,11 +56,13 @@ def replica_project(tmp_path: Path, replica_index: tuple[LocalIndex, dict[str, P
     return _replica_of(REALWORLD, tmp_path, replica_index)
 
 
-def test_the_replica_names_every_file_of_the_lock(replica_index: tuple[LocalIndex, dict[str, Path]]) -> None:
+def test_the_replica_names_every_file_of_the_lock(
+    replica_index: tuple[LocalIndex, dict[str, Path]], tmp_path: Path
+) -> None:
     _, replicas = replica_index
     names = wheel_filenames(REALWORLD / "uv.lock")
     assert len(names) == 851 and set(names) <= set(replicas)
-    assert len(replica_sdists(REALWORLD / "uv.lock", Path(tempfile.mkdtemp()))) == 28  # all but the project
+    assert len(replica_sdists(REALWORLD / "uv.lock", tmp_path)) == 28  # all but the project
     assert all(path.name == name for name, path in replicas.items())
 
 
