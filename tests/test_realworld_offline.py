@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -49,6 +49,32 @@ def _replica_of(data: Path, work: Path, replica_index: tuple[LocalIndex, dict[st
     shutil.copytree(data, project)
     point_lock_at(project / "uv.lock", replicas, index_url=index.url, files_url=index.files_url)
     return project
+
+
+def _staged_as_uv_stages(
+    project: Path,
+    replica_index: tuple[LocalIndex, dict[str, Path]],
+    tmp_path: Path,
+    uv_cache: Path,
+    platform: str,
+    version: str,
+    selection: Sequence[str] = (),
+) -> Path:
+    """``uvroot sync --target`` and the oracle, compared (same distributions, same files); uvroot's tree."""
+    ours, theirs = stage_both(
+        project,
+        tmp_path,
+        platform=platform,
+        version=version,
+        index_url=replica_index[0].url,
+        uv_cache=uv_cache,
+        cache=tmp_path / "cache",
+        flags=selection,
+        uvroot_flags=["--no-install-project"],  # the oracle's export leaves the project out
+    )
+    assert dists(ours) == dists(theirs)
+    compare_with_oracle(ours, theirs, version=version, interpreter=sys.executable)
+    return ours
 
 
 @pytest.fixture
@@ -97,19 +123,8 @@ def test_the_realworld_lock_gives_uvs_wheels_offline(
     version: str,
     picked: str,
 ) -> None:
-    index, _ = replica_index
-    ours, theirs = stage_both(
-        replica_project,
-        tmp_path,
-        platform=platform,
-        version=version,
-        index_url=index.url,
-        uv_cache=uv_cache,
-        cache=tmp_path / "cache",
-    )
-    assert dists(ours) == dists(theirs)
+    ours = _staged_as_uv_stages(replica_project, replica_index, tmp_path, uv_cache, platform, version)
     assert len(dists(ours)) >= 20
-    compare_with_oracle(ours, theirs, version=version, interpreter=sys.executable)
     chosen = [path.read_text().splitlines()[0] for path in sorted(ours.glob("*/__init__.py"))]
     assert f'WHEEL = "{picked}"' in chosen, chosen
 
@@ -145,18 +160,5 @@ def test_flasks_own_lock_gives_uvs_distributions_for_each_selection(
     platform: str,
     version: str,
 ) -> None:
-    index, _ = replica_index
     project = _replica_of(FLASK, tmp_path, replica_index)
-    ours, theirs = stage_both(
-        project,
-        tmp_path,
-        platform=platform,
-        version=version,
-        index_url=index.url,
-        uv_cache=uv_cache,
-        cache=tmp_path / "cache",
-        flags=selection,
-        uvroot_flags=["--no-install-project"],  # the oracle's export leaves the project out
-    )
-    assert dists(ours) == dists(theirs)
-    compare_with_oracle(ours, theirs, version=version, interpreter=sys.executable)
+    _staged_as_uv_stages(project, replica_index, tmp_path, uv_cache, platform, version, selection)
