@@ -489,6 +489,26 @@ def test_rollback_unpublishes_and_deletes_what_was_staged(tmp_path: Path) -> Non
     assert (snapshot(top), top.stat().st_mtime_ns) == was
 
 
+def test_a_publish_that_lost_a_race_cancels_only_its_own_move(tmp_path: Path) -> None:
+    """Two threads publish a namespace directory: B journals its move first, A renames first, B merges file by file.
+
+    Undoing B's failed move must not cancel A's, which left ``nsp/a.py`` behind after a failed sync.
+    """
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    (top / "nsp").mkdir(parents=True)
+    (top / "nsp" / "a.py").write_text("a\n")  # A's directory, renamed whole
+    (top / "nsp" / "b.py").write_text("b\n")  # B's file, merged into it
+    for stage in (".a.uvroot-stage", ".b.uvroot-stage"):
+        (top / stage).mkdir()
+    _forge(top, "S\t.a.uvroot-stage", "S\t.b.uvroot-stage", "F\tb.py", "M\t.b.uvroot-stage/nsp\tnsp", "F\ta.py",
+           "M\t.a.uvroot-stage/nsp\tnsp", "X\tnsp\t.b.uvroot-stage/nsp", "T\tnsp\t1000\t0",
+           "M\t.b.uvroot-stage/nsp/b.py\tnsp/b.py")  # fmt: skip
+    recover(top, EPOCH)
+    assert snapshot(top) == {}
+
+
 @pytest.mark.parametrize(
     "lines",
     [

@@ -7,7 +7,7 @@ the tree's top (a tree copied or moved elsewhere recovers in place):
 ========  ==========================================================
 ``B``     the journal's birth: the filesystem's clock, the top's old mtime
 ``N p``   a file or link is about to be created at ``p``, exclusively
-``X p``   ... it was not: something was in the way (not ours to delete)
+``X p``   ... it was not: something was in the way (not ours to delete); ``X p s``: ``M s p`` was not
 ``D p``   a directory is about to be created at ``p``
 ``S p``   a staging directory is about to be created at ``p``: all in it is this transaction's
 ``T p t`` the existing directory ``p`` is about to change; its mtime was ``t`` (then: when, to order journals)
@@ -349,7 +349,7 @@ class Transaction:
         except OSError as exc:  # something is there: a foreign file, or a namespace directory another wheel made
             if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                 raise
-            self._log("X", rel)
+            self._log("X", rel, self._rel(staged))  # cancels this M, not another thread's M of the same final
             return False
         if not directory:
             os.unlink(staged)
@@ -525,7 +525,7 @@ def _undo(top: str, epoch: int) -> int:
     guard = _Guard(top)
     aside = _aside(top)
     deleted = 0
-    cancelled: dict[str, int] = {}
+    cancelled: dict[tuple[str, str], int] = {}  # (path, staged): what X cancels (staged: a publish's, else "")
     created_dirs: list[str] = []
     failures: list[str] = []
     kill_at = int(os.environ.get("UVROOT_TEST_KILL_IN_RECOVERY", "0"))  # fault injection for the tests
@@ -537,16 +537,16 @@ def _undo(top: str, epoch: int) -> int:
             continue
         try:
             if entry.kind == "X":
-                cancelled[path] = cancelled.get(path, 0) + 1
+                cancelled[path, entry.other] = cancelled.get((path, entry.other), 0) + 1
             elif entry.kind == "N":
-                if cancelled.get(path):
-                    cancelled[path] -= 1
+                if cancelled.get((path, "")):
+                    cancelled[path, ""] -= 1
                 elif _ours(path, entry.born):
                     os.unlink(path)
                     deleted += 1
             elif entry.kind == "M" and (final := guard.path(entry.other)) is not None:
-                if cancelled.get(final):
-                    cancelled[final] -= 1
+                if cancelled.get((final, entry.path)):
+                    cancelled[final, entry.path] -= 1
                 else:
                     deleted += _unpublish(path, final, entry.files)
             elif entry.kind == "A" and aside is not None and _ASIDE_NAME.fullmatch(entry.other):
