@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -671,3 +672,198 @@ def test_a_prefix_inside_a_locked_root_waits_for_it(bulk_project: Callable[..., 
         fcntl.flock(held, fcntl.LOCK_UN)
         os.close(held)
     assert sync.wait() == 0
+
+
+# -- found by mutation testing (tools/mutate.py) ----------------------------------------------------------------
+
+
+def _write(text: str) -> Callable[[str], None]:
+    def make(path: str) -> None:
+        with Path(path).open("x") as stream:
+            stream.write(text)
+
+    return make
+
+
+def test_a_file_created_then_replaced_by_the_same_sync_is_undone_whole(tmp_path: Path) -> None:
+    """The replacement's X cancels only the N of the attempt that found the first file in the way."""
+    from uvroot.txn import Transaction
+
+    top = tmp_path / "top"
+    top.mkdir()
+    was = snapshot(top), top.stat().st_mtime_ns
+    txn = Transaction.begin(top, EPOCH)
+    txn.create(str(top / "twice.py"), _write("one\n"))
+    txn.create(str(top / "twice.py"), _write("two\n"), replace=True)
+    assert (top / "twice.py").read_text() == "two\n"
+    assert txn.rollback() == 2
+    assert (snapshot(top), top.stat().st_mtime_ns) == was
+
+
+def test_allow_existing_rolled_back_gives_the_file_in_the_way_back(tmp_path: Path) -> None:
+    """A publish refused by a file in the way, that file set aside, the publish again: undone, the file is back."""
+    from uvroot.txn import Transaction
+
+    top = tmp_path / "top"
+    (top / "pkg").mkdir(parents=True)
+    (top / "pkg" / "theirs.py").write_text("theirs\n")
+    was = snapshot(top), top.stat().st_mtime_ns
+    txn = Transaction.begin(top, EPOCH)
+    stage = top / ".x.uvroot-stage"
+    txn.stage_dir(str(stage))
+    txn.create_staged(str(stage / "theirs.py"), _write("mine\n"))
+    assert not txn.publish(str(stage / "theirs.py"), str(top / "pkg" / "theirs.py"))
+    txn.set_aside(str(top / "pkg" / "theirs.py"))
+    assert txn.publish(str(stage / "theirs.py"), str(top / "pkg" / "theirs.py"))
+    assert (top / "pkg" / "theirs.py").read_text() == "mine\n"
+    assert txn.rollback() == 1
+    assert (snapshot(top), top.stat().st_mtime_ns) == was
+
+
+def test_a_recovery_killed_midway_is_finished_by_the_next(tmp_path: Path) -> None:
+    import uvroot
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    for name in ("a", "b", "c"):
+        (top / name).write_text("created by the killed sync\n")
+    _forge(top, "N\ta", "N\tb", "N\tc")
+    code = "import sys; from uvroot.txn import recover; recover(sys.argv[1], 0)"
+    env = {**os.environ, "UVROOT_TEST_KILL_IN_RECOVERY": "2", "PYTHONPATH": str(Path(uvroot.__file__).parent.parent)}
+    killed = subprocess.run([sys.executable, "-c", code, top], env=env, capture_output=True, text=True, check=False)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert sorted(p.name for p in top.iterdir()) == [".uvroot-txn", "a", "b"]  # undone up to the kill, in reverse
+    assert recover(top, EPOCH) == 2
+    assert list(top.iterdir()) == []
+
+
+def test_an_undo_that_cannot_finish_says_what_failed_and_keeps_its_journal(tmp_path: Path) -> None:
+    from uvroot.errors import InstallError
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    names = "abcde"
+    _forge(top, *(f"A\tx/{name}\t1-{i}" for i, name in enumerate(names, 1)))
+    for i, name in enumerate(names, 1):
+        (top / ".uvroot-txn" / "aside" / f"1-{i}").write_text(f"{name}\n")
+    (top / "x").write_text("a file where the directory was\n")
+    with pytest.raises(InstallError) as failed:
+        recover(top, EPOCH)
+    assert failed.value.message == (
+        f"cannot undo the unfinished sync of {top}: {top}/x/e: File exists; {top}/x/d: File exists; "
+        f"{top}/x/c: File exists (and 2 more)"
+    )
+    assert failed.value.hint == (
+        f"fix the cause and sync again; until then its journal and what it set aside stay in {top}/.uvroot-txn"
+    )
+    (top / "x").unlink()  # the cause fixed
+    assert recover(top, EPOCH) == 0
+    assert {p.name: p.read_text() for p in (top / "x").iterdir()} == {name: f"{name}\n" for name in names}
+    assert sorted(p.name for p in top.iterdir()) == ["x"]
+
+
+def test_undoing_a_publish_deletes_only_what_it_put_there(tmp_path: Path) -> None:
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    (top / ".s" / "e").mkdir(parents=True)
+    (top / ".s" / "e" / "x").write_text("staged, never renamed\n")
+    (top / ".s" / "a").write_text("linked, killed before the staged name went\n")
+    os.link(top / ".s" / "a", top / "fa")
+    (top / ".s" / "b").write_text("staged\n")
+    (top / "fb").write_text("theirs: the link failed, killed before its X\n")
+    (top / "fc").write_text("linked, the staged name gone\n")
+    (top / "de").mkdir()
+    (top / "de" / "x").write_text("theirs\n")
+    (top / "dg").mkdir()  # an empty directory, renamed
+    (top / "dh" / "deep").mkdir(parents=True)
+    (top / "dh" / "deep" / "x.py").write_text("mine\n")
+    (top / "dh" / "in.py").write_text("mine\n")
+    (top / "dh" / "sub").mkdir()  # a directory where a file of mine was
+    (top / "dh" / "sub" / "theirs").write_text("theirs\n")
+    (top / "escape.py").write_text("theirs\n")
+    _forge(top, "S\t.s", "M\t.s/a\tfa", "M\t.s/b\tfb", "M\t.s/c\tfc", "M\t.s/d\tfd", "F\tx", "M\t.s/e\tde",
+           "M\t.s/g\tdg", "F\t../escape.py", "F\tgone.py", "F\tsub", "F\tin.py", "F\tdeep/x.py", "M\t.s/h\tdh")  # fmt: skip
+    assert recover(top, EPOCH) == 4
+    assert sorted(snapshot(top)) == ["de", "de/x", "dh", "dh/sub", "dh/sub/theirs", "escape.py", "fb"]
+    assert (top / "fb").read_text().startswith("theirs")
+
+
+def test_the_oldest_record_of_a_touched_directory_gives_its_mtime_back(tmp_path: Path) -> None:
+    """Each process journals the mtime it saw, and when: the earliest record wins, whichever journal holds it."""
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    for name in ("d", "e", "f", "big"):
+        (top / name).mkdir(parents=True)
+    _forge(top, "T\td\t5\t50", "T\te\t3000000000000\t7", "T\tf\t6000000000000", "T\tgone\t1000\t0",
+           "T\tbig\t99999999999999999999\t0")  # fmt: skip
+    (top / ".uvroot-txn" / "journal-0001-2").write_text(
+        "B\t1\t\nT\td\t2000000000000\t10\nT\te\t4000000000000\t7\nT\tf\t7000000000000\t0\n"
+    )
+    assert recover(top, EPOCH) == 0
+    mtimes = {name: (top / name).stat().st_mtime_ns for name in ("d", "e", "f")}
+    assert mtimes == {"d": 2000000000000, "e": 3000000000000, "f": 6000000000000}
+    assert sorted(p.name for p in top.iterdir()) == ["big", "d", "e", "f"]
+
+
+def test_a_file_made_in_the_tick_the_journal_was_born_is_the_syncs(tmp_path: Path) -> None:
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "mine.py").write_text("mine\n")
+    _forge(top, "N\tmine.py", "S\t.gone.uvroot-stage")  # its staging directory never made
+    born = (top / "mine.py").stat().st_ctime_ns
+    journal = top / ".uvroot-txn" / "journal-0000-1"
+    journal.write_text(journal.read_text().replace("B\t1\t", f"B\t{born}\t", 1))
+    assert recover(top, EPOCH) == 1
+    assert list(top.iterdir()) == []
+
+
+def test_a_worker_process_journals_apart_and_rolls_back_with_the_sync(tmp_path: Path) -> None:
+    import pickle
+
+    from uvroot.txn import TXN_DIR, Transaction
+
+    top = tmp_path / "top"
+    top.mkdir()
+    was = snapshot(top), top.stat().st_mtime_ns
+    txn = Transaction.begin(top, EPOCH)
+    assert not txn.attach()  # the process that began it has its journal
+    txn.create(str(top / "main.py"), _write("main\n"))
+    sent = pickle.dumps(txn)
+    pid = os.fork()
+    if pid == 0:  # a worker, as the process pool starts it
+        code = 1
+        try:
+            worker = pickle.loads(sent)
+            if worker.attach() and not worker.attach():
+                worker.create(str(top / "pkg" / "worker.py"), _write("worker\n"))
+                worker.close()
+                code = 0
+        finally:
+            os._exit(code)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert len([p for p in (top / TXN_DIR).iterdir() if p.name.startswith("journal-")]) == 2
+    assert (top / "pkg" / "worker.py").read_text() == "worker\n"
+    assert txn.rollback() == 2
+    assert (snapshot(top), top.stat().st_mtime_ns) == was
+
+
+def test_a_directory_leading_out_of_the_tree_is_refused_naming_the_link(tmp_path: Path) -> None:
+    from uvroot.txn import EscapeError, Transaction
+
+    top, outside = tmp_path / "top", tmp_path / "outside"
+    (top / "usr").mkdir(parents=True)
+    outside.mkdir()
+    (top / "usr" / "lib").symlink_to(outside)
+    txn = Transaction.begin(top, EPOCH)
+    with pytest.raises(EscapeError) as refused:
+        txn.create(str(top / "usr" / "lib" / "x.py"), _write("x\n"))
+    assert refused.value.message == f"{top}/usr/lib leads outside {top} (to {outside}) through a symbolic link"
+    assert refused.value.hint == "uvroot never writes outside the tree it was given; remove the link"
+    txn.rollback()
+    assert list(outside.iterdir()) == []

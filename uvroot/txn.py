@@ -416,7 +416,7 @@ class Transaction:
         then stays, and the next sync tries again.
         """
         self.close()
-        return _undo(self.top, self.epoch)
+        return _undo(self.top)
 
     def close(self) -> None:
         """Stop journalling in this process."""
@@ -434,7 +434,7 @@ def recover(top: Path, epoch: int) -> int:
     if os.path.isfile(os.path.join(directory, COMMITTED)):
         _finish(top_path, epoch)
         return 0
-    return _undo(top_path, epoch)
+    return _undo(top_path)
 
 
 @dataclass
@@ -520,7 +520,7 @@ def _aside(top: str) -> str | None:
     return aside if _real_directory(aside) else None
 
 
-def _undo(top: str, epoch: int) -> int:
+def _undo(top: str) -> int:
     entries, top_mtime = _journal(top)
     guard = _Guard(top)
     aside = _aside(top)
@@ -558,10 +558,10 @@ def _undo(top: str, epoch: int) -> int:
                 shutil.rmtree(path, ignore_errors=True)  # everything staged in it was this transaction's
         except OSError as exc:
             failures.append(f"{path}: {exc.strerror or exc}")
-    for directory in sorted(created_dirs, key=len, reverse=True):  # deepest first
+    for directory in sorted(created_dirs, reverse=True):  # those inside first (a path sorts before what is below it)
         with contextlib.suppress(OSError):  # not empty: something not ours is in it
             os.rmdir(directory)
-    _restamp(guard, entries, epoch)  # while the journal is there: a kill meanwhile is undone again
+    _restamp(guard, entries)  # while the journal is there: a kill meanwhile is undone again
     if failures:
         raise InstallError(
             f"cannot undo the unfinished sync of {top}: {'; '.join(failures[:3])}"
@@ -575,7 +575,7 @@ def _undo(top: str, epoch: int) -> int:
     return deleted
 
 
-def _restamp(guard: _Guard, entries: list[_Entry], epoch: int) -> None:
+def _restamp(guard: _Guard, entries: list[_Entry]) -> None:
     """Touched directories get their old mtimes back: for each, the earliest record (of any process) is the original."""
     first: dict[str, tuple[int, int]] = {}
     for entry in entries:
@@ -619,7 +619,7 @@ def _unpublish(staged: str, final: str, files: list[str]) -> int:
         if os.path.lexists(path) and not (os.path.isdir(path) and not os.path.islink(path)):
             os.unlink(path)
             deleted += 1
-    for folder in sorted(folders, key=len, reverse=True):  # what stays (someone's file) keeps its directory
+    for folder in sorted(folders, reverse=True):  # inside first; what stays (someone's file) keeps its directory
         with contextlib.suppress(OSError):
             os.rmdir(folder)
     return deleted
@@ -649,7 +649,7 @@ def _finish(top: str, epoch: int) -> None:
     for entry in entries:
         if entry.kind == "A" and (path := guard.path(entry.path)) is not None:
             emptied.update(_parents(path, top))
-    for directory in sorted(emptied, key=len, reverse=True):  # what removal left empty goes (deepest first)
+    for directory in sorted(emptied, reverse=True):  # what removal left empty goes (those inside first)
         with contextlib.suppress(OSError):
             os.rmdir(directory)
     touched = emptied | {path for e in entries if e.kind in "TDS" and (path := guard.directory(e.path)) is not None}
