@@ -9,9 +9,11 @@ was copied or moved; names a wheel could use to forge a journal are refused.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -824,12 +826,14 @@ def test_a_file_made_in_the_tick_the_journal_was_born_is_the_syncs(tmp_path: Pat
 
 
 def test_a_worker_process_journals_apart_and_rolls_back_with_the_sync(tmp_path: Path) -> None:
+    """A worker changes a directory first, the sync after it: the directory gets the mtime from before both."""
     import pickle
 
     from uvroot.txn import TXN_DIR, Transaction
 
     top = tmp_path / "top"
-    top.mkdir()
+    (top / "lib").mkdir(parents=True)
+    os.utime(top / "lib", (1000, 1000))
     was = snapshot(top), top.stat().st_mtime_ns
     txn = Transaction.begin(top, EPOCH)
     assert not txn.attach()  # the process that began it has its journal
@@ -841,15 +845,17 @@ def test_a_worker_process_journals_apart_and_rolls_back_with_the_sync(tmp_path: 
         try:
             worker = pickle.loads(sent)
             if worker.attach() and not worker.attach():
+                worker.create(str(top / "lib" / "worker.py"), _write("worker\n"))
                 worker.create(str(top / "pkg" / "worker.py"), _write("worker\n"))
                 worker.close()
                 code = 0
         finally:
             os._exit(code)
     assert os.waitpid(pid, 0)[1] == 0
+    txn.create(str(top / "lib" / "main.py"), _write("main\n"))  # journals the mtime the worker left
     assert len([p for p in (top / TXN_DIR).iterdir() if p.name.startswith("journal-")]) == 2
     assert (top / "pkg" / "worker.py").read_text() == "worker\n"
-    assert txn.rollback() == 2
+    assert txn.rollback() == 4
     assert (snapshot(top), top.stat().st_mtime_ns) == was
 
 
@@ -867,3 +873,266 @@ def test_a_directory_leading_out_of_the_tree_is_refused_naming_the_link(tmp_path
     assert refused.value.hint == "uvroot never writes outside the tree it was given; remove the link"
     txn.rollback()
     assert list(outside.iterdir()) == []
+
+
+def test_a_sync_killed_after_so_many_files_leaves_what_recovery_undoes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """UVROOT_TEST_KILL_AFTER_FILES=3 (what tests/test_crash.py uses) dies once the third file is journalled."""
+    from uvroot.txn import Transaction, recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    monkeypatch.setenv("UVROOT_TEST_KILL_AFTER_FILES", "3")
+    txn = Transaction.begin(top, EPOCH)
+    txn.create(str(top / "one.py"), _write("1\n"))
+    pid = os.fork()
+    if pid == 0:  # the rest of the sync, in a process the kill may end
+        try:
+            for name in ("two.py", "three.py", "four.py"):
+                txn.create(str(top / name), _write("later\n"))
+        finally:
+            os._exit(0)
+    status = os.waitpid(pid, 0)[1]
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    assert sorted(p.name for p in top.iterdir()) == [".uvroot-txn", "one.py", "two.py"]  # three.py: journalled only
+    txn.close()
+    assert recover(top, EPOCH) == 2
+    assert list(top.iterdir()) == []
+
+
+def test_the_transaction_keeps_its_journal_private_and_makes_directories_0755(tmp_path: Path) -> None:
+    from uvroot.txn import TXN_DIR, Transaction
+
+    top = tmp_path / "top"
+    top.mkdir()
+    umask = os.umask(0o022)  # as sync sets it
+    try:
+        txn = Transaction.begin(top, EPOCH)
+        txn.create(str(top / "new" / "deeper" / "a.py"), _write("a\n"))
+        stage = top / ".x.uvroot-stage"
+        txn.stage_dir(str(stage))
+        txn.create_staged(str(stage / "pkg" / "sub" / "deep" / "b.py"), _write("b\n"))  # directories made at once
+        txn.create_staged(str(stage / "pkg" / "c.py"), _write("c\n"))
+        txn.create_staged(str(stage / "pkg" / "sub" / "d" / "e.py"), _write("e\n"))  # one more under one made
+        modes = {p.relative_to(top).as_posix(): stat.S_IMODE(p.lstat().st_mode) for p in top.rglob("*") if p.is_dir()}
+        journals = [p for p in (top / TXN_DIR).iterdir() if p.is_file()]
+        assert [stat.S_IMODE(p.stat().st_mode) for p in journals] == [0o600]
+        txn.rollback()
+    finally:
+        os.umask(umask)
+    assert modes.pop(TXN_DIR) == 0o700 and modes.pop(f"{TXN_DIR}/aside") == 0o700
+    assert set(modes.values()) == {0o755}
+    assert sorted(modes) == [".x.uvroot-stage", ".x.uvroot-stage/pkg", ".x.uvroot-stage/pkg/sub",
+                             ".x.uvroot-stage/pkg/sub/d", ".x.uvroot-stage/pkg/sub/deep", "new", "new/deeper"]  # fmt: skip
+    assert list(top.iterdir()) == []
+
+
+def test_setting_aside_outside_the_tree_or_the_tree_itself_is_refused(tmp_path: Path) -> None:
+    from uvroot.txn import EscapeError, Transaction
+
+    top = tmp_path / "top"
+    top.mkdir()
+    (tmp_path / "outside.py").write_text("not the tree's\n")
+    txn = Transaction.begin(top, EPOCH)
+    for path in (tmp_path / "outside.py", top):
+        with pytest.raises(EscapeError) as refused:
+            txn.set_aside(str(path))
+        assert refused.value.message == f"{path} is outside {top}"
+        assert refused.value.hint == "uvroot never writes outside the tree it was given"
+    txn.rollback()
+    assert (tmp_path / "outside.py").read_text() == "not the tree's\n" and list(top.iterdir()) == []
+
+
+def test_a_journalled_publish_without_a_destination_deletes_nothing(tmp_path: Path) -> None:
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "keep.py").write_text("someone's\n")
+    _forge(top, "F\tkeep.py", "M\t.s/x")  # (a line cut by hand, or by a disk error the journal's end did not see)
+    assert recover(top, EPOCH) == 0
+    assert (top / "keep.py").read_text() == "someone's\n"
+
+
+def test_commit_stamps_the_directories_it_made_or_changed_and_those_a_publish_brought(tmp_path: Path) -> None:
+    from uvroot.txn import Transaction
+
+    top = tmp_path / "top"
+    (top / "lib").mkdir(parents=True)
+    (top / "keep").mkdir()
+    for directory in (top / "lib", top / "keep"):
+        os.utime(directory, (1000, 1000))
+    txn = Transaction.begin(top, EPOCH)
+    txn.create(str(top / "lib" / "a.py"), _write("a\n"))  # changes lib
+    txn.create(str(top / "lib" / "new" / "b.py"), _write("b\n"))  # makes lib/new
+    stage = top / ".x.uvroot-stage"
+    txn.stage_dir(str(stage))
+    for name in ("pkg/x.py", "pkg/sub/y.py", "pkg/sub2/z.py", "pkg/sub2/inner/w.py"):
+        txn.create_staged(str(stage / name), _write(f"{name}\n"))
+    assert txn.publish(str(stage / "pkg"), str(top / "pkg"))
+    stage.rmdir()
+    txn.commit()
+    mtimes = {p.relative_to(top).as_posix(): p.stat().st_mtime_ns for p in top.rglob("*") if p.is_dir()}
+    assert mtimes.pop("keep") == 1000 * 10**9
+    assert set(mtimes.values()) == {EPOCH * 10**9}, mtimes
+    assert sorted(mtimes) == ["lib", "lib/new", "pkg", "pkg/sub", "pkg/sub2", "pkg/sub2/inner"]
+
+
+def test_a_staged_link_is_published_as_the_link(tmp_path: Path) -> None:
+    from uvroot.txn import Transaction
+
+    top = tmp_path / "top"
+    top.mkdir()
+    (tmp_path / "cached.py").write_text("cached\n")
+    txn = Transaction.begin(top, EPOCH)
+    stage = top / ".x.uvroot-stage"
+    txn.stage_dir(str(stage))
+    txn.create_staged(str(stage / "a.py"), lambda path: Path(path).symlink_to(tmp_path / "cached.py"))
+    assert txn.publish(str(stage / "a.py"), str(top / "a.py"))
+    stage.rmdir()
+    txn.commit()
+    assert (top / "a.py").readlink() == tmp_path / "cached.py" and (tmp_path / "cached.py").stat().st_nlink == 1
+
+
+def test_a_file_name_that_is_not_utf8_is_journalled_and_undone(tmp_path: Path) -> None:
+    from uvroot.txn import Transaction
+
+    top = tmp_path / "top"
+    top.mkdir()
+    name = os.fsdecode(b"caf\xe9.py")  # latin-1 bytes, as an old wheel's RECORD may name them
+    was = snapshot(top), top.stat().st_mtime_ns
+    txn = Transaction.begin(top, EPOCH)
+    txn.create(str(top / name), _write("mine\n"))
+    stage = top / ".x.uvroot-stage"
+    txn.stage_dir(str(stage))
+    txn.create_staged(str(stage / name / name), _write("mine\n"))
+    assert txn.publish(str(stage / name), str(top / "pkg"))
+    assert txn.rollback() == 2
+    assert (snapshot(top), top.stat().st_mtime_ns) == was
+
+
+def test_what_commit_cannot_delete_is_reported_and_the_next_sync_finishes_the_job(tmp_path: Path) -> None:
+    from uvroot.errors import InstallError
+    from uvroot.txn import COMMITTED, TXN_DIR, Transaction, recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "old.py").write_text("old\n")
+    txn = Transaction.begin(top, EPOCH)
+    txn.set_aside(str(top / "old.py"))
+    aside = next((top / TXN_DIR / "aside").iterdir())
+    if subprocess.run(["chattr", "+i", aside], capture_output=True, check=False).returncode != 0:
+        txn.rollback()
+        pytest.skip("cannot make a file immutable here (chattr +i needs root and ext4 or the like)")
+    try:
+        with pytest.raises(InstallError) as failed:
+            txn.commit()
+        assert failed.value.message == (
+            f"the sync is complete, but what it replaced cannot be deleted from {top}/{TXN_DIR}/aside"
+        )
+        assert failed.value.hint == "make it deletable (permissions, chattr -i) and sync again, which finishes the job"
+        assert stat.S_IMODE((top / TXN_DIR / COMMITTED).stat().st_mode) == 0o600
+    finally:
+        subprocess.run(["chattr", "-i", aside], check=True)
+    assert recover(top, EPOCH) == 0
+    assert list(top.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("error", "hint"),
+    [
+        (errno.ENOSPC, "the disk is full: free some space and sync again (nothing of this sync was kept)"),
+        (errno.EACCES, "choose a tree you can write to, or run with the permissions it needs"),
+        (errno.EPERM, "choose a tree you can write to, or run with the permissions it needs"),
+        (errno.EROFS, "choose a tree you can write to, or run with the permissions it needs"),
+        (errno.EIO, "nothing of this sync was kept"),
+    ],
+)
+def test_a_write_error_names_the_path_the_cause_and_what_to_do(error: int, hint: str) -> None:
+    from uvroot.txn import write_error
+
+    named = write_error(OSError(error, os.strerror(error), "/tree/usr/x.py"), "/tree")
+    assert (named.message, named.hint) == (f"cannot write /tree/usr/x.py: {os.strerror(error)}", hint)
+    unnamed = write_error(OSError(error, os.strerror(error)), "/tree")
+    assert unnamed.message == f"cannot write /tree: {os.strerror(error)}"
+    bare = write_error(OSError("no errno"))
+    assert bare.message == "cannot write None: no errno" and bare.hint == "nothing of this sync was kept"
+
+
+def test_a_tree_that_cannot_be_locked_or_begun_is_a_clear_error(tmp_path: Path) -> None:
+    from uvroot.errors import InstallError
+    from uvroot.txn import TXN_DIR, Transaction, locked
+
+    (tmp_path / "file").write_text("a file, not a directory\n")
+    with pytest.raises(InstallError) as refused, locked(tmp_path / "file" / "top", print):
+        pass
+    assert refused.value.message == f"cannot write {tmp_path}/file/top: Not a directory"
+    top = tmp_path / "top"
+    (top / TXN_DIR).mkdir(parents=True)
+    with pytest.raises(InstallError) as refused:
+        Transaction.begin(top, EPOCH)
+    assert refused.value.message == f"cannot write {top}/{TXN_DIR}: File exists"
+    assert refused.value.hint == "nothing of this sync was kept"
+
+
+def test_a_sync_waits_for_one_holding_a_tree_around_its_own(tmp_path: Path) -> None:
+    import fcntl
+    import threading
+
+    from uvroot.txn import locked
+
+    top = tmp_path / "root" / "usr" / "local"
+    top.mkdir(parents=True)
+    held = os.open(tmp_path / "root", os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # a sync of the whole root
+    messages: list[str] = []
+    waited = threading.Event()
+    done: list[bool] = []
+
+    def sync() -> None:
+        with locked(top, lambda message: (messages.append(message), waited.set())):
+            done.append(True)
+
+    thread = threading.Thread(target=sync)
+    thread.start()
+    try:
+        assert waited.wait(60)
+        assert not done
+    finally:
+        fcntl.flock(held, fcntl.LOCK_UN)
+        os.close(held)
+    thread.join()
+    assert done == [True]
+    assert messages == [f"waiting for another uvroot sync of {top} (or of a tree around it) to finish"]
+
+
+def test_recovery_restores_what_was_set_aside_only_where_nothing_came_since(tmp_path: Path) -> None:
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "back.py").write_text("written after the kill\n")
+    _forge(top, "A\tmissing.py\t1-1", "A\tback.py\t1-2", "A\tpkg/old.py\t1-3")
+    (top / ".uvroot-txn" / "aside" / "1-2").write_text("set aside\n")
+    (top / ".uvroot-txn" / "aside" / "1-3").write_text("old\n")
+    assert recover(top, EPOCH) == 0
+    assert {p.relative_to(top).as_posix(): p.read_text() for p in top.rglob("*") if p.is_file()} == {
+        "back.py": "written after the kill\n",
+        "pkg/old.py": "old\n",
+    }
+
+
+def test_a_transaction_leaves_no_descriptor_open(tmp_path: Path) -> None:
+    from uvroot.txn import Transaction
+
+    top = tmp_path / "top"
+    top.mkdir()
+    before = len(list(Path("/proc/self/fd").iterdir()))
+    for end in ("commit", "rollback"):
+        txn = Transaction.begin(top, EPOCH)
+        txn.create(str(top / f"{end}.py"), _write("x\n"))
+        getattr(txn, end)()
+        txn.close()  # closing again is harmless
+    assert len(list(Path("/proc/self/fd").iterdir())) == before
+    assert [p.name for p in top.iterdir()] == ["commit.py"]

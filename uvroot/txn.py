@@ -489,7 +489,7 @@ class _Guard:
         """The absolute path, or None if it is not a plain path whose directory is inside the tree."""
         if not rel or "\0" in rel:
             return None
-        path = os.path.normpath(os.path.join(self.top, rel)) if rel != "." else self.top
+        path = os.path.normpath(os.path.join(self.top, rel))  # "." is the top itself
         parent = os.path.dirname(path)
         if (inside := self._checked.get(parent)) is None:
             real = os.path.realpath(parent)
