@@ -7,6 +7,7 @@ back to copying with a notice, and two syncs sharing one cache end consistent.
 from __future__ import annotations
 
 import concurrent.futures
+import errno
 import os
 import stat
 import subprocess
@@ -254,7 +255,9 @@ def test_source_date_epoch_is_read_stripped_and_refused_when_not_a_number(monkey
         with pytest.raises(UsageError) as refused:
             source_date_epoch()
         assert f"SOURCE_DATE_EPOCH={bad!r} is not a number" in refused.value.message
-        assert refused.value.hint is not None and "git log -1 --format=%ct" in refused.value.hint
+        assert refused.value.hint == (
+            "set it to e.g. $(git log -1 --format=%ct), or unset it for the fixed default (1980-01-01)"
+        )
 
 
 def _cached(directory: Path, name: str = "cached.py", mode: int = 0o755) -> Path:
@@ -330,3 +333,24 @@ def test_a_copy_stops_where_the_file_ends_whatever_its_size_says(tmp_path: Path)
         pytest.skip("no file here whose size says more than it holds")
     Placer("copy").place(str(source), str(tmp_path / "online"))
     assert (tmp_path / "online").read_bytes() == source.read_bytes()
+
+
+def test_a_copy_that_fills_the_disk_fails_and_leaves_no_part_of_the_file(tmp_path: Path) -> None:
+    from uvroot.tree import Placer
+
+    full = tmp_path / "full"
+    full.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", full], capture_output=True, check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        source = tmp_path / "big.bin"
+        source.write_bytes(os.urandom(256 * 1024))
+        with pytest.raises(OSError) as failed:
+            Placer("copy").place(str(source), str(full / "big.bin"))
+        assert failed.value.errno == errno.ENOSPC
+        assert list(full.iterdir()) == []
+    finally:
+        subprocess.run(["umount", full], check=False)

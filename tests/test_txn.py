@@ -862,7 +862,7 @@ def test_a_worker_process_journals_apart_and_rolls_back_with_the_sync(tmp_path: 
 def test_a_directory_leading_out_of_the_tree_is_refused_naming_the_link(tmp_path: Path) -> None:
     from uvroot.txn import EscapeError, Transaction
 
-    top, outside = tmp_path / "top", tmp_path / "outside"
+    top, outside = tmp_path / "top", tmp_path / "top-sibling"  # its name starts with the top's: still outside
     (top / "usr").mkdir(parents=True)
     outside.mkdir()
     (top / "usr" / "lib").symlink_to(outside)
@@ -1136,3 +1136,38 @@ def test_a_transaction_leaves_no_descriptor_open(tmp_path: Path) -> None:
         txn.close()  # closing again is harmless
     assert len(list(Path("/proc/self/fd").iterdir())) == before
     assert [p.name for p in top.iterdir()] == ["commit.py"]
+
+
+def test_journal_lines_are_read_as_written_and_lines_before_a_birth_are_ignored(tmp_path: Path) -> None:
+    """Names with spaces, digits only or escapes the journal never writes; a journal with no B line proves nothing."""
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    for name in ("my file.py", "42", "bad", "end", "unborn.py"):
+        (top / name).write_text("created after the journal was born\n")
+    _forge(top, "N\tmy file.py", "N\t42", "N\tbad\\q", "N\tend\\")  # unknown escape, cut escape: dropped
+    (top / ".uvroot-txn" / "journal-0001-2").write_text("N\tunborn.py\nD\tunborn.py\n")
+    assert recover(top, EPOCH) == 4
+    assert sorted(p.name for p in top.iterdir()) == ["unborn.py"]
+
+
+def test_a_commit_stopped_while_its_journal_is_dropped_stays_committed(tmp_path: Path) -> None:
+    """The journals go first, COMMITTED last: whatever stops the cleanup, the next sync finishes, never undoes."""
+    from uvroot.txn import TXN_DIR, Transaction, recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    txn = Transaction.begin(top, EPOCH)
+    txn.create(str(top / "new.py"), _write("committed\n"))
+    journal = next(p for p in (top / TXN_DIR).iterdir() if p.name.startswith("journal-"))
+    if subprocess.run(["chattr", "+i", journal], capture_output=True, check=False).returncode != 0:
+        txn.rollback()
+        pytest.skip("cannot make a file immutable here (chattr +i needs root and ext4 or the like)")
+    try:
+        with pytest.raises(PermissionError):
+            txn.commit()
+    finally:
+        subprocess.run(["chattr", "-i", journal], check=True)
+    assert recover(top, EPOCH) == 0
+    assert [p.name for p in top.iterdir()] == ["new.py"] and (top / "new.py").read_text() == "committed\n"
