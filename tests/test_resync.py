@@ -354,3 +354,29 @@ def test_a_copy_that_fills_the_disk_fails_and_leaves_no_part_of_the_file(tmp_pat
         assert list(full.iterdir()) == []
     finally:
         subprocess.run(["umount", full], check=False)
+
+
+def test_a_clone_is_a_file_of_its_own_with_the_mode_and_epoch_on_a_filesystem_that_clones(tmp_path: Path) -> None:
+    """On xfs (reflink), clone mode clones: a file of its own even at the cache's epoch, where a link would share."""
+    from uvroot.tree import CACHE_EPOCH, Placer
+
+    image, mounted = tmp_path / "xfs.img", tmp_path / "xfs"
+    mounted.mkdir()
+    with image.open("wb") as stream:
+        stream.truncate(300 * 1024 * 1024)  # sparse: xfs's smallest filesystem
+    made = subprocess.run(["mkfs.xfs", "-q", image], capture_output=True, check=False)
+    if made.returncode != 0 or subprocess.run(["mount", "-o", "loop", image, mounted], check=False).returncode != 0:
+        pytest.skip("no xfs to clone on here (mkfs.xfs, a loop device and root are needed)")
+    try:
+        source = _cached(mounted / "cache")
+        notices: list[str] = []
+        placer = Placer("clone", notices.append, CACHE_EPOCH)
+        for name in ("a.py", "b.py"):
+            placer.place(str(source), str(mounted / name))
+            placed = (mounted / name).stat()
+            assert (mounted / name).read_bytes() == source.read_bytes()
+            assert placed.st_ino != source.stat().st_ino and placed.st_nlink == 1 and source.stat().st_nlink == 1
+            assert stat.S_IMODE(placed.st_mode) == 0o755 and placed.st_mtime_ns == CACHE_EPOCH * 10**9
+        assert notices == []
+    finally:
+        subprocess.run(["umount", mounted], check=False)
