@@ -1171,3 +1171,49 @@ def test_a_commit_stopped_while_its_journal_is_dropped_stays_committed(tmp_path:
         subprocess.run(["chattr", "-i", journal], check=True)
     assert recover(top, EPOCH) == 0
     assert [p.name for p in top.iterdir()] == ["new.py"] and (top / "new.py").read_text() == "committed\n"
+
+
+def test_a_sync_waiting_for_the_tree_locks_it_again_when_the_one_before_removed_it(tmp_path: Path) -> None:
+    """The sync it waited for failed and removed the tree it had made: the waiting one makes and locks its own."""
+    import fcntl
+    import threading
+
+    from uvroot.txn import locked
+
+    top = tmp_path / "root"
+    top.mkdir()
+    held = os.open(top, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # the sync before
+    messages: list[str] = []
+    waited = threading.Event()
+    found: list[bool] = []
+
+    def sync() -> None:
+        with locked(top, lambda message: (messages.append(message), waited.set())):
+            found.append(top.is_dir())
+
+    thread = threading.Thread(target=sync)
+    thread.start()
+    try:
+        assert waited.wait(60)
+        top.rmdir()  # it failed: the tree it made goes
+    finally:
+        fcntl.flock(held, fcntl.LOCK_UN)
+        os.close(held)
+    thread.join()
+    assert found == [True]
+    assert messages == [f"waiting for another uvroot sync of {top} (or of a tree around it) to finish"]
+
+
+def test_replacing_never_sets_a_directory_aside(tmp_path: Path) -> None:
+    from uvroot.txn import Transaction
+
+    top = tmp_path / "top"
+    (top / "pkg").mkdir(parents=True)
+    (top / "pkg" / "theirs.py").write_text("theirs\n")
+    was = snapshot(top), top.stat().st_mtime_ns
+    txn = Transaction.begin(top, EPOCH)
+    with pytest.raises(FileExistsError):
+        txn.create(str(top / "pkg"), _write("a file where a directory is\n"), replace=True)
+    txn.rollback()
+    assert (snapshot(top), top.stat().st_mtime_ns) == was

@@ -210,7 +210,8 @@ class Transaction:
             txn._open(before)
         except OSError as exc:
             raise write_error(exc, txn.top) from None
-        txn._known.add(txn.top)
+        # pragma below: _known only saves checks: a top not known is checked and journalled (T .) again, same result
+        txn._known.add(txn.top)  # pragma: no mutate
         return txn
 
     def __getstate__(self) -> dict[str, object]:
@@ -305,7 +306,8 @@ class Transaction:
         self.parent_ready(path)
         self._log("S", self._rel(path))
         os.mkdir(path, 0o755)
-        self._known.add(path)
+        # pragma below: _known only saves checks: create_staged's mkdir of a directory not known finds it there
+        self._known.add(path)  # pragma: no mutate
 
     def create_staged(self, path: str, make: Callable[[str], None]) -> None:
         """Create a file inside a staging directory of this transaction with ``make``."""
@@ -317,7 +319,8 @@ class Transaction:
                 os.makedirs(parent, 0o755, exist_ok=True)
             except FileExistsError:
                 pass
-            self._known.add(parent)
+            # pragma below: _known only saves checks: the next file's mkdir finds the directory there
+            self._known.add(parent)  # pragma: no mutate
         self._count()
         make(path)
 
@@ -384,12 +387,14 @@ class Transaction:
             self.check_inside(existing)
             mtime = os.stat(existing).st_mtime_ns  # a link's target: the directory that changes
             self._log("T", self._rel(existing) if existing != self.top else ".", str(mtime), str(time.monotonic_ns()))
-            self._known.add(existing)
+            # pragma below: _known only saves checks: a directory not known is journalled again; the earliest T wins
+            self._known.add(existing)  # pragma: no mutate
         for directory in reversed(missing):
             self._log("D", self._rel(directory))
             with contextlib.suppress(FileExistsError):  # another thread of this sync made it first
                 os.mkdir(directory, 0o755)
-            self._known.add(directory)
+            # pragma below: _known only saves checks: a directory not known is journalled again (T); the D undoes it
+            self._known.add(directory)  # pragma: no mutate
 
     def check_inside(self, directory: str) -> None:
         """Refuse an existing directory that leads outside the tree through a symbolic link."""
