@@ -1144,11 +1144,13 @@ def test_journal_lines_are_read_as_written_and_lines_before_a_birth_are_ignored(
 
     top = tmp_path / "top"
     top.mkdir()
-    for name in ("my file.py", "42", "bad", "end", "unborn.py"):
+    for name in ("my file.py", "42", "bad", "end", "unborn.py", "pkg/in.py"):
+        (top / name).parent.mkdir(exist_ok=True)
         (top / name).write_text("created after the journal was born\n")
-    _forge(top, "N\tmy file.py", "N\t42", "N\tbad\\q", "N\tend\\")  # unknown escape, cut escape: dropped
+    _forge(top, "N\tmy file.py", "N\t42", "N\tbad\\q", "N\tend\\",  # unknown escape, cut escape: dropped
+           "F\tin.py\tjunk", "M\t.s/pkg\tpkg")  # a field too many: the first one counts  # fmt: skip
     (top / ".uvroot-txn" / "journal-0001-2").write_text("N\tunborn.py\nD\tunborn.py\n")
-    assert recover(top, EPOCH) == 4
+    assert recover(top, EPOCH) == 5
     assert sorted(p.name for p in top.iterdir()) == ["unborn.py"]
 
 
