@@ -1219,3 +1219,34 @@ def test_replacing_never_sets_a_directory_aside(tmp_path: Path) -> None:
         txn.create(str(top / "pkg"), _write("a file where a directory is\n"), replace=True)
     txn.rollback()
     assert (snapshot(top), top.stat().st_mtime_ns) == was
+
+
+def test_a_file_announced_then_cancelled_is_not_the_syncs_to_delete(tmp_path: Path) -> None:
+    """The compiler did not write the bytecode it was given: whatever appears there later is someone else's."""
+    from uvroot.txn import Transaction
+
+    top = tmp_path / "top"
+    (top / "pkg").mkdir(parents=True)
+    txn = Transaction.begin(top, EPOCH)
+    txn.expect(str(top / "pkg" / "mod.pyc"))
+    txn.cancel(str(top / "pkg" / "mod.pyc"))
+    (top / "pkg" / "mod.pyc").write_text("someone's, newer than the journal\n")
+    assert txn.rollback() == 0
+    assert (top / "pkg" / "mod.pyc").read_text() == "someone's, newer than the journal\n"
+
+
+def test_a_transaction_sent_to_a_worker_opens_a_journal_of_its_own(tmp_path: Path) -> None:
+    import pickle
+
+    from uvroot.txn import TXN_DIR, Transaction
+
+    top = tmp_path / "top"
+    top.mkdir()
+    txn = Transaction.begin(top, EPOCH)
+    copy = pickle.loads(pickle.dumps(txn))  # what a worker receives: no descriptor, no lock, no process
+    assert copy.attach()
+    copy.create(str(top / "worker.py"), _write("worker\n"))
+    copy.close()
+    assert len([p for p in (top / TXN_DIR).iterdir() if p.name.startswith("journal-")]) == 2
+    assert txn.rollback() == 1
+    assert list(top.iterdir()) == []
