@@ -1250,3 +1250,16 @@ def test_a_transaction_sent_to_a_worker_opens_a_journal_of_its_own(tmp_path: Pat
     assert len([p for p in (top / TXN_DIR).iterdir() if p.name.startswith("journal-")]) == 2
     assert txn.rollback() == 1
     assert list(top.iterdir()) == []
+
+
+def test_stamping_the_top_never_follows_a_link_and_a_missing_top_is_no_error(tmp_path: Path) -> None:
+    from uvroot.txn import stamp_top
+
+    real, top = tmp_path / "real", tmp_path / "top"
+    real.mkdir()
+    os.utime(real, (1000, 1000))
+    top.symlink_to(real)
+    stamp_top(top, EPOCH)
+    assert real.stat().st_mtime_ns == 1000 * 10**9 and top.lstat().st_mtime_ns == EPOCH * 10**9
+    stamp_top(tmp_path / "missing", EPOCH)
+    assert not (tmp_path / "missing").exists()
