@@ -740,22 +740,24 @@ def test_a_recovery_killed_midway_is_finished_by_the_next(tmp_path: Path) -> Non
     assert list(top.iterdir()) == []
 
 
-def test_an_undo_that_cannot_finish_says_what_failed_and_keeps_its_journal(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("names", "more"), [("abc", ""), ("abcd", " (and 1 more)"), ("abcde", " (and 2 more)")])
+def test_an_undo_that_cannot_finish_says_what_failed_and_keeps_its_journal(
+    tmp_path: Path, names: str, more: str
+) -> None:
     from uvroot.errors import InstallError
     from uvroot.txn import recover
 
     top = tmp_path / "top"
     top.mkdir()
-    names = "abcde"
     _forge(top, *(f"A\tx/{name}\t1-{i}" for i, name in enumerate(names, 1)))
     for i, name in enumerate(names, 1):
         (top / ".uvroot-txn" / "aside" / f"1-{i}").write_text(f"{name}\n")
     (top / "x").write_text("a file where the directory was\n")
     with pytest.raises(InstallError) as failed:
         recover(top, EPOCH)
+    last = names[::-1][:3]  # undone in reverse
     assert failed.value.message == (
-        f"cannot undo the unfinished sync of {top}: {top}/x/e: File exists; {top}/x/d: File exists; "
-        f"{top}/x/c: File exists (and 2 more)"
+        f"cannot undo the unfinished sync of {top}: " + "; ".join(f"{top}/x/{n}: File exists" for n in last) + more
     )
     assert failed.value.hint == (
         f"fix the cause and sync again; until then its journal and what it set aside stay in {top}/.uvroot-txn"
@@ -1148,7 +1150,8 @@ def test_journal_lines_are_read_as_written_and_lines_before_a_birth_are_ignored(
         (top / name).parent.mkdir(exist_ok=True)
         (top / name).write_text("created after the journal was born\n")
     _forge(top, "N\tmy file.py", "N\t42", "N\tbad\\q", "N\tend\\",  # unknown escape, cut escape: dropped
-           "F\tin.py\tjunk", "M\t.s/pkg\tpkg")  # a field too many: the first one counts  # fmt: skip
+           "F\tin.py\tjunk", "M\t.s/pkg\tpkg",  # a field too many: the first one counts
+           "N\t../outside.py")  # skipped, not the end of the undo  # fmt: skip
     (top / ".uvroot-txn" / "journal-0001-2").write_text("N\tunborn.py\nD\tunborn.py\n")
     assert recover(top, EPOCH) == 5
     assert sorted(p.name for p in top.iterdir()) == ["unborn.py"]
