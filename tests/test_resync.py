@@ -7,6 +7,7 @@ back to copying with a notice, and two syncs sharing one cache end consistent.
 from __future__ import annotations
 
 import concurrent.futures
+import errno
 import os
 import stat
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import check_record, uvroot, uvroot_argv
+from uvroot.tree import LinkMode
 
 HOST = f"{sys.version_info[0]}.{sys.version_info[1]}"
 TARGET = ["--python-version", "3.12", "--python-platform", "x86_64-manylinux_2_28"]
@@ -232,3 +234,149 @@ def test_inexact_keeps_what_the_lock_no_longer_selects_and_still_upgrades(
     again = _sync(after, root, uvroot_cache, "--exact", "-v")  # uv's default, spelled out
     assert " - gadgets==1.0" in again
     assert sorted(p.name for p in site.glob("*.dist-info")) == ["alpha-1.0.dist-info", "beta-2.0.dist-info"]
+
+
+# -- the placer alone (uvroot/tree.py) ---------------------------------------------------------------------------
+
+
+def test_source_date_epoch_is_read_stripped_and_refused_when_not_a_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    from uvroot.errors import UsageError
+    from uvroot.tree import DEFAULT_EPOCH, source_date_epoch
+
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    assert source_date_epoch() == DEFAULT_EPOCH == 315532800
+    for blank in ("", " \n"):
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", blank)
+        assert source_date_epoch() == DEFAULT_EPOCH
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", " 1700000000\n")  # as $(git log -1 --format=%ct) may leave it
+    assert source_date_epoch() == 1700000000
+    for bad in ("yesterday", "-1", "1.5"):
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", bad)
+        with pytest.raises(UsageError) as refused:
+            source_date_epoch()
+        assert f"SOURCE_DATE_EPOCH={bad!r} is not a number" in refused.value.message
+        assert refused.value.hint == (
+            "set it to e.g. $(git log -1 --format=%ct), or unset it for the fixed default (1980-01-01)"
+        )
+
+
+def _cached(directory: Path, name: str = "cached.py", mode: int = 0o755) -> Path:
+    """A file as the unpacked cache holds it: the cache's epoch as its mtime."""
+    from uvroot.tree import CACHE_EPOCH
+
+    directory.mkdir(parents=True, exist_ok=True)
+    source = directory / name
+    source.write_bytes(b"#!/bin/sh\necho cached\n" * 100)
+    source.chmod(mode)
+    os.utime(source, (CACHE_EPOCH, CACHE_EPOCH))
+    return source
+
+
+@pytest.mark.parametrize("epoch", [315532800, 1700000000], ids=["default-epoch", "other-epoch"])
+@pytest.mark.parametrize("mode", ["clone", "hardlink", "copy", "symlink"])
+def test_a_placed_file_has_the_contents_mode_and_epoch_and_the_cache_file_is_untouched(
+    tmp_path: Path, mode: LinkMode, epoch: int
+) -> None:
+    from uvroot.tree import CACHE_EPOCH, Placer
+
+    source = _cached(tmp_path / "cache")
+    cached = source.stat()
+    notices: list[str] = []
+    placer = Placer(mode, notices.append, epoch)
+    for name in ("a.py", "b.py"):
+        placer.place(str(source), str(tmp_path / name))
+        placed = tmp_path / name
+        assert placed.read_bytes() == source.read_bytes() and stat.S_IMODE(placed.stat().st_mode) == 0o755
+        assert placed.lstat().st_mtime_ns == epoch * 10**9
+        if mode == "symlink":
+            assert placed.readlink() == source
+        elif epoch == CACHE_EPOCH and (mode == "hardlink" or (mode == "clone" and not _can_reflink(tmp_path))):
+            assert placed.stat().st_ino == cached.st_ino  # the cache file already has the epoch
+        else:  # a file of its own: a hard link would carry the cache's mtime
+            assert placed.stat().st_ino != cached.st_ino and placed.stat().st_nlink == 1
+    assert source.stat().st_mtime_ns == CACHE_EPOCH * 10**9 and stat.S_IMODE(source.stat().st_mode) == 0o755
+    assert notices == []  # clone -> hardlink is silent, as in uv
+    with pytest.raises(FileExistsError):  # never over a file in the way
+        placer.place(str(source), str(tmp_path / "a.py"))
+
+
+@pytest.mark.parametrize("mode", ["clone", "hardlink"])
+def test_a_cache_on_another_filesystem_falls_back_to_copy_with_one_notice(tmp_path: Path, mode: LinkMode) -> None:
+    from uvroot.tree import Placer
+
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second filesystem (/dev/shm) to put the cache on")
+    cache = shm / f"uvroot-test-placer-{os.getpid()}"
+    try:
+        source = _cached(cache, mode=0o644)
+        notices: list[str] = []
+        placer = Placer(mode, notices.append)
+        for name in ("a.py", "b.py", "c.py"):
+            placer.place(str(source), str(tmp_path / name))
+            placed = (tmp_path / name).stat()
+            assert (tmp_path / name).read_bytes() == source.read_bytes() and placed.st_nlink == 1
+            assert stat.S_IMODE(placed.st_mode) == 0o644 and placed.st_mtime_ns == 315532800 * 10**9
+    finally:
+        subprocess.run(["rm", "-rf", str(cache)], check=False)
+    assert len(notices) == 1, notices
+    assert notices[0].startswith(f"notice: --link-mode {mode} is not possible here (")
+    assert notices[0].endswith("); using copy instead")
+
+
+def test_a_copy_stops_where_the_file_ends_whatever_its_size_says(tmp_path: Path) -> None:
+    """A sysfs file claims 4096 bytes and holds a few: the copy ends at its end, exactly."""
+    from uvroot.tree import Placer
+
+    source = Path("/sys/devices/system/cpu/online")
+    if not source.is_file() or source.stat().st_size <= len(source.read_bytes()):
+        pytest.skip("no file here whose size says more than it holds")
+    Placer("copy").place(str(source), str(tmp_path / "online"))
+    assert (tmp_path / "online").read_bytes() == source.read_bytes()
+
+
+def test_a_copy_that_fills_the_disk_fails_and_leaves_no_part_of_the_file(tmp_path: Path) -> None:
+    from uvroot.tree import Placer
+
+    full = tmp_path / "full"
+    full.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", full], capture_output=True, check=False
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        source = tmp_path / "big.bin"
+        source.write_bytes(os.urandom(256 * 1024))
+        with pytest.raises(OSError) as failed:
+            Placer("copy").place(str(source), str(full / "big.bin"))
+        assert failed.value.errno == errno.ENOSPC
+        assert list(full.iterdir()) == []
+    finally:
+        subprocess.run(["umount", full], check=False)
+
+
+def test_a_clone_is_a_file_of_its_own_with_the_mode_and_epoch_on_a_filesystem_that_clones(tmp_path: Path) -> None:
+    """On xfs (reflink), clone mode clones: a file of its own even at the cache's epoch, where a link would share."""
+    from uvroot.tree import CACHE_EPOCH, Placer
+
+    image, mounted = tmp_path / "xfs.img", tmp_path / "xfs"
+    mounted.mkdir()
+    with image.open("wb") as stream:
+        stream.truncate(300 * 1024 * 1024)  # sparse: xfs's smallest filesystem
+    made = subprocess.run(["mkfs.xfs", "-q", image], capture_output=True, check=False)
+    if made.returncode != 0 or subprocess.run(["mount", "-o", "loop", image, mounted], check=False).returncode != 0:
+        pytest.skip("no xfs to clone on here (mkfs.xfs, a loop device and root are needed)")
+    try:
+        source = _cached(mounted / "cache")
+        notices: list[str] = []
+        placer = Placer("clone", notices.append, CACHE_EPOCH)
+        for name in ("a.py", "b.py"):
+            placer.place(str(source), str(mounted / name))
+            placed = (mounted / name).stat()
+            assert (mounted / name).read_bytes() == source.read_bytes()
+            assert placed.st_ino != source.stat().st_ino and placed.st_nlink == 1 and source.stat().st_nlink == 1
+            assert stat.S_IMODE(placed.st_mode) == 0o755 and placed.st_mtime_ns == CACHE_EPOCH * 10**9
+        assert notices == []
+    finally:
+        subprocess.run(["umount", mounted], check=False)

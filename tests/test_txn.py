@@ -9,10 +9,13 @@ was copied or moved; names a wheel could use to forge a journal are refused.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import signal
+import stat
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -489,6 +492,26 @@ def test_rollback_unpublishes_and_deletes_what_was_staged(tmp_path: Path) -> Non
     assert (snapshot(top), top.stat().st_mtime_ns) == was
 
 
+def test_a_publish_that_lost_a_race_cancels_only_its_own_move(tmp_path: Path) -> None:
+    """Two threads publish a namespace directory: B journals its move first, A renames first, B merges file by file.
+
+    Undoing B's failed move must not cancel A's, which left ``nsp/a.py`` behind after a failed sync.
+    """
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    (top / "nsp").mkdir(parents=True)
+    (top / "nsp" / "a.py").write_text("a\n")  # A's directory, renamed whole
+    (top / "nsp" / "b.py").write_text("b\n")  # B's file, merged into it
+    for stage in (".a.uvroot-stage", ".b.uvroot-stage"):
+        (top / stage).mkdir()
+    _forge(top, "S\t.a.uvroot-stage", "S\t.b.uvroot-stage", "F\tb.py", "M\t.b.uvroot-stage/nsp\tnsp", "F\ta.py",
+           "M\t.a.uvroot-stage/nsp\tnsp", "X\tnsp\t.b.uvroot-stage/nsp", "T\tnsp\t1000\t0",
+           "M\t.b.uvroot-stage/nsp/b.py\tnsp/b.py")  # fmt: skip
+    recover(top, EPOCH)
+    assert snapshot(top) == {}
+
+
 @pytest.mark.parametrize(
     "lines",
     [
@@ -651,3 +674,600 @@ def test_a_prefix_inside_a_locked_root_waits_for_it(bulk_project: Callable[..., 
         fcntl.flock(held, fcntl.LOCK_UN)
         os.close(held)
     assert sync.wait() == 0
+
+
+# -- found by mutation testing (tools/mutate.py) ----------------------------------------------------------------
+
+
+def _write(text: str) -> Callable[[str], None]:
+    def make(path: str) -> None:
+        with Path(path).open("x") as stream:
+            stream.write(text)
+
+    return make
+
+
+def test_a_file_created_then_replaced_by_the_same_sync_is_undone_whole(tmp_path: Path) -> None:
+    """The replacement's X cancels only the N of the attempt that found the first file in the way."""
+    from uvroot.txn import Transaction
+
+    top = tmp_path / "top"
+    top.mkdir()
+    was = snapshot(top), top.stat().st_mtime_ns
+    txn = Transaction.begin(top, EPOCH)
+    txn.create(str(top / "twice.py"), _write("one\n"))
+    txn.create(str(top / "twice.py"), _write("two\n"), replace=True)
+    assert (top / "twice.py").read_text() == "two\n"
+    assert txn.rollback() == 2
+    assert (snapshot(top), top.stat().st_mtime_ns) == was
+
+
+def test_allow_existing_rolled_back_gives_the_file_in_the_way_back(tmp_path: Path) -> None:
+    """A publish refused by a file in the way, that file set aside, the publish again: undone, the file is back."""
+    from uvroot.txn import Transaction
+
+    top = tmp_path / "top"
+    (top / "pkg").mkdir(parents=True)
+    (top / "pkg" / "theirs.py").write_text("theirs\n")
+    was = snapshot(top), top.stat().st_mtime_ns
+    txn = Transaction.begin(top, EPOCH)
+    stage = top / ".x.uvroot-stage"
+    txn.stage_dir(str(stage))
+    txn.create_staged(str(stage / "theirs.py"), _write("mine\n"))
+    assert not txn.publish(str(stage / "theirs.py"), str(top / "pkg" / "theirs.py"))
+    txn.set_aside(str(top / "pkg" / "theirs.py"))
+    assert txn.publish(str(stage / "theirs.py"), str(top / "pkg" / "theirs.py"))
+    assert (top / "pkg" / "theirs.py").read_text() == "mine\n"
+    assert txn.rollback() == 1
+    assert (snapshot(top), top.stat().st_mtime_ns) == was
+
+
+def test_a_recovery_killed_midway_is_finished_by_the_next(tmp_path: Path) -> None:
+    import uvroot
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    for name in ("a", "b", "c"):
+        (top / name).write_text("created by the killed sync\n")
+    _forge(top, "N\ta", "N\tb", "N\tc")
+    code = "import sys; from uvroot.txn import recover; recover(sys.argv[1], 0)"
+    env = {**os.environ, "UVROOT_TEST_KILL_IN_RECOVERY": "2", "PYTHONPATH": str(Path(uvroot.__file__).parent.parent)}
+    killed = subprocess.run([sys.executable, "-c", code, top], env=env, capture_output=True, text=True, check=False)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert sorted(p.name for p in top.iterdir()) == [".uvroot-txn", "a", "b"]  # undone up to the kill, in reverse
+    assert recover(top, EPOCH) == 2
+    assert list(top.iterdir()) == []
+
+
+@pytest.mark.parametrize(("names", "more"), [("abc", ""), ("abcd", " (and 1 more)"), ("abcde", " (and 2 more)")])
+def test_an_undo_that_cannot_finish_says_what_failed_and_keeps_its_journal(
+    tmp_path: Path, names: str, more: str
+) -> None:
+    from uvroot.errors import InstallError
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    _forge(top, *(f"A\tx/{name}\t1-{i}" for i, name in enumerate(names, 1)))
+    for i, name in enumerate(names, 1):
+        (top / ".uvroot-txn" / "aside" / f"1-{i}").write_text(f"{name}\n")
+    (top / "x").write_text("a file where the directory was\n")
+    with pytest.raises(InstallError) as failed:
+        recover(top, EPOCH)
+    last = names[::-1][:3]  # undone in reverse
+    assert failed.value.message == (
+        f"cannot undo the unfinished sync of {top}: " + "; ".join(f"{top}/x/{n}: File exists" for n in last) + more
+    )
+    assert failed.value.hint == (
+        f"fix the cause and sync again; until then its journal and what it set aside stay in {top}/.uvroot-txn"
+    )
+    (top / "x").unlink()  # the cause fixed
+    assert recover(top, EPOCH) == 0
+    assert {p.name: p.read_text() for p in (top / "x").iterdir()} == {name: f"{name}\n" for name in names}
+    assert sorted(p.name for p in top.iterdir()) == ["x"]
+
+
+def test_undoing_a_publish_deletes_only_what_it_put_there(tmp_path: Path) -> None:
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    (top / ".s" / "e").mkdir(parents=True)
+    (top / ".s" / "e" / "x").write_text("staged, never renamed\n")
+    (top / ".s" / "a").write_text("linked, killed before the staged name went\n")
+    os.link(top / ".s" / "a", top / "fa")
+    (top / ".s" / "b").write_text("staged\n")
+    (top / "fb").write_text("theirs: the link failed, killed before its X\n")
+    (top / "fc").write_text("linked, the staged name gone\n")
+    (top / "de").mkdir()
+    (top / "de" / "x").write_text("theirs\n")
+    (top / "dg").mkdir()  # an empty directory, renamed
+    (top / "dh" / "deep").mkdir(parents=True)
+    (top / "dh" / "deep" / "x.py").write_text("mine\n")
+    (top / "dh" / "in.py").write_text("mine\n")
+    (top / "dh" / "sub").mkdir()  # a directory where a file of mine was
+    (top / "dh" / "sub" / "theirs").write_text("theirs\n")
+    (top / "escape.py").write_text("theirs\n")
+    (top / "dn" / "x" / "y").mkdir(parents=True)
+    (top / "dn" / "x" / "y" / "z.py").write_text("mine\n")  # all of it mine: all of it goes
+    _forge(top, "S\t.s", "F\tx/y/z.py", "M\t.s/n\tdn", "M\t.s/a\tfa", "M\t.s/b\tfb", "M\t.s/c\tfc", "M\t.s/d\tfd", "F\tx", "M\t.s/e\tde",
+           "M\t.s/g\tdg", "F\t../escape.py", "F\tgone.py", "F\tsub", "F\tin.py", "F\tdeep/x.py", "M\t.s/h\tdh")  # fmt: skip
+    assert recover(top, EPOCH) == 5
+    assert sorted(snapshot(top)) == ["de", "de/x", "dh", "dh/sub", "dh/sub/theirs", "escape.py", "fb"]
+    assert (top / "fb").read_text().startswith("theirs")
+
+
+def test_the_oldest_record_of_a_touched_directory_gives_its_mtime_back(tmp_path: Path) -> None:
+    """Each process journals the mtime it saw, and when: the earliest record wins, whichever journal holds it."""
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    for name in ("d", "e", "f", "big"):
+        (top / name).mkdir(parents=True)
+    _forge(top, "T\td\t5\t50", "T\te\t3000000000000\t7", "T\tf\t6000000000000", "T\tgone\t1000\t0",
+           "T\tbig\t99999999999999999999\t0")  # fmt: skip
+    (top / ".uvroot-txn" / "journal-0001-2").write_text(
+        "B\t1\t\nT\td\t2000000000000\t10\nT\te\t4000000000000\t7\nT\tf\t7000000000000\t0\n"
+    )
+    assert recover(top, EPOCH) == 0
+    mtimes = {name: (top / name).stat().st_mtime_ns for name in ("d", "e", "f")}
+    assert mtimes == {"d": 2000000000000, "e": 3000000000000, "f": 6000000000000}
+    assert sorted(p.name for p in top.iterdir()) == ["big", "d", "e", "f"]
+
+
+def test_a_file_made_in_the_tick_the_journal_was_born_is_the_syncs(tmp_path: Path) -> None:
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "mine.py").write_text("mine\n")
+    _forge(top, "N\tmine.py", "S\t.gone.uvroot-stage")  # its staging directory never made
+    born = (top / "mine.py").stat().st_ctime_ns
+    journal = top / ".uvroot-txn" / "journal-0000-1"
+    journal.write_text(journal.read_text().replace("B\t1\t", f"B\t{born}\t", 1))
+    assert recover(top, EPOCH) == 1
+    assert list(top.iterdir()) == []
+
+
+def test_a_worker_process_journals_apart_and_rolls_back_with_the_sync(tmp_path: Path) -> None:
+    """A worker changes a directory first, the sync after it: the directory gets the mtime from before both."""
+    import pickle
+
+    from uvroot.txn import TXN_DIR, Transaction
+
+    top = tmp_path / "top"
+    (top / "lib").mkdir(parents=True)
+    os.utime(top / "lib", (1000, 1000))
+    was = snapshot(top), top.stat().st_mtime_ns
+    txn = Transaction.begin(top, EPOCH)
+    assert not txn.attach()  # the process that began it has its journal
+    txn.create(str(top / "main.py"), _write("main\n"))
+    sent = pickle.dumps(txn)
+    pid = os.fork()
+    if pid == 0:  # a worker, as the process pool starts it
+        code = 1
+        try:
+            worker = pickle.loads(sent)
+            if worker.attach() and not worker.attach():
+                worker.create(str(top / "lib" / "worker.py"), _write("worker\n"))
+                worker.create(str(top / "pkg" / "worker.py"), _write("worker\n"))
+                worker.close()
+                code = 0
+        finally:
+            os._exit(code)
+    assert os.waitpid(pid, 0)[1] == 0
+    txn.create(str(top / "lib" / "main.py"), _write("main\n"))  # journals the mtime the worker left
+    assert len([p for p in (top / TXN_DIR).iterdir() if p.name.startswith("journal-")]) == 2
+    assert (top / "pkg" / "worker.py").read_text() == "worker\n"
+    assert txn.rollback() == 4
+    assert (snapshot(top), top.stat().st_mtime_ns) == was
+
+
+def test_a_directory_leading_out_of_the_tree_is_refused_naming_the_link(tmp_path: Path) -> None:
+    from uvroot.txn import EscapeError, Transaction
+
+    top, outside = tmp_path / "top", tmp_path / "top-sibling"  # its name starts with the top's: still outside
+    (top / "usr").mkdir(parents=True)
+    outside.mkdir()
+    (top / "usr" / "lib").symlink_to(outside)
+    txn = Transaction.begin(top, EPOCH)
+    with pytest.raises(EscapeError) as refused:
+        txn.create(str(top / "usr" / "lib" / "x.py"), _write("x\n"))
+    assert refused.value.message == f"{top}/usr/lib leads outside {top} (to {outside}) through a symbolic link"
+    assert refused.value.hint == "uvroot never writes outside the tree it was given; remove the link"
+    txn.rollback()
+    assert list(outside.iterdir()) == []
+
+
+def test_a_sync_killed_after_so_many_files_leaves_what_recovery_undoes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """UVROOT_TEST_KILL_AFTER_FILES=3 (what tests/test_crash.py uses) dies once the third file is journalled."""
+    from uvroot.txn import Transaction, recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    monkeypatch.setenv("UVROOT_TEST_KILL_AFTER_FILES", "3")
+    txn = Transaction.begin(top, EPOCH)
+    txn.create(str(top / "one.py"), _write("1\n"))
+    pid = os.fork()
+    if pid == 0:  # the rest of the sync, in a process the kill may end
+        try:
+            for name in ("two.py", "three.py", "four.py"):
+                txn.create(str(top / name), _write("later\n"))
+        finally:
+            os._exit(0)
+    status = os.waitpid(pid, 0)[1]
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    assert sorted(p.name for p in top.iterdir()) == [".uvroot-txn", "one.py", "two.py"]  # three.py: journalled only
+    txn.close()
+    assert recover(top, EPOCH) == 2
+    assert list(top.iterdir()) == []
+
+
+def test_the_transaction_keeps_its_journal_private_and_makes_directories_0755(tmp_path: Path) -> None:
+    from uvroot.txn import TXN_DIR, Transaction
+
+    top = tmp_path / "top"
+    top.mkdir()
+    umask = os.umask(0o022)  # as sync sets it
+    try:
+        txn = Transaction.begin(top, EPOCH)
+        txn.create(str(top / "new" / "deeper" / "a.py"), _write("a\n"))
+        stage = top / ".x.uvroot-stage"
+        txn.stage_dir(str(stage))
+        txn.create_staged(str(stage / "pkg" / "sub" / "deep" / "b.py"), _write("b\n"))  # directories made at once
+        txn.create_staged(str(stage / "pkg" / "c.py"), _write("c\n"))
+        txn.create_staged(str(stage / "pkg" / "sub" / "d" / "e.py"), _write("e\n"))  # one more under one made
+        modes = {p.relative_to(top).as_posix(): stat.S_IMODE(p.lstat().st_mode) for p in top.rglob("*") if p.is_dir()}
+        journals = [p for p in (top / TXN_DIR).iterdir() if p.is_file()]
+        assert [stat.S_IMODE(p.stat().st_mode) for p in journals] == [0o600]
+        txn.rollback()
+    finally:
+        os.umask(umask)
+    assert modes.pop(TXN_DIR) == 0o700 and modes.pop(f"{TXN_DIR}/aside") == 0o700
+    assert set(modes.values()) == {0o755}
+    assert sorted(modes) == [".x.uvroot-stage", ".x.uvroot-stage/pkg", ".x.uvroot-stage/pkg/sub",
+                             ".x.uvroot-stage/pkg/sub/d", ".x.uvroot-stage/pkg/sub/deep", "new", "new/deeper"]  # fmt: skip
+    assert list(top.iterdir()) == []
+
+
+def test_setting_aside_outside_the_tree_or_the_tree_itself_is_refused(tmp_path: Path) -> None:
+    from uvroot.txn import EscapeError, Transaction
+
+    top = tmp_path / "top"
+    top.mkdir()
+    (tmp_path / "outside.py").write_text("not the tree's\n")
+    txn = Transaction.begin(top, EPOCH)
+    for path in (tmp_path / "outside.py", top):
+        with pytest.raises(EscapeError) as refused:
+            txn.set_aside(str(path))
+        assert refused.value.message == f"{path} is outside {top}"
+        assert refused.value.hint == "uvroot never writes outside the tree it was given"
+    txn.rollback()
+    assert (tmp_path / "outside.py").read_text() == "not the tree's\n" and list(top.iterdir()) == []
+
+
+def test_a_journalled_publish_without_a_destination_deletes_nothing(tmp_path: Path) -> None:
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "keep.py").write_text("someone's\n")
+    _forge(top, "F\tkeep.py", "M\t.s/x")  # (a line cut by hand, or by a disk error the journal's end did not see)
+    assert recover(top, EPOCH) == 0
+    assert (top / "keep.py").read_text() == "someone's\n"
+
+
+def test_commit_stamps_the_directories_it_made_or_changed_and_those_a_publish_brought(tmp_path: Path) -> None:
+    from uvroot.txn import Transaction
+
+    top = tmp_path / "top"
+    (top / "lib").mkdir(parents=True)
+    (top / "keep").mkdir()
+    for directory in (top / "lib", top / "keep"):
+        os.utime(directory, (1000, 1000))
+    txn = Transaction.begin(top, EPOCH)
+    txn.create(str(top / "lib" / "a.py"), _write("a\n"))  # changes lib
+    txn.create(str(top / "lib" / "new" / "b.py"), _write("b\n"))  # makes lib/new
+    stage = top / ".x.uvroot-stage"
+    txn.stage_dir(str(stage))
+    for name in ("pkg/x.py", "pkg/sub/y.py", "pkg/sub2/z.py", "pkg/sub2/inner/w.py"):
+        txn.create_staged(str(stage / name), _write(f"{name}\n"))
+    assert txn.publish(str(stage / "pkg"), str(top / "pkg"))
+    stage.rmdir()
+    txn.commit()
+    mtimes = {p.relative_to(top).as_posix(): p.stat().st_mtime_ns for p in top.rglob("*") if p.is_dir()}
+    assert mtimes.pop("keep") == 1000 * 10**9
+    assert set(mtimes.values()) == {EPOCH * 10**9}, mtimes
+    assert sorted(mtimes) == ["lib", "lib/new", "pkg", "pkg/sub", "pkg/sub2", "pkg/sub2/inner"]
+
+
+def test_a_staged_link_is_published_as_the_link(tmp_path: Path) -> None:
+    from uvroot.txn import Transaction
+
+    top = tmp_path / "top"
+    top.mkdir()
+    (tmp_path / "cached.py").write_text("cached\n")
+    txn = Transaction.begin(top, EPOCH)
+    stage = top / ".x.uvroot-stage"
+    txn.stage_dir(str(stage))
+    txn.create_staged(str(stage / "a.py"), lambda path: Path(path).symlink_to(tmp_path / "cached.py"))
+    assert txn.publish(str(stage / "a.py"), str(top / "a.py"))
+    stage.rmdir()
+    txn.commit()
+    assert (top / "a.py").readlink() == tmp_path / "cached.py" and (tmp_path / "cached.py").stat().st_nlink == 1
+
+
+def test_a_file_name_that_is_not_utf8_is_journalled_and_undone(tmp_path: Path) -> None:
+    from uvroot.txn import Transaction
+
+    top = tmp_path / "top"
+    top.mkdir()
+    name = os.fsdecode(b"caf\xe9.py")  # latin-1 bytes, as an old wheel's RECORD may name them
+    was = snapshot(top), top.stat().st_mtime_ns
+    txn = Transaction.begin(top, EPOCH)
+    txn.create(str(top / name), _write("mine\n"))
+    stage = top / ".x.uvroot-stage"
+    txn.stage_dir(str(stage))
+    txn.create_staged(str(stage / name / name), _write("mine\n"))
+    assert txn.publish(str(stage / name), str(top / "pkg"))
+    assert txn.rollback() == 2
+    assert (snapshot(top), top.stat().st_mtime_ns) == was
+
+
+def test_what_commit_cannot_delete_is_reported_and_the_next_sync_finishes_the_job(tmp_path: Path) -> None:
+    from uvroot.errors import InstallError
+    from uvroot.txn import COMMITTED, TXN_DIR, Transaction, recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "old.py").write_text("old\n")
+    txn = Transaction.begin(top, EPOCH)
+    txn.set_aside(str(top / "old.py"))
+    aside = next((top / TXN_DIR / "aside").iterdir())
+    if subprocess.run(["chattr", "+i", aside], capture_output=True, check=False).returncode != 0:
+        txn.rollback()
+        pytest.skip("cannot make a file immutable here (chattr +i needs root and ext4 or the like)")
+    try:
+        with pytest.raises(InstallError) as failed:
+            txn.commit()
+        assert failed.value.message == (
+            f"the sync is complete, but what it replaced cannot be deleted from {top}/{TXN_DIR}/aside"
+        )
+        assert failed.value.hint == "make it deletable (permissions, chattr -i) and sync again, which finishes the job"
+        assert stat.S_IMODE((top / TXN_DIR / COMMITTED).stat().st_mode) == 0o600
+    finally:
+        subprocess.run(["chattr", "-i", aside], check=True)
+    assert recover(top, EPOCH) == 0
+    assert list(top.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("error", "hint"),
+    [
+        (errno.ENOSPC, "the disk is full: free some space and sync again (nothing of this sync was kept)"),
+        (errno.EACCES, "choose a tree you can write to, or run with the permissions it needs"),
+        (errno.EPERM, "choose a tree you can write to, or run with the permissions it needs"),
+        (errno.EROFS, "choose a tree you can write to, or run with the permissions it needs"),
+        (errno.EIO, "nothing of this sync was kept"),
+    ],
+)
+def test_a_write_error_names_the_path_the_cause_and_what_to_do(error: int, hint: str) -> None:
+    from uvroot.txn import write_error
+
+    named = write_error(OSError(error, os.strerror(error), "/tree/usr/x.py"), "/tree")
+    assert (named.message, named.hint) == (f"cannot write /tree/usr/x.py: {os.strerror(error)}", hint)
+    unnamed = write_error(OSError(error, os.strerror(error)), "/tree")
+    assert unnamed.message == f"cannot write /tree: {os.strerror(error)}"
+    bare = write_error(OSError("no errno"))
+    assert bare.message == "cannot write None: no errno" and bare.hint == "nothing of this sync was kept"
+
+
+def test_a_tree_that_cannot_be_locked_or_begun_is_a_clear_error(tmp_path: Path) -> None:
+    from uvroot.errors import InstallError
+    from uvroot.txn import TXN_DIR, Transaction, locked
+
+    (tmp_path / "file").write_text("a file, not a directory\n")
+    with pytest.raises(InstallError) as refused, locked(tmp_path / "file" / "top", print):
+        pass
+    assert refused.value.message == f"cannot write {tmp_path}/file/top: Not a directory"
+    top = tmp_path / "top"
+    (top / TXN_DIR).mkdir(parents=True)
+    with pytest.raises(InstallError) as refused:
+        Transaction.begin(top, EPOCH)
+    assert refused.value.message == f"cannot write {top}/{TXN_DIR}: File exists"
+    assert refused.value.hint == "nothing of this sync was kept"
+
+
+def test_a_sync_waits_for_one_holding_a_tree_around_its_own(tmp_path: Path) -> None:
+    import fcntl
+    import threading
+
+    from uvroot.txn import locked
+
+    top = tmp_path / "root" / "usr" / "local"
+    top.mkdir(parents=True)
+    held = os.open(tmp_path / "root", os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # a sync of the whole root
+    messages: list[str] = []
+    waited = threading.Event()
+    done: list[bool] = []
+
+    def sync() -> None:
+        with locked(top, lambda message: (messages.append(message), waited.set())):
+            done.append(True)
+
+    thread = threading.Thread(target=sync)
+    thread.start()
+    try:
+        assert waited.wait(60)
+        assert not done
+    finally:
+        fcntl.flock(held, fcntl.LOCK_UN)
+        os.close(held)
+    thread.join()
+    assert done == [True]
+    assert messages == [f"waiting for another uvroot sync of {top} (or of a tree around it) to finish"]
+
+
+def test_recovery_restores_what_was_set_aside_only_where_nothing_came_since(tmp_path: Path) -> None:
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    (top / "back.py").write_text("written after the kill\n")
+    _forge(top, "A\tmissing.py\t1-1", "A\tback.py\t1-2", "A\tpkg/old.py\t1-3")
+    (top / ".uvroot-txn" / "aside" / "1-2").write_text("set aside\n")
+    (top / ".uvroot-txn" / "aside" / "1-3").write_text("old\n")
+    assert recover(top, EPOCH) == 0
+    assert {p.relative_to(top).as_posix(): p.read_text() for p in top.rglob("*") if p.is_file()} == {
+        "back.py": "written after the kill\n",
+        "pkg/old.py": "old\n",
+    }
+
+
+def test_a_transaction_leaves_no_descriptor_open(tmp_path: Path) -> None:
+    from uvroot.txn import Transaction
+
+    top = tmp_path / "top"
+    top.mkdir()
+    before = len(list(Path("/proc/self/fd").iterdir()))
+    for end in ("commit", "rollback"):
+        txn = Transaction.begin(top, EPOCH)
+        txn.create(str(top / f"{end}.py"), _write("x\n"))
+        getattr(txn, end)()
+        txn.close()  # closing again is harmless
+    assert len(list(Path("/proc/self/fd").iterdir())) == before
+    assert [p.name for p in top.iterdir()] == ["commit.py"]
+
+
+def test_journal_lines_are_read_as_written_and_lines_before_a_birth_are_ignored(tmp_path: Path) -> None:
+    """Names with spaces, digits only or escapes the journal never writes; a journal with no B line proves nothing."""
+    from uvroot.txn import recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    for name in ("my file.py", "42", "bad", "end", "unborn.py", "pkg/in.py"):
+        (top / name).parent.mkdir(exist_ok=True)
+        (top / name).write_text("created after the journal was born\n")
+    _forge(top, "N\tmy file.py", "N\t42", "N\tbad\\q", "N\tend\\",  # unknown escape, cut escape: dropped
+           "F\tin.py\tjunk", "M\t.s/pkg\tpkg",  # a field too many: the first one counts
+           "N\t../outside.py")  # skipped, not the end of the undo  # fmt: skip
+    (top / ".uvroot-txn" / "journal-0001-2").write_text("N\tunborn.py\nD\tunborn.py\n")
+    assert recover(top, EPOCH) == 5
+    assert sorted(p.name for p in top.iterdir()) == ["unborn.py"]
+
+
+def test_a_commit_stopped_while_its_journal_is_dropped_stays_committed(tmp_path: Path) -> None:
+    """The journals go first, COMMITTED last: whatever stops the cleanup, the next sync finishes, never undoes."""
+    from uvroot.txn import TXN_DIR, Transaction, recover
+
+    top = tmp_path / "top"
+    top.mkdir()
+    txn = Transaction.begin(top, EPOCH)
+    txn.create(str(top / "new.py"), _write("committed\n"))
+    journal = next(p for p in (top / TXN_DIR).iterdir() if p.name.startswith("journal-"))
+    if subprocess.run(["chattr", "+i", journal], capture_output=True, check=False).returncode != 0:
+        txn.rollback()
+        pytest.skip("cannot make a file immutable here (chattr +i needs root and ext4 or the like)")
+    try:
+        with pytest.raises(PermissionError):
+            txn.commit()
+    finally:
+        subprocess.run(["chattr", "-i", journal], check=True)
+    assert recover(top, EPOCH) == 0
+    assert [p.name for p in top.iterdir()] == ["new.py"] and (top / "new.py").read_text() == "committed\n"
+
+
+def test_a_sync_waiting_for_the_tree_locks_it_again_when_the_one_before_removed_it(tmp_path: Path) -> None:
+    """The sync it waited for failed and removed the tree it had made: the waiting one makes and locks its own."""
+    import fcntl
+    import threading
+
+    from uvroot.txn import locked
+
+    top = tmp_path / "root"
+    top.mkdir()
+    held = os.open(top, os.O_RDONLY)
+    fcntl.flock(held, fcntl.LOCK_EX)  # the sync before
+    messages: list[str] = []
+    waited = threading.Event()
+    found: list[bool] = []
+
+    def sync() -> None:
+        with locked(top, lambda message: (messages.append(message), waited.set())):
+            found.append(top.is_dir())
+
+    thread = threading.Thread(target=sync)
+    thread.start()
+    try:
+        assert waited.wait(60)
+        top.rmdir()  # it failed: the tree it made goes
+    finally:
+        fcntl.flock(held, fcntl.LOCK_UN)
+        os.close(held)
+    thread.join()
+    assert found == [True]
+    assert messages == [f"waiting for another uvroot sync of {top} (or of a tree around it) to finish"]
+
+
+def test_replacing_never_sets_a_directory_aside(tmp_path: Path) -> None:
+    from uvroot.txn import Transaction
+
+    top = tmp_path / "top"
+    (top / "pkg").mkdir(parents=True)
+    (top / "pkg" / "theirs.py").write_text("theirs\n")
+    was = snapshot(top), top.stat().st_mtime_ns
+    txn = Transaction.begin(top, EPOCH)
+    with pytest.raises(FileExistsError):
+        txn.create(str(top / "pkg"), _write("a file where a directory is\n"), replace=True)
+    txn.rollback()
+    assert (snapshot(top), top.stat().st_mtime_ns) == was
+
+
+@pytest.mark.parametrize("end", ["rollback", "commit"])
+def test_a_file_announced_then_cancelled_is_not_the_syncs_to_delete_or_stamp(tmp_path: Path, end: str) -> None:
+    """The compiler did not write the bytecode it was given: whatever appears there later is someone else's."""
+    from uvroot.txn import Transaction
+
+    top = tmp_path / "top"
+    (top / "pkg").mkdir(parents=True)
+    txn = Transaction.begin(top, EPOCH)
+    txn.expect(str(top / "pkg" / "mod.pyc"))
+    txn.cancel(str(top / "pkg" / "mod.pyc"))
+    (top / "pkg" / "mod.pyc").write_text("someone's, newer than the journal\n")
+    os.utime(top / "pkg" / "mod.pyc", (1000, 1000))
+    getattr(txn, end)()
+    assert (top / "pkg" / "mod.pyc").read_text() == "someone's, newer than the journal\n"
+    assert (top / "pkg" / "mod.pyc").stat().st_mtime_ns == 1000 * 10**9
+
+
+def test_a_transaction_sent_to_a_worker_opens_a_journal_of_its_own(tmp_path: Path) -> None:
+    import pickle
+
+    from uvroot.txn import TXN_DIR, Transaction
+
+    top = tmp_path / "top"
+    top.mkdir()
+    txn = Transaction.begin(top, EPOCH)
+    copy = pickle.loads(pickle.dumps(txn))  # what a worker receives: no descriptor, no lock, no process
+    assert copy.attach()
+    copy.create(str(top / "worker.py"), _write("worker\n"))
+    copy.close()
+    assert len([p for p in (top / TXN_DIR).iterdir() if p.name.startswith("journal-")]) == 2
+    assert txn.rollback() == 1
+    assert list(top.iterdir()) == []
+
+
+def test_stamping_the_top_never_follows_a_link_and_a_missing_top_is_no_error(tmp_path: Path) -> None:
+    from uvroot.txn import stamp_top
+
+    real, top = tmp_path / "real", tmp_path / "top"
+    real.mkdir()
+    os.utime(real, (1000, 1000))
+    top.symlink_to(real)
+    stamp_top(top, EPOCH)
+    assert real.stat().st_mtime_ns == 1000 * 10**9 and top.lstat().st_mtime_ns == EPOCH * 10**9
+    stamp_top(tmp_path / "missing", EPOCH)
+    assert not (tmp_path / "missing").exists()

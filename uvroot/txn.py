@@ -7,7 +7,7 @@ the tree's top (a tree copied or moved elsewhere recovers in place):
 ========  ==========================================================
 ``B``     the journal's birth: the filesystem's clock, the top's old mtime
 ``N p``   a file or link is about to be created at ``p``, exclusively
-``X p``   ... it was not: something was in the way (not ours to delete)
+``X p``   ... it was not: something was in the way (not ours to delete); ``X p s``: ``M s p`` was not
 ``D p``   a directory is about to be created at ``p``
 ``S p``   a staging directory is about to be created at ``p``: all in it is this transaction's
 ``T p t`` the existing directory ``p`` is about to change; its mtime was ``t`` (then: when, to order journals)
@@ -210,7 +210,8 @@ class Transaction:
             txn._open(before)
         except OSError as exc:
             raise write_error(exc, txn.top) from None
-        txn._known.add(txn.top)
+        # pragma below: _known only saves checks: a top not known is checked and journalled (T .) again, same result
+        txn._known.add(txn.top)  # pragma: no mutate
         return txn
 
     def __getstate__(self) -> dict[str, object]:
@@ -305,7 +306,8 @@ class Transaction:
         self.parent_ready(path)
         self._log("S", self._rel(path))
         os.mkdir(path, 0o755)
-        self._known.add(path)
+        # pragma below: _known only saves checks: create_staged's mkdir of a directory not known finds it there
+        self._known.add(path)  # pragma: no mutate
 
     def create_staged(self, path: str, make: Callable[[str], None]) -> None:
         """Create a file inside a staging directory of this transaction with ``make``."""
@@ -317,7 +319,8 @@ class Transaction:
                 os.makedirs(parent, 0o755, exist_ok=True)
             except FileExistsError:
                 pass
-            self._known.add(parent)
+            # pragma below: _known only saves checks: the next file's mkdir finds the directory there
+            self._known.add(parent)  # pragma: no mutate
         self._count()
         make(path)
 
@@ -349,7 +352,7 @@ class Transaction:
         except OSError as exc:  # something is there: a foreign file, or a namespace directory another wheel made
             if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
                 raise
-            self._log("X", rel)
+            self._log("X", rel, self._rel(staged))  # cancels this M, not another thread's M of the same final
             return False
         if not directory:
             os.unlink(staged)
@@ -384,12 +387,14 @@ class Transaction:
             self.check_inside(existing)
             mtime = os.stat(existing).st_mtime_ns  # a link's target: the directory that changes
             self._log("T", self._rel(existing) if existing != self.top else ".", str(mtime), str(time.monotonic_ns()))
-            self._known.add(existing)
+            # pragma below: _known only saves checks: a directory not known is journalled again; the earliest T wins
+            self._known.add(existing)  # pragma: no mutate
         for directory in reversed(missing):
             self._log("D", self._rel(directory))
             with contextlib.suppress(FileExistsError):  # another thread of this sync made it first
                 os.mkdir(directory, 0o755)
-            self._known.add(directory)
+            # pragma below: _known only saves checks: a directory not known is journalled again (T); the D undoes it
+            self._known.add(directory)  # pragma: no mutate
 
     def check_inside(self, directory: str) -> None:
         """Refuse an existing directory that leads outside the tree through a symbolic link."""
@@ -416,7 +421,7 @@ class Transaction:
         then stays, and the next sync tries again.
         """
         self.close()
-        return _undo(self.top, self.epoch)
+        return _undo(self.top)
 
     def close(self) -> None:
         """Stop journalling in this process."""
@@ -434,7 +439,7 @@ def recover(top: Path, epoch: int) -> int:
     if os.path.isfile(os.path.join(directory, COMMITTED)):
         _finish(top_path, epoch)
         return 0
-    return _undo(top_path, epoch)
+    return _undo(top_path)
 
 
 @dataclass
@@ -489,7 +494,7 @@ class _Guard:
         """The absolute path, or None if it is not a plain path whose directory is inside the tree."""
         if not rel or "\0" in rel:
             return None
-        path = os.path.normpath(os.path.join(self.top, rel)) if rel != "." else self.top
+        path = os.path.normpath(os.path.join(self.top, rel))  # "." is the top itself
         parent = os.path.dirname(path)
         if (inside := self._checked.get(parent)) is None:
             real = os.path.realpath(parent)
@@ -520,12 +525,12 @@ def _aside(top: str) -> str | None:
     return aside if _real_directory(aside) else None
 
 
-def _undo(top: str, epoch: int) -> int:
+def _undo(top: str) -> int:
     entries, top_mtime = _journal(top)
     guard = _Guard(top)
     aside = _aside(top)
     deleted = 0
-    cancelled: dict[str, int] = {}
+    cancelled: dict[tuple[str, str], int] = {}  # (path, staged): what X cancels (staged: a publish's, else "")
     created_dirs: list[str] = []
     failures: list[str] = []
     kill_at = int(os.environ.get("UVROOT_TEST_KILL_IN_RECOVERY", "0"))  # fault injection for the tests
@@ -537,16 +542,16 @@ def _undo(top: str, epoch: int) -> int:
             continue
         try:
             if entry.kind == "X":
-                cancelled[path] = cancelled.get(path, 0) + 1
+                cancelled[path, entry.other] = cancelled.get((path, entry.other), 0) + 1
             elif entry.kind == "N":
-                if cancelled.get(path):
-                    cancelled[path] -= 1
+                if cancelled.get((path, "")):
+                    cancelled[path, ""] -= 1
                 elif _ours(path, entry.born):
                     os.unlink(path)
                     deleted += 1
             elif entry.kind == "M" and (final := guard.path(entry.other)) is not None:
-                if cancelled.get(final):
-                    cancelled[final] -= 1
+                if cancelled.get((final, entry.path)):
+                    cancelled[final, entry.path] -= 1
                 else:
                     deleted += _unpublish(path, final, entry.files)
             elif entry.kind == "A" and aside is not None and _ASIDE_NAME.fullmatch(entry.other):
@@ -558,10 +563,10 @@ def _undo(top: str, epoch: int) -> int:
                 shutil.rmtree(path, ignore_errors=True)  # everything staged in it was this transaction's
         except OSError as exc:
             failures.append(f"{path}: {exc.strerror or exc}")
-    for directory in sorted(created_dirs, key=len, reverse=True):  # deepest first
+    for directory in sorted(created_dirs, reverse=True):  # those inside first (a path sorts before what is below it)
         with contextlib.suppress(OSError):  # not empty: something not ours is in it
             os.rmdir(directory)
-    _restamp(guard, entries, epoch)  # while the journal is there: a kill meanwhile is undone again
+    _restamp(guard, entries)  # while the journal is there: a kill meanwhile is undone again
     if failures:
         raise InstallError(
             f"cannot undo the unfinished sync of {top}: {'; '.join(failures[:3])}"
@@ -575,7 +580,7 @@ def _undo(top: str, epoch: int) -> int:
     return deleted
 
 
-def _restamp(guard: _Guard, entries: list[_Entry], epoch: int) -> None:
+def _restamp(guard: _Guard, entries: list[_Entry]) -> None:
     """Touched directories get their old mtimes back: for each, the earliest record (of any process) is the original."""
     first: dict[str, tuple[int, int]] = {}
     for entry in entries:
@@ -619,7 +624,7 @@ def _unpublish(staged: str, final: str, files: list[str]) -> int:
         if os.path.lexists(path) and not (os.path.isdir(path) and not os.path.islink(path)):
             os.unlink(path)
             deleted += 1
-    for folder in sorted(folders, key=len, reverse=True):  # what stays (someone's file) keeps its directory
+    for folder in sorted(folders, reverse=True):  # inside first; what stays (someone's file) keeps its directory
         with contextlib.suppress(OSError):
             os.rmdir(folder)
     return deleted
@@ -649,7 +654,7 @@ def _finish(top: str, epoch: int) -> None:
     for entry in entries:
         if entry.kind == "A" and (path := guard.path(entry.path)) is not None:
             emptied.update(_parents(path, top))
-    for directory in sorted(emptied, key=len, reverse=True):  # what removal left empty goes (deepest first)
+    for directory in sorted(emptied, reverse=True):  # what removal left empty goes (those inside first)
         with contextlib.suppress(OSError):
             os.rmdir(directory)
     touched = emptied | {path for e in entries if e.kind in "TDS" and (path := guard.directory(e.path)) is not None}
