@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import sys
 from collections.abc import Callable, Iterator
@@ -131,6 +132,14 @@ def test_markers_are_the_targets(platform: str, marker: str, expected: bool) -> 
     assert len(env) == 11  # every key set: Marker.evaluate would borrow missing ones from the host
     assert Marker(marker).evaluate(dict(env)) is expected
     assert Marker("python_full_version == '3.9.2' and python_version < '3.10'").evaluate(dict(env))
+
+
+def test_a_target_described_by_its_interpreter_keeps_that_ones_markers() -> None:
+    """--target-file's markers are the interpreter's own (platform_release included), not computed."""
+    own = (("platform_release", "6.1.0-28-arm64"), ("python_full_version", "3.12.8"), ("sys_platform", "linux"))
+    target = dataclasses.replace(Target.parse("3.12", "aarch64-manylinux_2_36"), markers=own)
+    assert target.environment() == dict(own)
+    assert Target.parse("3.12", "aarch64-manylinux_2_36").environment()["platform_release"] == ""
 
 
 @pytest.mark.parametrize(("version", "platform"), [("2.7", "linux"), ("3.x", "linux"), ("3.12", "sparc-sun-solaris")])
