@@ -51,6 +51,7 @@ from tests.support.faulty import (
 )
 from tests.support.index import LocalIndex
 from tests.support.uvproject import uv_lock, write_project
+from tests.support.wheels import build_wheel
 
 ALPHA = "alpha-1.0-py3-none-any.whl"
 BETA = "beta-1.0-py3-none-any.whl" if sys.version_info < (3, 12) else "beta-2.0-py3-none-any.whl"
@@ -142,7 +143,7 @@ def locked_sha256(project: Path, filename: str) -> str:
     lock = tomllib.loads((project / "uv.lock").read_text())
     for package in lock["package"]:
         for wheel in package.get("wheels", []):
-            if wheel["url"].rsplit("/", 1)[1] == filename:
+            if wheel.get("filename", wheel.get("url", "").rsplit("/", 1)[-1]) == filename:
                 return str(wheel["hash"]).removeprefix("sha256:")
     raise AssertionError(f"{filename} is not in {project / 'uv.lock'}")
 
@@ -193,16 +194,18 @@ def assert_staged(root: Path, *dists: str) -> None:
         assert check_record(info) == []
 
 
-# Transient faults: (id, behaviour factory, a needle the final error must hold or None).
-TRANSIENT: list[tuple[str, Callable[[], Behaviour], str | None]] = [
+# Transient faults: (id, behaviour factory, a needle the final error must hold; {port} is the server's).
+# A broken connection is named by the failure and where it happened (mid-body: requests says
+# ChunkedEncodingError or ConnectionError, depending on when the reset lands).
+TRANSIENT: list[tuple[str, Callable[[], Behaviour], str]] = [
     ("500", lambda: status(500), "HTTP 500"),
     ("502", lambda: status(502), "HTTP 502"),
     ("503", lambda: status(503), "HTTP 503"),
     ("504", lambda: status(504), "HTTP 504"),
     ("429", lambda: status(429, {"Retry-After": "0"}), "HTTP 429"),
-    ("reset", lambda: reset(), None),
-    ("reset-mid-body", lambda: reset(mid_body=True), None),
-    ("truncate", lambda: truncate(100), None),
+    ("reset", lambda: reset(), "ConnectionError talking to 127.0.0.1:{port} (after 3 attempts)"),
+    ("reset-mid-body", lambda: reset(mid_body=True), "Error talking to 127.0.0.1:{port} (after 3 attempts)"),
+    ("truncate", lambda: truncate(100), "Error talking to 127.0.0.1:{port} (after 3 attempts)"),
 ]
 TRANSIENT_IDS = [t[0] for t in TRANSIENT]
 
@@ -214,7 +217,7 @@ TRANSIENT_IDS = [t[0] for t in TRANSIENT]
 def test_transient_fault_is_retried_then_succeeds(
     kind: str,
     fault: Callable[[], Behaviour],
-    needle: str | None,
+    needle: str,
     faulty: FaultyServer,
     faulty_project: Callable[..., Path],
     tmp_path: Path,
@@ -234,7 +237,7 @@ def test_transient_fault_is_retried_then_succeeds(
 def test_transient_fault_gives_up_after_retries(
     kind: str,
     fault: Callable[[], Behaviour],
-    needle: str | None,
+    needle: str,
     faulty: FaultyServer,
     faulty_project: Callable[..., Path],
     tmp_path: Path,
@@ -244,7 +247,8 @@ def test_transient_fault_gives_up_after_retries(
     faulty.plan(GADGETS, *(fault() for _ in range(5)))
     root, cache = tmp_path / "root", tmp_path / "cache"
     result = sync(project, root, cache, "--retries", "2", env=env)
-    assert_fails(result, faulty.url_for(GADGETS), *([needle] if needle else []))
+    assert_fails(result, faulty.url_for(GADGETS), needle.format(port=faulty.port))
+    assert "hint: the index may be overloaded or the network flaky; try again later" in result.output
     assert len(faulty.hits(GADGETS)) == 3  # the first attempt and exactly 2 retries
     assert faulty.pending(GADGETS) == 2
     assert snapshot(root) is None  # alpha was fine, but nothing is staged
@@ -436,9 +440,47 @@ def test_wrong_bytes_are_not_retried_and_never_cached(
     root, cache = tmp_path / "root", tmp_path / "cache"
     result = sync(project, root, cache, env=env)
     assert_fails(result, GADGETS, "does not match uv.lock")
+    # The hint gives both hashes: the one uv.lock pins and the one that arrived.
+    assert f"hint: expected sha256 {locked_sha256(project, GADGETS)}, got " in result.output
     assert len(faulty.hits(GADGETS)) == 1
     assert snapshot(root) is None
     assert_not_cached(cache, locked_sha256(project, GADGETS))
+
+
+def _pin_size(project: Path, filename: str, size: int) -> None:
+    """Give ``filename``'s entry in uv.lock a ``size`` (uv writes one when the index tells it)."""
+    lock = project / "uv.lock"
+    text = lock.read_text()
+    entry = f'/{filename}", hash = "sha256:{locked_sha256(project, filename)}"'
+    assert text.count(entry) == 1, text
+    lock.write_text(text.replace(entry, f"{entry}, size = {size}"))
+
+
+@pytest.mark.parametrize("delta", [0, 1, -1], ids=["exact", "bigger", "smaller"])
+def test_a_locked_size_is_checked_with_the_hash(
+    delta: int,
+    faulty: FaultyServer,
+    faulty_project: Callable[..., Path],
+    wheelhouse: Path,
+    tmp_path: Path,
+    env: dict[str, str],
+) -> None:
+    project = faulty_project("gadgets")
+    real = (wheelhouse / GADGETS).stat().st_size
+    _pin_size(project, GADGETS, real + delta)
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    result = sync(project, root, cache, env=env)
+    if delta == 0:  # the right bytes of the right size
+        assert_ok(result)
+        assert_staged(root, "gadgets-1.0")
+    elif delta > 0:  # the hash matches, the size uv.lock gives does not: refused all the same
+        assert_fails(result, f"{GADGETS} from {faulty.url_for(GADGETS)} does not match uv.lock", f"({real} bytes)")
+    else:  # cut as soon as the body is longer than uv.lock says
+        assert_fails(result, f"is longer than the {real - 1} bytes uv.lock gives")
+    assert len(faulty.hits(GADGETS)) == 1  # a mismatch is never retried
+    if delta != 0:
+        assert snapshot(root) is None
+        assert_not_cached(cache, locked_sha256(project, GADGETS))
 
 
 # -- redirects ----------------------------------------------------------------------------
@@ -683,3 +725,49 @@ def test_a_token_in_a_lock_urls_query_never_reaches_output(
     assert "SIGSECRET" not in result.output and "TOKSECRET" not in result.output
     verbose = sync(project, tmp_path / "root", tmp_path / "cache", "--retries", "0", "-v", env=env)
     assert "SIGSECRET" not in verbose.output and "TOKSECRET" not in verbose.output  # nor in -v's traceback
+
+
+def test_a_local_wheel_is_hashed_where_it_lies(
+    make_locked_project: Callable[..., Path], wheelhouse: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """A wheel the lock names by path (a ``path`` source) is read in place, and checked when uv.lock hashes it."""
+    wheel = tmp_path / "wheels" / "linttool-1.0-py3-none-any.whl"
+    wheel.parent.mkdir()
+    genuine = (wheelhouse / wheel.name).read_bytes()
+    wheel.write_bytes(genuine)
+    project = make_locked_project(
+        dependencies=["linttool"], sources={"linttool": {"path": f"../wheels/{wheel.name}"}}, requires_python=">=3.10"
+    )
+    locked = locked_sha256(project, wheel.name)
+    impostor = build_wheel(tmp_path / "impostor", "linttool", "1.0", files={"linttool/__init__.py": "IMPOSTOR = 1\n"})
+    wheel.write_bytes(impostor.read_bytes())  # a valid wheel, not the one uv locked
+    result = sync(project, tmp_path / "tampered", tmp_path / "cache", env=env)
+    assert_fails(result, f"{wheel.name} from {wheel} does not match uv.lock", f"expected sha256 {locked}, got ")
+    assert snapshot(tmp_path / "tampered") is None
+
+    wheel.unlink()
+    result = sync(project, tmp_path / "moved", tmp_path / "cache", env=env)
+    assert_fails(result, f"cannot read {wheel}: No such file or directory", "a local file that moved")
+
+    wheel.write_bytes(impostor.read_bytes())  # a lock without the hash checks nothing: it installs what lies there
+    lock = project / "uv.lock"
+    lock.write_text(lock.read_text().replace(f', hash = "sha256:{locked}"', ""))
+    assert_ok(sync(project, tmp_path / "unhashed", tmp_path / "cache", env=env))
+    assert (tmp_path / "unhashed" / SITE / "linttool" / "__init__.py").read_text() == "IMPOSTOR = 1\n"
+
+
+def test_a_url_with_a_bad_port_or_none_is_named_as_such(
+    copied: Path, index: LocalIndex, tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = _lock_at(copied, index, "http://127.0.0.1:99999/files/")
+    result = sync(project, tmp_path / "root", tmp_path / "cache", env=env)
+    assert_fails(result, "the URL is not valid (check its host and port)", "hint: check the index URL in uv.lock")
+    assert snapshot(tmp_path / "root") is None
+
+    with socket.socket() as probe:  # the default port (443 for https) must be closed here, as it usually is
+        if probe.connect_ex(("127.0.0.1", 443)) == 0:
+            pytest.skip("something listens on 127.0.0.1:443")
+    lock = project / "uv.lock"
+    lock.write_text(lock.read_text().replace("http://127.0.0.1:99999/files/", "https://127.0.0.1/files/"))
+    result = sync(project, tmp_path / "root", tmp_path / "cache", "--retries", "0", env=env)
+    assert_fails(result, "connection refused by 127.0.0.1 (after 1 attempts)")  # no port in the URL, none named
