@@ -46,6 +46,7 @@ from tests.support.faulty import (
     reset,
     slow,
     status,
+    trickle,
     truncate,
     wrong_bytes,
 )
@@ -355,8 +356,15 @@ def test_client_errors_fail_at_once(
     result = sync(project, root, cache, env=env)
     assert_fails(result, f"cannot download {faulty.url_for(GADGETS)}: HTTP {code}")
     assert len(faulty.hits(GADGETS)) == 1
-    credentials_hint = "UV_INDEX_" in result.output and ".netrc" in result.output
-    assert credentials_hint == (code in (401, 403)), result.output
+    if code in (401, 403):
+        assert result.output.endswith(
+            "hint: the index wants credentials: set UV_INDEX_<NAME>_USERNAME/PASSWORD, "
+            "use .netrc or userinfo in the index URL\n"
+        ), result.output
+    else:
+        assert result.output.endswith(
+            "hint: the file is gone from the index: re-lock with `uv lock`, or check the index URL\n"
+        ), result.output
     assert snapshot(root) is None
     assert_not_cached(cache, locked_sha256(project, GADGETS))
 
@@ -427,6 +435,26 @@ def test_a_slow_response_within_the_timeout_is_fine(
     faulty.plan(GADGETS, slow(0.3, after_bytes=100))
     assert_ok(sync(project, tmp_path / "root", tmp_path / "cache", env={**env, "UVROOT_HTTP_TIMEOUT": "2"}))
     assert len(faulty.hits(GADGETS)) == 1
+
+
+def test_the_throughput_guard_reads_its_clock_not_the_wall(faulty: FaultyServer, wheelhouse: Path) -> None:
+    from uvroot.fetch import MIN_RATE, RequestsDownloader, TransientError
+
+    ticks = iter(range(0, 10**6, 10))  # every reading of the clock is 10 s later
+
+    def clock() -> float:
+        return float(next(ticks))
+
+    faulty.plan(GADGETS, trickle(0.001, 500))
+    downloader = RequestsDownloader(retries=0, clock=clock)  # no credentials given: none sent
+    received = 0
+    with pytest.raises(TransientError, match="too slow"):
+        for chunk in downloader.chunks(faulty.url_for(GADGETS)):
+            received += len(chunk)
+    assert received < MIN_RATE  # stopped after the first 30 "seconds", not at the end of the body
+    # A body that comes fast is not failed: 1 "second" per chunk, far from the end of a window.
+    fast = RequestsDownloader(retries=0, clock=iter(range(10**6)).__next__)
+    assert b"".join(fast.chunks(faulty.url_for(GADGETS))) == (wheelhouse / GADGETS).read_bytes()
 
 
 # -- wrong bytes ------------------------------------------------------------------------
@@ -761,13 +789,107 @@ def test_a_url_with_a_bad_port_or_none_is_named_as_such(
 ) -> None:
     project = _lock_at(copied, index, "http://127.0.0.1:99999/files/")
     result = sync(project, tmp_path / "root", tmp_path / "cache", env=env)
-    assert_fails(result, "the URL is not valid (check its host and port)", "hint: check the index URL in uv.lock")
+    assert_fails(result, "gadgets-1.0-py3-none-any.whl: the URL is not valid (check its host and port)\nhint: ")
+    assert result.output.endswith("hint: check the index URL in uv.lock\n"), result.output
     assert snapshot(tmp_path / "root") is None
+
+    lock = project / "uv.lock"
+    lock.write_text(lock.read_text().replace("http://127.0.0.1:99999/files/", "http:///files/"))
+    result = sync(project, tmp_path / "root", tmp_path / "cache", env=env)
+    assert_fails(result, "http:///files/gadgets-1.0-py3-none-any.whl: InvalidURL talking to ?\n")  # no host to name
 
     with socket.socket() as probe:  # the default port (443 for https) must be closed here, as it usually is
         if probe.connect_ex(("127.0.0.1", 443)) == 0:
             pytest.skip("something listens on 127.0.0.1:443")
-    lock = project / "uv.lock"
-    lock.write_text(lock.read_text().replace("http://127.0.0.1:99999/files/", "https://127.0.0.1/files/"))
+    lock.write_text(lock.read_text().replace("http:///files/", "https://127.0.0.1/files/"))
     result = sync(project, tmp_path / "root", tmp_path / "cache", "--retries", "0", env=env)
     assert_fails(result, "connection refused by 127.0.0.1 (after 1 attempts)")  # no port in the URL, none named
+
+
+def test_check_fetches_an_sdist_with_three_retries_by_default(
+    faulty: FaultyServer, faulty_project: Callable[..., Path], tmp_path: Path, env: dict[str, str]
+) -> None:
+    """`uvroot check` for another Python fetches the sdists it would build (no --retries there: the default)."""
+    sdist = "sdistonly-1.0.tar.gz"
+    project = faulty_project("sdistonly")
+    other = "3.13" if sys.version_info[:2] != (3, 13) else "3.12"
+    faulty.plan(sdist, *(status(503) for _ in range(3)), ok())
+    result = uvroot("check", "--project", project, "--python-version", other, cache=tmp_path / "cache-a", env=env)
+    assert result.exit_code == 0, result.output
+    assert len(faulty.hits(sdist)) == 4
+
+    faulty.clear()
+    faulty.plan(sdist, *(status(503) for _ in range(4)), ok())
+    result = uvroot("check", "--project", project, "--python-version", other, cache=tmp_path / "cache-b", env=env)
+    assert_fails(result, f"cannot download {faulty.url_for(sdist)}: HTTP 503 (after 4 attempts)")
+    assert len(faulty.hits(sdist)) == 4
+
+
+@pytest.mark.parametrize("pinned_size", [False, True], ids=["hash", "hash-and-size"])
+def test_a_cached_download_is_used_only_while_it_is_what_the_lock_pins(
+    pinned_size: bool,
+    faulty: FaultyServer,
+    faulty_project: Callable[..., Path],
+    wheelhouse: Path,
+    tmp_path: Path,
+    env: dict[str, str],
+) -> None:
+    """A wheel already in wheels-v1 (a sync killed before unpacking it left it) is hashed again before use."""
+    project = faulty_project("gadgets")
+    genuine = (wheelhouse / GADGETS).read_bytes()
+    if pinned_size:
+        _pin_size(project, GADGETS, len(genuine))
+    sha = locked_sha256(project, GADGETS)
+    cache = tmp_path / "cache"
+    cached = cache / "wheels-v1" / sha[:2] / sha / GADGETS
+    cached.parent.mkdir(parents=True)
+
+    cached.write_bytes(genuine)  # intact: used as it is, nothing downloaded
+    assert_ok(sync(project, tmp_path / "intact", cache, env=env))
+    assert faulty.hits(GADGETS) == []
+    assert_staged(tmp_path / "intact", "gadgets-1.0")
+
+    shutil.rmtree(cache / "unpacked-v2")  # the next sync needs the download again
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(genuine[: len(genuine) // 2])  # truncated: evicted and downloaded again
+    assert_ok(sync(project, tmp_path / "damaged", cache, env=env))
+    assert len(faulty.hits(GADGETS)) == 1
+    assert tree(tmp_path / "damaged") == tree(tmp_path / "intact")
+    assert_cached_verified(cache, sha, GADGETS)
+
+
+def _refusal_behind(where: str) -> BaseException:
+    """An error with a refused connection somewhere in what it wraps, next to a cause that explains nothing."""
+    refused = ConnectionRefusedError(111, "Connection refused")
+    other, twice = RuntimeError("nothing to see"), RuntimeError("seen twice")
+    if where == "arg":
+        return RuntimeError(refused, other)
+    if where == "arg-behind-a-repeat":  # the repeated one is looked at first, and once is enough
+        return RuntimeError(refused, twice, twice)
+    outer = RuntimeError(other)
+    if where == "cause":
+        outer.__cause__ = refused
+    elif where == "context":
+        outer.__context__ = refused
+    else:  # urllib3's MaxRetryError keeps the error that ended the retries in .reason
+        outer.reason = refused  # type: ignore[attr-defined]
+    return outer
+
+
+@pytest.mark.parametrize("where", ["arg", "arg-behind-a-repeat", "cause", "context", "reason"])
+def test_a_refusal_is_named_wherever_it_is_wrapped(where: str) -> None:
+    from uvroot.fetch import _reason
+
+    assert _reason(_refusal_behind(where), "http://127.0.0.1:8/files/x.whl") == "connection refused by 127.0.0.1:8"
+
+
+def test_each_wrapped_error_is_looked_at_once_even_in_a_cycle() -> None:
+    from itertools import islice
+
+    from uvroot.fetch import _causes
+
+    inner, twice = RuntimeError("inner"), RuntimeError("twice")
+    outer = RuntimeError(inner, twice, twice)
+    inner.__context__ = outer  # a cycle: outer -> inner -> outer
+    found = list(islice(_causes(outer), 10))  # bounded: a walk that loops would go on forever
+    assert sorted(map(str, found)) == sorted(map(str, [outer, inner, twice]))
