@@ -138,6 +138,42 @@ def test_a_different_valid_wheel_at_a_cached_path_is_fetched_again(
     assert not wheel.exists()  # downloaded again, verified, unpacked, and dropped
 
 
+def test_an_intact_cached_wheel_is_used_without_downloading_but_never_through_a_symlink(
+    project: Path, warm: Path, index: LocalIndex, tmp_path: Path
+) -> None:
+    shutil.rmtree(unpacked_entry(warm, project))  # the next sync needs the .whl
+    index.reset()
+    assert_ok(sync(project, tmp_path / "hit", warm))
+    assert ALPHA not in index.downloads()  # intact: used as it is
+    assert staged_alpha(tmp_path / "hit") == _genuine(index)
+
+    outside = tmp_path / "outside.whl"  # an intact copy, but outside the cache
+    shutil.copyfile(index.directory / ALPHA, outside)
+    wheel = cached_wheel(warm, project)
+    wheel.parent.mkdir(parents=True, exist_ok=True)
+    wheel.symlink_to(outside)
+    shutil.rmtree(unpacked_entry(warm, project))
+    index.reset()
+    assert_ok(sync(project, tmp_path / "link", warm))
+    assert ALPHA in index.downloads()  # only a plain file counts as cached
+    assert staged_alpha(tmp_path / "link") == _genuine(index)
+    assert outside.read_bytes() == (index.directory / ALPHA).read_bytes()
+
+
+def test_a_wheel_without_a_hash_has_no_place_in_the_cache(tmp_path: Path) -> None:
+    from uvroot.cache import WheelCache
+    from uvroot.errors import FetchError
+    from uvroot.lock import LockedWheel
+
+    cache = WheelCache(tmp_path / "cache")
+    unhashed = LockedWheel(ALPHA, f"http://127.0.0.1:1/{ALPHA}", None, None, frozenset(), ())
+    assert cache.get(unhashed) is None
+    with pytest.raises(FetchError) as refused:
+        cache.path_for(unhashed)
+    assert refused.value.message == f"{ALPHA} has no sha256 in uv.lock"
+    assert refused.value.hint == "only hashed files are cached"
+
+
 def test_a_truncated_cached_wheel_is_fetched_again(
     project: Path, warm: Path, index: LocalIndex, tmp_path: Path
 ) -> None:
@@ -738,3 +774,86 @@ def test_a_wheel_shipping_the_entry_marker_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InstallError, match=re.escape("unsafe entry '.uvroot-unpacked'")):
         unpack(LocalFile(wheel, None, wheel.stat().st_size), WheelCache(tmp_path / "cache"))
     assert not (tmp_path / "cache" / "unpacked-v2").exists()
+
+
+def test_the_default_cache_dir_follows_the_environment_as_the_no_op_check_does(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """$UVROOT_CACHE_DIR, else $XDG_CACHE_HOME/uvroot, else ~/.cache/uvroot (an empty variable is unset),
+    and the no-op check (uvroot/noop.py) looks for its stamp in the same place."""
+    from uvroot.cache import default_cache_dir
+    from uvroot.noop import _cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    cases = [
+        ({}, tmp_path / "home" / ".cache" / "uvroot"),
+        ({"XDG_CACHE_HOME": "", "UVROOT_CACHE_DIR": ""}, tmp_path / "home" / ".cache" / "uvroot"),
+        ({"XDG_CACHE_HOME": str(tmp_path / "xdg")}, tmp_path / "xdg" / "uvroot"),
+        ({"XDG_CACHE_HOME": str(tmp_path / "xdg"), "UVROOT_CACHE_DIR": str(tmp_path / "mine")}, tmp_path / "mine"),
+    ]
+    for env, expected in cases:
+        for name in ("XDG_CACHE_HOME", "UVROOT_CACHE_DIR"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        assert default_cache_dir() == expected, env
+        assert _cache_dir([]) == str(expected), env
+
+
+def test_hashing_a_big_file_reads_it_in_chunks(tmp_path: Path) -> None:
+    """Wheels and sdists can be hundreds of MiB: hashing one must not read it whole into memory."""
+    from uvroot.cache import file_sha256
+
+    size = 32 << 20
+    big = tmp_path / "big.whl"
+    with big.open("wb") as stream:
+        stream.truncate(size)  # sparse: no disk used, and quick to read
+    expected = hashlib.sha256()
+    for _ in range(size >> 20):
+        expected.update(bytes(1 << 20))
+    tracemalloc.start()
+    try:
+        digest = file_sha256(big)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert digest == expected.hexdigest()
+    assert peak < 4 << 20, peak
+
+
+def test_an_evicted_entry_is_never_handed_out_again(wheelhouse: Path, tmp_path: Path) -> None:
+    from uvroot.cache import WheelCache, file_sha256
+    from uvroot.fetch import LocalFile
+    from uvroot.unpack import unpack, unpacked
+
+    cache = WheelCache(tmp_path / "cache")
+    wheel = wheelhouse / ALPHA
+    sha = file_sha256(wheel)
+    entry = unpack(LocalFile(wheel, sha, wheel.stat().st_size), cache)
+    assert unpacked(cache, sha) == entry  # checked once, then trusted for the rest of the process...
+    cache.evict(entry)  # ...until it is found damaged and taken out
+    assert not entry.exists()
+    assert unpacked(cache, sha) is None
+    assert cache.damaged(sha) == ["unpacked-v2"]
+    cache.evict(entry)  # another sync took it out at the same time: nothing left to do, and no error
+    assert leftovers(cache.root) == []
+
+
+def test_dropping_a_downloaded_wheel_keeps_its_neighbours_and_may_happen_twice(tmp_path: Path) -> None:
+    from uvroot.cache import WheelCache
+    from uvroot.lock import LockedWheel
+
+    cache = WheelCache(tmp_path / "cache")
+    first, second = (
+        LockedWheel(ALPHA, f"http://127.0.0.1:1/{ALPHA}", "ab" + c * 62, None, frozenset(), ()) for c in "01"
+    )
+    for wheel in (first, second):
+        with cache.new_entry(wheel) as sink:
+            sink.write(b"unpacked already")
+    cache.drop_wheel(first)
+    assert cache.get(first) is None
+    assert cache.get(second) is not None  # in the same two-character bucket: kept
+    cache.drop_wheel(first)  # another sync that unpacked the same wheel dropped it first: fine
+    cache.drop_wheel(second)
+    assert not (cache.root / "wheels-v1" / "ab").exists()  # the bucket goes with its last entry
+    assert leftovers(cache.root) == []
