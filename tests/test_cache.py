@@ -449,6 +449,29 @@ def test_stale_temporary_entries_are_cleaned_but_never_a_live_one(project: Path,
     assert leftovers(cache) == []  # the live sync removed its own entry
 
 
+_CLEAN = """
+import sys
+from pathlib import Path
+from uvroot.cache import WheelCache
+print(WheelCache(Path(sys.argv[1])).clean())
+"""
+
+
+def test_odd_files_in_tmp_never_hang_the_cleaner(tmp_path: Path) -> None:
+    """A FIFO in tmp/ (no sync makes one) is removed like any stale entry: opening it must not wait for a writer."""
+    cache = tmp_path / "cache"
+    (cache / "tmp").mkdir(parents=True)
+    os.mkfifo(cache / "tmp" / "stray-fifo")
+    (cache / "tmp" / "stale.part").write_bytes(b"x")
+    # In a child process: were the cleaner to block in open(), the timeout (a hang guard, far above
+    # the fraction of a second this takes) ends the child and the test fails instead of hanging.
+    done = subprocess.run(
+        [sys.executable, "-c", _CLEAN, str(cache)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "2\n", "")
+    assert leftovers(cache) == []
+
+
 def test_a_killed_download_leaves_nothing_a_later_sync_keeps(
     project: Path, index: LocalIndex, wheelhouse: Path, tmp_path: Path
 ) -> None:

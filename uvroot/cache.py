@@ -300,8 +300,8 @@ def _try_lock(item: os.DirEntry[str]) -> int | bool | None:
     """A descriptor holding ``item``'s lock, None for a symlink (nobody locks those), False if it is held."""
     if item.is_symlink():
         return None
-    try:
-        fd = os.open(item.path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:  # O_NONBLOCK: opening a FIFO (nothing of ours, but it can be there) would wait for a writer forever
+        fd = os.open(item.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return False
     try:
