@@ -22,6 +22,7 @@ import tarfile
 import threading
 import time
 import tracemalloc
+import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -113,8 +114,6 @@ def warm(project: Path, wheelhouse: Path, tmp_path: Path) -> Path:
 
 
 def _genuine(index: LocalIndex) -> str:
-    import zipfile
-
     with zipfile.ZipFile(index.directory / ALPHA) as archive:
         return archive.read("alpha/__init__.py").decode()
 
@@ -160,10 +159,14 @@ def test_an_intact_cached_wheel_is_used_without_downloading_but_never_through_a_
     assert outside.read_bytes() == (index.directory / ALPHA).read_bytes()
 
 
-def test_a_wheel_without_a_hash_has_no_place_in_the_cache(tmp_path: Path) -> None:
+def test_only_hashed_plainly_named_files_have_a_place_in_the_cache(tmp_path: Path) -> None:
     from uvroot.cache import WheelCache
-    from uvroot.errors import FetchError
+    from uvroot.errors import FetchError, LockError
     from uvroot.lock import LockedWheel
+
+    for odd in ("..", "x.", ".hidden", "a/b.whl", "a" * 256):  # uv.lock refuses most of these before
+        with pytest.raises(LockError, match="which is not a plain file name"):
+            WheelCache(tmp_path / "cache").path_for(LockedWheel(odd, None, "0" * 64, None, frozenset(), ()))
 
     cache = WheelCache(tmp_path / "cache")
     unhashed = LockedWheel(ALPHA, f"http://127.0.0.1:1/{ALPHA}", None, None, frozenset(), ())
@@ -379,6 +382,31 @@ def test_a_built_wheel_is_reused_while_intact_and_built_again_when_damaged(
         assert not list(cache.glob("built-v1/*/*.real")) and not list(tmp_path.rglob("escaped.whl")), name
 
 
+def test_two_syncs_publishing_the_same_build_keep_the_first_whole_one(tmp_path: Path) -> None:
+    """Two syncs built the same source at once: the second to publish takes the first's wheel, unless damaged."""
+    from uvroot.cache import WheelCache, file_sha256
+
+    cache = WheelCache(tmp_path / "cache")
+
+    def built_here(name: str, content: str) -> Path:
+        return build_wheel(tmp_path / name, "localpkg", "1.0", files={"localpkg/__init__.py": content})
+
+    ours = built_here("first", "FIRST = 1\n")
+    first = cache.publish_built("key", ours)
+    assert first == (cache.root / "built-v1" / "key" / ours.name, file_sha256(first[0]))
+    assert cache.built("key") == first
+
+    assert cache.publish_built("key", built_here("second", "SECOND = 2\n")) == first  # theirs was whole: kept
+    assert "FIRST" in zipfile.ZipFile(first[0]).read("localpkg/__init__.py").decode()
+
+    first[0].write_bytes(first[0].read_bytes()[:100])  # theirs is damaged: replaced by ours
+    third = built_here("third", "THIRD = 3\n")
+    digest = file_sha256(third)
+    assert cache.publish_built("key", third) == (cache.root / "built-v1" / "key" / third.name, digest)
+    assert cache.built("key") == (cache.root / "built-v1" / "key" / third.name, digest)
+    assert leftovers(cache.root) == []
+
+
 # -- 4. cache paths come from hashes ------------------------------------------------------
 
 
@@ -409,11 +437,15 @@ def test_a_lock_url_with_encoded_dot_dot_cannot_write_outside_the_cache(
     project: Path, index: LocalIndex, anything_server: str, tmp_path: Path
 ) -> None:
     cache = tmp_path / "deep" / "er" / "cache"
-    escaped = "..%2F" * 5 + "escaped-1.0-py3-none-any.whl"
-    point_wheel(project, ALPHA, f"{anything_server}/files/{escaped}", (index.directory / ALPHA).read_bytes())
+    filename = "../../../../../escaped-1.0-py3-none-any.whl"
+    url = f"{anything_server}/files/{'..%2F' * 5}escaped-1.0-py3-none-any.whl"
+    point_wheel(project, ALPHA, url, (index.directory / ALPHA).read_bytes())
     result = sync(project, tmp_path / "root", cache)
     assert result.exit_code == 3, result.output
-    assert "not a plain file name" in result.output and "Traceback" not in result.output
+    assert result.output == (
+        f"error: uv.lock names the file {filename!r} (from {url}), which is not a plain file name\n"
+        'hint: the lock is damaged or hostile: re-lock with "uv lock"\n'
+    )
     assert not list(tmp_path.rglob("escaped-*")), list(tmp_path.rglob("escaped-*"))
 
 
