@@ -21,6 +21,7 @@ The behaviour under test (uvroot/fetch.py):
 from __future__ import annotations
 
 import base64
+import hashlib
 import shutil
 import socket
 import sys
@@ -40,6 +41,7 @@ from tests.support.cli import check_record, tree, uvroot
 from tests.support.faulty import (
     Behaviour,
     FaultyServer,
+    gzipped,
     ok,
     redirect,
     require_auth,
@@ -457,6 +459,32 @@ def test_the_throughput_guard_reads_its_clock_not_the_wall(faulty: FaultyServer,
     assert b"".join(fast.chunks(faulty.url_for(GADGETS))) == (wheelhouse / GADGETS).read_bytes()
 
 
+def test_the_downloader_hands_its_timeout_and_credentials_to_the_session_it_is_given(
+    faulty: FaultyServer, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import requests
+
+    from uvroot.fetch import RequestsDownloader
+
+    class Recording(requests.Session):
+        """A real session that notes what each request was asked with."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.asked: list[dict[str, object]] = []
+
+        def get(self, url: str | bytes, **kwargs: object) -> requests.Response:  # type: ignore[override]
+            self.asked.append(kwargs)
+            return super().get(url, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setenv("UVROOT_HTTP_TIMEOUT", "7.5")
+    faulty.default(GADGETS, require_auth(USER, SECRET))
+    session = Recording()
+    downloader = RequestsDownloader(session=session, credentials={f"127.0.0.1:{faulty.port}": (USER, SECRET)})
+    assert b"".join(downloader.chunks(faulty.url_for(GADGETS))) == (wheelhouse / GADGETS).read_bytes()
+    assert session.asked == [{"stream": True, "timeout": 7.5, "auth": (USER, SECRET)}]
+
+
 # -- wrong bytes ------------------------------------------------------------------------
 
 
@@ -473,6 +501,20 @@ def test_wrong_bytes_are_not_retried_and_never_cached(
     assert len(faulty.hits(GADGETS)) == 1
     assert snapshot(root) is None
     assert_not_cached(cache, locked_sha256(project, GADGETS))
+
+
+def test_a_body_sent_gzip_encoded_is_decoded_before_it_is_hashed(
+    faulty: FaultyServer, faulty_project: Callable[..., Path], wheelhouse: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """A proxy may compress what it relays (Content-Encoding: gzip): the wheel is what arrives once decoded."""
+    project = faulty_project("gadgets")
+    _pin_size(project, GADGETS, (wheelhouse / GADGETS).stat().st_size)  # the decoded size, as the index gave it
+    faulty.plan(GADGETS, gzipped())
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    assert_ok(sync(project, root, cache, env=env))
+    assert len(faulty.hits(GADGETS)) == 1
+    assert_staged(root, "gadgets-1.0")
+    assert_cached_verified(cache, locked_sha256(project, GADGETS), GADGETS)
 
 
 def _pin_size(project: Path, filename: str, size: int) -> None:
@@ -578,6 +620,27 @@ def test_credentials_in_the_lock_url_are_sent_and_never_leak(
     _no_secret_anywhere(result.output, root)
     for path in cache.rglob("*"):  # the cache's file *names*; see the next test for contents
         assert SECRET not in str(path.relative_to(cache)), path
+
+
+def test_named_index_credentials_from_the_environment_are_sent_and_never_leak(
+    faulty: FaultyServer, faulty_project: Callable[..., Path], tmp_path: Path, env: dict[str, str]
+) -> None:
+    """uv's UV_INDEX_<NAME>_USERNAME/PASSWORD for a named index are sent to that index's host (uv.lock has none)."""
+    project = faulty_project("gadgets")
+    auth = require_auth(USER, SECRET)
+    faulty.default("*", auth)
+    named = {
+        **env,
+        "UV_INDEX": f"private-idx=http://127.0.0.1:{faulty.port}/simple",
+        "UV_INDEX_PRIVATE_IDX_USERNAME": USER,
+        "UV_INDEX_PRIVATE_IDX_PASSWORD": SECRET,
+    }
+    root = tmp_path / "root"
+    result = sync(project, root, tmp_path / "cache", "-v", env=named)
+    assert_ok(result)
+    assert auth.seen == [BASIC]
+    assert_staged(root, "gadgets-1.0")
+    _no_secret_anywhere(result.output, root)
 
 
 def test_credentials_are_not_written_into_the_cache(
@@ -770,12 +833,18 @@ def test_a_local_wheel_is_hashed_where_it_lies(
     impostor = build_wheel(tmp_path / "impostor", "linttool", "1.0", files={"linttool/__init__.py": "IMPOSTOR = 1\n"})
     wheel.write_bytes(impostor.read_bytes())  # a valid wheel, not the one uv locked
     result = sync(project, tmp_path / "tampered", tmp_path / "cache", env=env)
-    assert_fails(result, f"{wheel.name} from {wheel} does not match uv.lock", f"expected sha256 {locked}, got ")
+    got = f"got {hashlib.sha256(impostor.read_bytes()).hexdigest()} ({impostor.stat().st_size} bytes)"
+    assert_fails(result, f"{wheel.name} from {wheel} does not match uv.lock", f"expected sha256 {locked}, {got}")
     assert snapshot(tmp_path / "tampered") is None
 
     wheel.unlink()
     result = sync(project, tmp_path / "moved", tmp_path / "cache", env=env)
-    assert_fails(result, f"cannot read {wheel}: No such file or directory", "a local file that moved")
+    assert_fails(result, f"error: cannot read {wheel}: No such file or directory\n")
+    assert result.output.endswith("hint: the lock points at a local file that moved\n"), result.output
+
+    wheel.write_bytes(genuine)  # back as it was locked: verified and installed
+    assert_ok(sync(project, tmp_path / "genuine", tmp_path / "cache", env=env))
+    assert_staged(tmp_path / "genuine", "linttool-1.0")
 
     wheel.write_bytes(impostor.read_bytes())  # a lock without the hash checks nothing: it installs what lies there
     lock = project / "uv.lock"
