@@ -589,28 +589,6 @@ def test_a_trickle_that_never_trips_the_read_timeout_fails_as_too_slow(
 # -- 8. disk full and odd source trees: errors, not tracebacks ---------------------------------
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
-    """``small_disk(free_bytes) -> dir``: a tmpfs with about that much room left (skips if mount is refused)."""
-    mounted: list[Path] = []
-
-    def make(free: int) -> Path:
-        where = tmp_path / f"disk-{len(mounted)}"
-        where.mkdir()
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)], capture_output=True, check=False
-        )
-        if done.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-        mounted.append(where)
-        (where / "filler").write_bytes(bytes((4 << 20) - free))
-        return where / "cache"
-
-    yield make
-    for where in mounted:
-        subprocess.run(["umount", "-l", str(where)], check=False)
-
-
 def test_a_flush_failing_on_a_full_disk_never_hides_the_error_that_ended_the_download(
     small_disk: Callable[[int], Path],
 ) -> None:

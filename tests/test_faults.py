@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import re
 import shutil
 import socket
 import sys
@@ -538,6 +540,7 @@ def test_a_locked_size_is_checked_with_the_hash(
     project = faulty_project("gadgets")
     real = (wheelhouse / GADGETS).stat().st_size
     _pin_size(project, GADGETS, real + delta)
+    faulty.plan(GADGETS, slow(0.1, after_bytes=100))  # in two parts at least: the sizes add up across chunks
     root, cache = tmp_path / "root", tmp_path / "cache"
     result = sync(project, root, cache, env=env)
     if delta == 0:  # the right bytes of the right size
@@ -546,11 +549,40 @@ def test_a_locked_size_is_checked_with_the_hash(
     elif delta > 0:  # the hash matches, the size uv.lock gives does not: refused all the same
         assert_fails(result, f"{GADGETS} from {faulty.url_for(GADGETS)} does not match uv.lock", f"({real} bytes)")
     else:  # cut as soon as the body is longer than uv.lock says
-        assert_fails(result, f"is longer than the {real - 1} bytes uv.lock gives")
+        assert_fails(
+            result, f"{GADGETS} from {faulty.url_for(GADGETS)} is longer than the {real - 1} bytes uv.lock gives"
+        )
+        assert result.output.endswith("hint: the index sent other bytes than uv locked; nothing was installed\n")
     assert len(faulty.hits(GADGETS)) == 1  # a mismatch is never retried
     if delta != 0:
         assert snapshot(root) is None
         assert_not_cached(cache, locked_sha256(project, GADGETS))
+
+
+def test_a_download_that_fills_the_disk_names_the_file_the_cache_and_the_reason(
+    faulty: FaultyServer,
+    faulty_project: Callable[..., Path],
+    tmp_path: Path,
+    env: dict[str, str],
+    small_disk: Callable[[int], Path],
+) -> None:
+    project = faulty_project("gadgets")
+    big = build_wheel(tmp_path / "big", "gadgets", "1.0", files={"gadgets/blob.bin": os.urandom(1 << 20)})
+    digest = hashlib.sha256(big.read_bytes()).hexdigest()
+    lock = project / "uv.lock"
+    lock.write_text(lock.read_text().replace(locked_sha256(project, GADGETS), digest))
+    cache = small_disk(256 << 10)  # room for a quarter of it
+    with FaultyServer(big.parent) as server:  # serves the big wheel under the same name
+        lock.write_text(lock.read_text().replace(faulty.url_for(GADGETS), server.url_for(GADGETS)))
+        result = sync(project, tmp_path / "root", cache, "--retries", "0", env=env)
+    assert_fails(result, "No space left on device")
+    where = re.escape(str(cache))
+    assert re.search(
+        rf"error: cannot write {where}/tmp/\S+\.part in the cache at {where}: No space left on device\n", result.output
+    )
+    assert result.output.endswith("hint: free space on that filesystem, or pass another --cache-dir (or --no-cache)\n")
+    assert snapshot(tmp_path / "root") is None
+    assert_not_cached(cache, digest)
 
 
 # -- redirects ----------------------------------------------------------------------------
