@@ -481,6 +481,27 @@ def test_stale_temporary_entries_are_cleaned_but_never_a_live_one(project: Path,
     assert leftovers(cache) == []  # the live sync removed its own entry
 
 
+def test_a_new_cache_is_tagged_and_one_that_cannot_be_made_is_named_with_a_hint(project: Path, tmp_path: Path) -> None:
+    from uvroot.cache import WheelCache
+
+    cache = tmp_path / "cache"
+    assert_ok(sync(project, tmp_path / "root", cache))
+    tag = (cache / "CACHEDIR.TAG").read_bytes()  # backup tools skip a directory tagged so (bford.info/cachedir)
+    assert tag.startswith(b"Signature: 8a477f597d28d172789f06886806bc55\n")
+    (cache / "CACHEDIR.TAG").write_bytes(tag + b"# kept\n")  # a tag already there is left as it is
+    WheelCache(cache).prepare()
+    assert (cache / "CACHEDIR.TAG").read_bytes() == tag + b"# kept\n"
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = sync(project, tmp_path / "root-2", blocker)
+    assert result.exit_code == 5, result.output
+    assert result.output == (
+        f"error: cannot write to the cache at {blocker}: Not a directory\n"
+        "hint: pass a writable --cache-dir, or --no-cache\n"
+    )
+
+
 _CLEAN = """
 import sys
 from pathlib import Path
