@@ -31,8 +31,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import requests
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -487,6 +491,96 @@ def test_the_downloader_hands_its_timeout_and_credentials_to_the_session_it_is_g
     assert session.asked == [{"stream": True, "timeout": 7.5, "auth": (USER, SECRET)}]
 
 
+class _Scripted:
+    """A transport for a real ``requests.Session`` (mounted at ``http://scripted/``): answers 200 with the
+    body in exactly the chunks given, and notes the timeout each request was sent with."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = list(chunks)
+        self.timeouts: list[object] = []
+
+    def session(self) -> requests.Session:
+        import requests
+
+        transport = self
+
+        class Adapter(requests.adapters.BaseAdapter):
+            def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:  # type: ignore[override]
+                transport.timeouts.append(kwargs.get("timeout"))
+                response = requests.Response()
+                response.status_code, response.url, response.raw = 200, str(request.url), transport
+                return response
+
+            def close(self) -> None:
+                pass
+
+        session = requests.Session()
+        session.mount("http://scripted/", Adapter())
+        return session
+
+    def read1(self, amount: int, decode_content: bool = False) -> bytes:  # as urllib3's HTTPResponse
+        return self.chunks.pop(0) if self.chunks else b""
+
+    def close(self) -> None:
+        pass
+
+
+def _scripted_download(clock: list[float], *chunks: bytes) -> tuple[list[int], str | None, list[object]]:
+    """The chunk sizes a RequestsDownloader (timeout 30 s) hands out, the error that ended it, the timeouts sent."""
+    from uvroot.fetch import RequestsDownloader, TransientError
+
+    transport = _Scripted(*chunks)
+    readings = iter(clock)
+    downloader = RequestsDownloader(retries=0, session=transport.session(), clock=lambda: next(readings))
+    downloader.timeout = 30.0
+    sizes: list[int] = []
+    try:
+        for chunk in downloader.chunks("http://scripted/x.whl"):
+            sizes.append(len(chunk))
+    except TransientError as exc:
+        return sizes, exc.message, transport.timeouts
+    return sizes, None, transport.timeouts
+
+
+def test_the_throughput_guard_counts_every_byte_of_each_window_against_the_minimum_rate() -> None:
+    """MIN_RATE (1024 bytes/s) over each window of the timeout (30 s here): exactly that is enough, one byte less is not."""
+    too_slow = "cannot download http://scripted/x.whl: too slow, {} bytes in the last 30 s (less than 1024 bytes/s)"
+    # One chunk per window; the clock is read when the download starts, after each chunk, and when a window restarts.
+    assert _scripted_download([0, 30], bytes(30719)) == ([30719], too_slow.format(30719), [30.0])
+    assert _scripted_download([0, 30, 30, 60], bytes(30720), bytes(30719)) == (
+        [30720, 30719],
+        too_slow.format(30719),
+        [30.0],
+    )
+    # A window's bytes add up over its chunks; a new window starts from nothing.
+    assert _scripted_download([0, 10, 30, 30, 40], bytes(20000), bytes(10720), bytes(5)) == (
+        [20000, 10720, 5],
+        None,
+        [30.0],
+    )
+
+
+def test_a_retried_download_takes_back_the_progress_it_reported(
+    faulty: FaultyServer, wheelhouse: Path, tmp_path: Path
+) -> None:
+    """The progress bar is told each chunk, and minus the bytes of an attempt that failed: it ends at the size."""
+    from uvroot.cache import WheelCache
+    from uvroot.fetch import RequestsDownloader, fetch
+    from uvroot.lock import LockedWheel
+
+    data = (wheelhouse / GADGETS).read_bytes()
+    wheel = LockedWheel(GADGETS, faulty.url_for(GADGETS), hashlib.sha256(data).hexdigest(), None, frozenset(), ())
+    faulty.plan(GADGETS, truncate(100), ok())
+    told: list[int] = []
+    local = fetch(
+        wheel, WheelCache(tmp_path / "cache"), RequestsDownloader(retries=1), offline=False, progress=told.append
+    )
+    assert local.path.read_bytes() == data
+    taken_back = told.index(-100)  # the 100 bytes of the truncated attempt
+    assert sum(told[:taken_back]) == 100 and all(n > 0 for n in told[:taken_back])
+    assert sum(told[taken_back + 1 :]) == len(data) and all(n > 0 for n in told[taken_back + 1 :])
+
+
 # -- wrong bytes ------------------------------------------------------------------------
 
 
@@ -914,7 +1008,7 @@ def test_check_fetches_an_sdist_with_three_retries_by_default(
     sdist = "sdistonly-1.0.tar.gz"
     project = faulty_project("sdistonly")
     other = "3.13" if sys.version_info[:2] != (3, 13) else "3.12"
-    faulty.plan(sdist, *(status(503) for _ in range(3)), ok())
+    faulty.plan(sdist, truncate(100), *(status(503) for _ in range(2)), ok())  # no progress bar here to correct
     result = uvroot("check", "--project", project, "--python-version", other, cache=tmp_path / "cache-a", env=env)
     assert result.exit_code == 0, result.output
     assert len(faulty.hits(sdist)) == 4
