@@ -468,6 +468,11 @@ def test_stale_temporary_entries_are_cleaned_but_never_a_live_one(project: Path,
     (cache / "tmp" / "work-killed" / "src" / "big").write_bytes(bytes(1 << 20))
     (cache / "tmp" / "abc.part").write_bytes(bytes(1 << 20))
     (cache / "tmp" / "built-killed").mkdir()
+    precious = tmp_path / "precious"  # what a symlink left in tmp/ points to: never followed
+    (precious / "sub").mkdir(parents=True)
+    (precious / "sub" / "file").write_text("keep")
+    (cache / "tmp" / "link-to-dir").symlink_to(precious)
+    (cache / "tmp" / "link-to-file").symlink_to(precious / "sub" / "file")
     holder = subprocess.Popen(
         [sys.executable, "-c", _HOLD, str(cache)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
@@ -479,6 +484,7 @@ def test_stale_temporary_entries_are_cleaned_but_never_a_live_one(project: Path,
     finally:
         holder.communicate("")
     assert leftovers(cache) == []  # the live sync removed its own entry
+    assert (precious / "sub" / "file").read_text() == "keep"
 
 
 def test_a_new_cache_is_tagged_and_one_that_cannot_be_made_is_named_with_a_hint(project: Path, tmp_path: Path) -> None:
