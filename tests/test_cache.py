@@ -633,6 +633,30 @@ def test_a_flush_failing_on_a_full_disk_never_hides_the_error_that_ended_the_dow
     assert not any(root.rglob("*.whl"))
 
 
+def test_publishing_a_build_on_a_full_disk_names_the_path_and_leaves_nothing(
+    small_disk: Callable[[int], Path],
+) -> None:
+    """The built wheel moves in by a rename (no room needed); its record needs room: the error says where."""
+    from uvroot.cache import WheelCache
+    from uvroot.errors import FetchError
+
+    root = small_disk(256 << 10)
+    cache = WheelCache(root)
+    cache.prepare()
+    wheel = build_wheel(root.parent / "out", "localpkg", "1.0")  # built on the cache's filesystem, as in scratch
+    with contextlib.suppress(OSError):  # the disk fills up meanwhile
+        (root.parent / "rest").write_bytes(bytes(1 << 20))
+    with pytest.raises(FetchError) as full:
+        cache.publish_built("key", wheel)
+    assert re.fullmatch(
+        rf"cannot write {re.escape(str(root))}/tmp/built-\w+ in the cache at {re.escape(str(root))}: No space left on device",
+        full.value.message,
+    ), full.value.message
+    assert full.value.hint == "free space on that filesystem, or pass another --cache-dir (or --no-cache)"
+    assert not (root / "built-v1" / "key").exists()
+    assert leftovers(root) == []
+
+
 def _big_alpha(directory: Path, payload: bytes) -> Path:
     directory.mkdir(exist_ok=True)
     return build_wheel(directory, "alpha", "1.0", files={"alpha/__init__.py": GENUINE, "alpha/blob.bin": payload})
