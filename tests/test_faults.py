@@ -1088,3 +1088,27 @@ def test_each_wrapped_error_is_looked_at_once_even_in_a_cycle() -> None:
     inner.__context__ = outer  # a cycle: outer -> inner -> outer
     found = list(islice(_causes(outer), 10))  # bounded: a walk that loops would go on forever
     assert sorted(map(str, found)) == sorted(map(str, [outer, inner, twice]))
+
+
+def test_a_remote_file_needs_a_hash_and_offline_needs_the_cache(
+    faulty: FaultyServer, faulty_project: Callable[..., Path], tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = faulty_project("gadgets")
+    cache = tmp_path / "cache"
+    result = sync(project, tmp_path / "root", cache, "--offline", env=env)
+    assert result.exit_code == 5, result.output
+    assert result.output == (
+        f"error: {GADGETS} is not in the cache at {cache} and --offline forbids downloading it\n"
+        "hint: run once without --offline (or with the same --cache-dir) to fill the cache\n"
+    )
+    assert faulty.file_requests() == [] and snapshot(tmp_path / "root") is None
+
+    lock = project / "uv.lock"
+    lock.write_text(lock.read_text().replace(f', hash = "sha256:{locked_sha256(project, GADGETS)}"', ""))
+    result = sync(project, tmp_path / "root", cache, env=env)
+    assert result.exit_code == 5, result.output
+    assert result.output == (
+        f"error: uv.lock has no hash for {GADGETS} from {faulty.url_for(GADGETS)}\n"
+        "hint: uvroot installs remote files only when uv.lock pins their sha256\n"
+    )
+    assert faulty.file_requests() == [] and snapshot(tmp_path / "root") is None
