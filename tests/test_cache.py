@@ -165,8 +165,9 @@ def test_only_hashed_plainly_named_files_have_a_place_in_the_cache(tmp_path: Pat
     from uvroot.lock import LockedWheel
 
     for odd in ("..", "x.", ".hidden", "a/b.whl", "a" * 256):  # uv.lock refuses most of these before
-        with pytest.raises(LockError, match="which is not a plain file name"):
+        with pytest.raises(LockError) as refused:
             WheelCache(tmp_path / "cache").path_for(LockedWheel(odd, None, "0" * 64, None, frozenset(), ()))
+        assert refused.value.message == f"uv.lock names the file {odd!r} (from ), which is not a plain file name"
 
     cache = WheelCache(tmp_path / "cache")
     unhashed = LockedWheel(ALPHA, f"http://127.0.0.1:1/{ALPHA}", None, None, frozenset(), ())
@@ -517,18 +518,29 @@ print(WheelCache(Path(sys.argv[1])).clean())
 
 
 def test_odd_files_in_tmp_never_hang_the_cleaner(tmp_path: Path) -> None:
-    """A FIFO in tmp/ (no sync makes one) is removed like any stale entry: opening it must not wait for a writer."""
+    """A FIFO in tmp/ (no sync makes one) is removed like any stale entry: opening it must not wait for a writer.
+    A socket cannot even be opened: nobody can be told to hold it, so it is left alone."""
+    import socket
+
     cache = tmp_path / "cache"
     (cache / "tmp").mkdir(parents=True)
     os.mkfifo(cache / "tmp" / "stray-fifo")
     (cache / "tmp" / "stale.part").write_bytes(b"x")
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(cache / "tmp" / "stray-socket"))
     # In a child process: were the cleaner to block in open(), the timeout (a hang guard, far above
     # the fraction of a second this takes) ends the child and the test fails instead of hanging.
     done = subprocess.run(
         [sys.executable, "-c", _CLEAN, str(cache)], capture_output=True, text=True, timeout=30, check=False
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "2\n", "")
-    assert leftovers(cache) == []
+    assert leftovers(cache) == [cache / "tmp" / "stray-socket"]
+
+    from uvroot.cache import WheelCache  # the same, in this process (now known not to hang)
+
+    os.mkfifo(cache / "tmp" / "another-fifo")
+    assert WheelCache(cache).clean() == 1
+    assert leftovers(cache) == [cache / "tmp" / "stray-socket"]
 
 
 def test_a_killed_download_leaves_nothing_a_later_sync_keeps(
