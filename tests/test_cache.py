@@ -88,6 +88,13 @@ def leftovers(cache: Path) -> list[Path]:
     return sorted((cache / "tmp").iterdir()) if (cache / "tmp").exists() else []
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in its own directory: code that deletes what it scans (the cleaner) and goes wrong,
+    as a mutant of ``os.scandir(tmp)`` into ``os.scandir(None)`` does, must find nothing of value there."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def project(make_locked_project: Callable[..., Path]) -> Path:
     return make_locked_project(dependencies=["alpha"], requires_python=">=3.10")
