@@ -260,7 +260,7 @@ def fetch(
             if attempt == downloader.retries:
                 raise FetchError(f"{exc.message} (after {attempt + 1} attempts)", hint=exc.hint) from None
             time.sleep(exc.retry_after or _backoff() * 2**attempt)
-    raise AssertionError("unreachable")
+    raise AssertionError("unreachable")  # pragma: no mutate: the last attempt returns or raises, never ends the loop
 
 
 def _download(
