@@ -470,22 +470,34 @@ with WheelCache(Path(sys.argv[1])).scratch() as work:
 """
 
 
+def _same_uvroot() -> dict[str, str]:
+    """The environment for a child Python that imports the uvroot this test imported."""
+    import uvroot
+
+    return {**os.environ, "PYTHONPATH": str(Path(uvroot.__file__).parent.parent)}
+
+
 def test_stale_temporary_entries_are_cleaned_but_never_a_live_one(project: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    (cache / "tmp" / "work-killed" / "src").mkdir(parents=True)
-    (cache / "tmp" / "work-killed" / "src" / "big").write_bytes(bytes(1 << 20))
-    (cache / "tmp" / "abc.part").write_bytes(bytes(1 << 20))
-    (cache / "tmp" / "built-killed").mkdir()
-    precious = tmp_path / "precious"  # what a symlink left in tmp/ points to: never followed
-    (precious / "sub").mkdir(parents=True)
-    (precious / "sub" / "file").write_text("keep")
-    (cache / "tmp" / "link-to-dir").symlink_to(precious)
-    (cache / "tmp" / "link-to-file").symlink_to(precious / "sub" / "file")
     holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD, str(cache)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", _HOLD, str(cache)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_same_uvroot(),
     )
     try:
         live = Path(holder.stdout.readline().strip())  # type: ignore[union-attr]
+        # Left by killed syncs (after the holder's own start: the sync below is the one that cleans them).
+        (cache / "tmp" / "work-killed" / "src").mkdir(parents=True)
+        (cache / "tmp" / "work-killed" / "src" / "big").write_bytes(bytes(1 << 20))
+        (cache / "tmp" / "abc.part").write_bytes(bytes(1 << 20))
+        (cache / "tmp" / "built-killed").mkdir()
+        precious = tmp_path / "precious"  # what a symlink left in tmp/ points to: never followed
+        (precious / "sub").mkdir(parents=True)
+        (precious / "sub" / "file").write_text("keep")
+        (cache / "tmp" / "link-to-dir").symlink_to(precious)
+        (cache / "tmp" / "link-to-file").symlink_to(precious / "sub" / "file")
         assert_ok(sync(project, tmp_path / "root", cache))
         assert leftovers(cache) == [live]
         assert (live / "busy").is_file()
@@ -538,7 +550,12 @@ def test_odd_files_in_tmp_never_hang_the_cleaner(tmp_path: Path) -> None:
     # In a child process: were the cleaner to block in open(), the timeout (a hang guard, far above
     # the fraction of a second this takes) ends the child and the test fails instead of hanging.
     done = subprocess.run(
-        [sys.executable, "-c", _CLEAN, str(cache)], capture_output=True, text=True, timeout=30, check=False
+        [sys.executable, "-c", _CLEAN, str(cache)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env=_same_uvroot(),
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "2\n", "")
     assert leftovers(cache) == [cache / "tmp" / "stray-socket"]
@@ -547,6 +564,8 @@ def test_odd_files_in_tmp_never_hang_the_cleaner(tmp_path: Path) -> None:
 
     os.mkfifo(cache / "tmp" / "another-fifo")
     assert WheelCache(cache).clean() == 1
+    assert WheelCache(tmp_path / "no-cache-yet").clean() == 0  # nothing to clean, and nothing made
+    assert not (tmp_path / "no-cache-yet").exists()
     assert leftovers(cache) == [cache / "tmp" / "stray-socket"]
 
 
