@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -240,3 +241,28 @@ def bulk_project(
         return made[requirements]
 
     return make
+
+
+# -- a small disk (tests/test_cache.py, tests/test_faults.py) ------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
+    """``small_disk(free_bytes) -> dir``: a tmpfs with about that much room left (skips if mount is refused)."""
+    mounted: list[Path] = []
+
+    def make(free: int) -> Path:
+        where = tmp_path / f"disk-{len(mounted)}"
+        where.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)], capture_output=True, check=False
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        mounted.append(where)
+        (where / "filler").write_bytes(bytes((4 << 20) - free))
+        return where / "cache"
+
+    yield make
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], check=False)

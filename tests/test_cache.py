@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ import tarfile
 import threading
 import time
 import tracemalloc
+import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -86,6 +88,13 @@ def leftovers(cache: Path) -> list[Path]:
     return sorted((cache / "tmp").iterdir()) if (cache / "tmp").exists() else []
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs in its own directory: code that deletes what it scans (the cleaner) and goes wrong,
+    as a mutant of ``os.scandir(tmp)`` into ``os.scandir(None)`` does, must find nothing of value there."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def project(make_locked_project: Callable[..., Path]) -> Path:
     return make_locked_project(dependencies=["alpha"], requires_python=">=3.10")
@@ -112,8 +121,6 @@ def warm(project: Path, wheelhouse: Path, tmp_path: Path) -> Path:
 
 
 def _genuine(index: LocalIndex) -> str:
-    import zipfile
-
     with zipfile.ZipFile(index.directory / ALPHA) as archive:
         return archive.read("alpha/__init__.py").decode()
 
@@ -135,6 +142,47 @@ def test_a_different_valid_wheel_at_a_cached_path_is_fetched_again(
     assert staged_alpha(tmp_path / "root") == _genuine(index)
     assert any(ALPHA in url for url in index.downloads())  # evicted and downloaded again
     assert not wheel.exists()  # downloaded again, verified, unpacked, and dropped
+
+
+def test_an_intact_cached_wheel_is_used_without_downloading_but_never_through_a_symlink(
+    project: Path, warm: Path, index: LocalIndex, tmp_path: Path
+) -> None:
+    shutil.rmtree(unpacked_entry(warm, project))  # the next sync needs the .whl
+    index.reset()
+    assert_ok(sync(project, tmp_path / "hit", warm))
+    assert ALPHA not in index.downloads()  # intact: used as it is
+    assert staged_alpha(tmp_path / "hit") == _genuine(index)
+
+    outside = tmp_path / "outside.whl"  # an intact copy, but outside the cache
+    shutil.copyfile(index.directory / ALPHA, outside)
+    wheel = cached_wheel(warm, project)
+    wheel.parent.mkdir(parents=True, exist_ok=True)
+    wheel.symlink_to(outside)
+    shutil.rmtree(unpacked_entry(warm, project))
+    index.reset()
+    assert_ok(sync(project, tmp_path / "link", warm))
+    assert ALPHA in index.downloads()  # only a plain file counts as cached
+    assert staged_alpha(tmp_path / "link") == _genuine(index)
+    assert outside.read_bytes() == (index.directory / ALPHA).read_bytes()
+
+
+def test_only_hashed_plainly_named_files_have_a_place_in_the_cache(tmp_path: Path) -> None:
+    from uvroot.cache import WheelCache
+    from uvroot.errors import FetchError, LockError
+    from uvroot.lock import LockedWheel
+
+    for odd in ("..", "x.", ".hidden", "a/b.whl", "a" * 256):  # uv.lock refuses most of these before
+        with pytest.raises(LockError) as refused:
+            WheelCache(tmp_path / "cache").path_for(LockedWheel(odd, None, "0" * 64, None, frozenset(), ()))
+        assert refused.value.message == f"uv.lock names the file {odd!r} (from ), which is not a plain file name"
+
+    cache = WheelCache(tmp_path / "cache")
+    unhashed = LockedWheel(ALPHA, f"http://127.0.0.1:1/{ALPHA}", None, None, frozenset(), ())
+    assert cache.get(unhashed) is None
+    with pytest.raises(FetchError) as refused:
+        cache.path_for(unhashed)
+    assert refused.value.message == f"{ALPHA} has no sha256 in uv.lock"
+    assert refused.value.hint == "only hashed files are cached"
 
 
 def test_a_truncated_cached_wheel_is_fetched_again(
@@ -281,7 +329,36 @@ def test_a_parsed_lock_nested_too_deeply_is_parsed_again(project: Path, warm: Pa
     assert (tmp_path / "root" / SITE / "alpha-1.0.dist-info").is_dir()
 
 
-def test_a_damaged_built_wheel_is_built_again(
+def _flip_middle_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _record_naming(name: str) -> Callable[[Path], None]:
+    def damage(built: Path) -> None:
+        record = built.parent / ".uvroot-built"
+        record.write_text(record.read_text().replace(f'"{built.name}"', json.dumps(name)))
+
+    return damage
+
+
+# How a built-v1 entry gets damaged: each is noticed, the entry evicted and the wheel built again.
+BUILT_DAMAGE: dict[str, Callable[[Path], None]] = {
+    "truncated": lambda built: built.write_bytes(built.read_bytes()[:100]),
+    "same size, other bytes": _flip_middle_byte,
+    "wheel gone": lambda built: built.unlink(),
+    "wheel a symlink": lambda built: (built.rename(built.with_suffix(".real")), built.symlink_to(built.name + ".real")),
+    "no record": lambda built: (built.parent / ".uvroot-built").unlink(),
+    "record not JSON": lambda built: (built.parent / ".uvroot-built").write_text("{"),
+    "record without the size": lambda built: (built.parent / ".uvroot-built").write_text(
+        re.sub(r', "size": \d+', "", (built.parent / ".uvroot-built").read_text())
+    ),
+    "record naming another path": _record_naming("../escaped.whl"),
+}
+
+
+def test_a_built_wheel_is_reused_while_intact_and_built_again_when_damaged(
     make_package: Callable[..., Path], make_locked_project: Callable[..., Path], tmp_path: Path
 ) -> None:
     make_package(name="localpkg")
@@ -289,15 +366,53 @@ def test_a_damaged_built_wheel_is_built_again(
         dependencies=["localpkg", "alpha"], requires_python=">=3.10", sources={"localpkg": {"path": "../libs/localpkg"}}
     )
     cache = tmp_path / "cache"
-    assert_ok(sync(project, tmp_path / "first", cache))
+    first = sync(project, tmp_path / "first", cache, "-v")
+    assert_ok(first)
+    assert "building localpkg" in first.output
     (built,) = cache.glob("built-v1/*/*.whl")
-    built.write_bytes(built.read_bytes()[:100])
+    unpacked = sorted(cache.glob("unpacked-v2/*/*"))
+    sha = hashlib.sha256(built.read_bytes()).hexdigest()
+    assert cache / "unpacked-v2" / sha[:2] / sha in unpacked  # unpacked under the built wheel's own hash
 
-    for entry in cache.glob("unpacked-v2/*/*"):
-        shutil.rmtree(entry)
-    result = sync(project, tmp_path / "second", cache)
-    assert_ok(result)
-    assert tree(tmp_path / "second") == tree(tmp_path / "first")
+    again = sync(project, tmp_path / "again", cache, "-v")
+    assert_ok(again)
+    assert "building" not in again.output  # intact: reused, and found unpacked under its hash
+    assert sorted(cache.glob("unpacked-v2/*/*")) == unpacked
+    assert tree(tmp_path / "again") == tree(tmp_path / "first")
+
+    for name, damage in BUILT_DAMAGE.items():
+        damage(built)
+        result = sync(project, tmp_path / name, cache, "-v")
+        assert_ok(result)
+        assert "building localpkg" in result.output, name
+        assert tree(tmp_path / name) == tree(tmp_path / "first"), name
+        (built,) = cache.glob("built-v1/*/*.whl")  # whole again
+        assert not list(cache.glob("built-v1/*/*.real")) and not list(tmp_path.rglob("escaped.whl")), name
+
+
+def test_two_syncs_publishing_the_same_build_keep_the_first_whole_one(tmp_path: Path) -> None:
+    """Two syncs built the same source at once: the second to publish takes the first's wheel, unless damaged."""
+    from uvroot.cache import WheelCache, file_sha256
+
+    cache = WheelCache(tmp_path / "cache")
+
+    def built_here(name: str, content: str) -> Path:
+        return build_wheel(tmp_path / name, "localpkg", "1.0", files={"localpkg/__init__.py": content})
+
+    ours = built_here("first", "FIRST = 1\n")
+    first = cache.publish_built("key", ours)
+    assert first == (cache.root / "built-v1" / "key" / ours.name, file_sha256(first[0]))
+    assert cache.built("key") == first
+
+    assert cache.publish_built("key", built_here("second", "SECOND = 2\n")) == first  # theirs was whole: kept
+    assert "FIRST" in zipfile.ZipFile(first[0]).read("localpkg/__init__.py").decode()
+
+    first[0].write_bytes(first[0].read_bytes()[:100])  # theirs is damaged: replaced by ours
+    third = built_here("third", "THIRD = 3\n")
+    digest = file_sha256(third)
+    assert cache.publish_built("key", third) == (cache.root / "built-v1" / "key" / third.name, digest)
+    assert cache.built("key") == (cache.root / "built-v1" / "key" / third.name, digest)
+    assert leftovers(cache.root) == []
 
 
 # -- 4. cache paths come from hashes ------------------------------------------------------
@@ -330,11 +445,15 @@ def test_a_lock_url_with_encoded_dot_dot_cannot_write_outside_the_cache(
     project: Path, index: LocalIndex, anything_server: str, tmp_path: Path
 ) -> None:
     cache = tmp_path / "deep" / "er" / "cache"
-    escaped = "..%2F" * 5 + "escaped-1.0-py3-none-any.whl"
-    point_wheel(project, ALPHA, f"{anything_server}/files/{escaped}", (index.directory / ALPHA).read_bytes())
+    filename = "../../../../../escaped-1.0-py3-none-any.whl"
+    url = f"{anything_server}/files/{'..%2F' * 5}escaped-1.0-py3-none-any.whl"
+    point_wheel(project, ALPHA, url, (index.directory / ALPHA).read_bytes())
     result = sync(project, tmp_path / "root", cache)
     assert result.exit_code == 3, result.output
-    assert "not a plain file name" in result.output and "Traceback" not in result.output
+    assert result.output == (
+        f"error: uv.lock names the file {filename!r} (from {url}), which is not a plain file name\n"
+        'hint: the lock is damaged or hostile: re-lock with "uv lock"\n'
+    )
     assert not list(tmp_path.rglob("escaped-*")), list(tmp_path.rglob("escaped-*"))
 
 
@@ -353,21 +472,92 @@ with WheelCache(Path(sys.argv[1])).scratch() as work:
 
 def test_stale_temporary_entries_are_cleaned_but_never_a_live_one(project: Path, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
-    (cache / "tmp" / "work-killed" / "src").mkdir(parents=True)
-    (cache / "tmp" / "work-killed" / "src" / "big").write_bytes(bytes(1 << 20))
-    (cache / "tmp" / "abc.part").write_bytes(bytes(1 << 20))
-    (cache / "tmp" / "built-killed").mkdir()
     holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD, str(cache)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", _HOLD, str(cache)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         live = Path(holder.stdout.readline().strip())  # type: ignore[union-attr]
+        # Left by killed syncs (after the holder's own start: the sync below is the one that cleans them).
+        (cache / "tmp" / "work-killed" / "src").mkdir(parents=True)
+        (cache / "tmp" / "work-killed" / "src" / "big").write_bytes(bytes(1 << 20))
+        (cache / "tmp" / "abc.part").write_bytes(bytes(1 << 20))
+        (cache / "tmp" / "built-killed").mkdir()
+        precious = tmp_path / "precious"  # what a symlink left in tmp/ points to: never followed
+        (precious / "sub").mkdir(parents=True)
+        (precious / "sub" / "file").write_text("keep")
+        (cache / "tmp" / "link-to-dir").symlink_to(precious)
+        (cache / "tmp" / "link-to-file").symlink_to(precious / "sub" / "file")
         assert_ok(sync(project, tmp_path / "root", cache))
         assert leftovers(cache) == [live]
         assert (live / "busy").is_file()
     finally:
         holder.communicate("")
     assert leftovers(cache) == []  # the live sync removed its own entry
+    assert (precious / "sub" / "file").read_text() == "keep"
+
+
+def test_a_new_cache_is_tagged_and_one_that_cannot_be_made_is_named_with_a_hint(project: Path, tmp_path: Path) -> None:
+    from uvroot.cache import WheelCache
+
+    cache = tmp_path / "cache"
+    assert_ok(sync(project, tmp_path / "root", cache))
+    tag = (cache / "CACHEDIR.TAG").read_bytes()  # backup tools skip a directory tagged so (bford.info/cachedir)
+    assert tag.startswith(b"Signature: 8a477f597d28d172789f06886806bc55\n")
+    (cache / "CACHEDIR.TAG").write_bytes(tag + b"# kept\n")  # a tag already there is left as it is
+    WheelCache(cache).prepare()
+    assert (cache / "CACHEDIR.TAG").read_bytes() == tag + b"# kept\n"
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = sync(project, tmp_path / "root-2", blocker)
+    assert result.exit_code == 5, result.output
+    assert result.output == (
+        f"error: cannot write to the cache at {blocker}: Not a directory\n"
+        "hint: pass a writable --cache-dir, or --no-cache\n"
+    )
+
+
+_CLEAN = """
+import sys
+from pathlib import Path
+from uvroot.cache import WheelCache
+print(WheelCache(Path(sys.argv[1])).clean())
+"""
+
+
+def test_odd_files_in_tmp_never_hang_the_cleaner(tmp_path: Path) -> None:
+    """A FIFO in tmp/ (no sync makes one) is removed like any stale entry: opening it must not wait for a writer.
+    A socket cannot even be opened: nobody can be told to hold it, so it is left alone."""
+    import socket
+
+    cache = tmp_path / "cache"
+    (cache / "tmp").mkdir(parents=True)
+    os.mkfifo(cache / "tmp" / "stray-fifo")
+    (cache / "tmp" / "stale.part").write_bytes(b"x")
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(str(cache / "tmp" / "stray-socket"))
+    # In a child process: were the cleaner to block in open(), the timeout (a hang guard, far above
+    # the fraction of a second this takes) ends the child and the test fails instead of hanging.
+    done = subprocess.run(
+        [sys.executable, "-c", _CLEAN, str(cache)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "2\n", "")
+    assert leftovers(cache) == [cache / "tmp" / "stray-socket"]
+
+    from uvroot.cache import WheelCache  # in this process too (a plain file: nothing here can hang)
+
+    (cache / "tmp" / "another.part").write_bytes(b"x")
+    assert WheelCache(cache).clean() == 1
+    assert WheelCache(tmp_path / "no-cache-yet").clean() == 0  # nothing to clean, and nothing made
+    assert not (tmp_path / "no-cache-yet").exists()
+    assert leftovers(cache) == [cache / "tmp" / "stray-socket"]
 
 
 def test_a_killed_download_leaves_nothing_a_later_sync_keeps(
@@ -452,50 +642,7 @@ def test_a_trickle_that_never_trips_the_read_timeout_fails_as_too_slow(
     assert len(server.hits(ALPHA)) == 2  # a slow transfer is transient: retried
 
 
-def test_the_throughput_guard_reads_its_clock_not_the_wall(wheelhouse: Path) -> None:
-    from uvroot.fetch import MIN_RATE, RequestsDownloader, TransientError
-
-    ticks = iter(range(0, 10**6, 10))  # every reading of the clock is 10 s later
-
-    def clock() -> float:
-        return float(next(ticks))
-
-    with FaultyServer(wheelhouse) as server:
-        server.plan(ALPHA, trickle(0.001, 500))
-        downloader = RequestsDownloader(retries=0, clock=clock)
-        received = 0
-        with pytest.raises(TransientError, match="too slow"):
-            for chunk in downloader.chunks(server.url_for(ALPHA)):
-                received += len(chunk)
-        assert received < MIN_RATE  # stopped after the first 30 "seconds", not at the end of the body
-        # A body that comes fast is not failed: 1 "second" per chunk, far from the end of a window.
-        fast = RequestsDownloader(retries=0, clock=iter(range(10**6)).__next__)
-        assert b"".join(fast.chunks(server.url_for(ALPHA))) == (wheelhouse / ALPHA).read_bytes()
-
-
 # -- 8. disk full and odd source trees: errors, not tracebacks ---------------------------------
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Callable[[int], Path]]:
-    """``small_disk(free_bytes) -> dir``: a tmpfs with about that much room left (skips if mount is refused)."""
-    mounted: list[Path] = []
-
-    def make(free: int) -> Path:
-        where = tmp_path / f"disk-{len(mounted)}"
-        where.mkdir()
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)], capture_output=True, check=False
-        )
-        if done.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-        mounted.append(where)
-        (where / "filler").write_bytes(bytes((4 << 20) - free))
-        return where / "cache"
-
-    yield make
-    for where in mounted:
-        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 def test_a_flush_failing_on_a_full_disk_never_hides_the_error_that_ended_the_download(
@@ -515,6 +662,30 @@ def test_a_flush_failing_on_a_full_disk_never_hides_the_error_that_ended_the_dow
     assert not any(root.rglob("*.whl"))
 
 
+def test_publishing_a_build_on_a_full_disk_names_the_path_and_leaves_nothing(
+    small_disk: Callable[[int], Path],
+) -> None:
+    """The built wheel moves in by a rename (no room needed); its record needs room: the error says where."""
+    from uvroot.cache import WheelCache
+    from uvroot.errors import FetchError
+
+    root = small_disk(256 << 10)
+    cache = WheelCache(root)
+    cache.prepare()
+    wheel = build_wheel(root.parent / "out", "localpkg", "1.0")  # built on the cache's filesystem, as in scratch
+    with contextlib.suppress(OSError):  # the disk fills up meanwhile
+        (root.parent / "rest").write_bytes(bytes(1 << 20))
+    with pytest.raises(FetchError) as full:
+        cache.publish_built("key", wheel)
+    assert re.fullmatch(
+        rf"cannot write {re.escape(str(root))}/tmp/built-\w+ in the cache at {re.escape(str(root))}: No space left on device",
+        full.value.message,
+    ), full.value.message
+    assert full.value.hint == "free space on that filesystem, or pass another --cache-dir (or --no-cache)"
+    assert not (root / "built-v1" / "key").exists()
+    assert leftovers(root) == []
+
+
 def _big_alpha(directory: Path, payload: bytes) -> Path:
     directory.mkdir(exist_ok=True)
     return build_wheel(directory, "alpha", "1.0", files={"alpha/__init__.py": GENUINE, "alpha/blob.bin": payload})
@@ -532,7 +703,15 @@ def test_a_full_disk_names_the_path_and_leaves_no_half_entry(
         cache = small_disk(512 << 10)
         result = sync(project, tmp_path / "root", cache)
     assert result.exit_code == 5, result.output
-    assert "No space left on device" in result.output and str(cache) in result.output, result.output
+    # The path that failed, the cache it is in, the system's reason (not Python's repr), and what to do.
+    assert re.search(
+        rf"error: cannot write {re.escape(str(cache))}/\S+ in the cache at {re.escape(str(cache))}: "
+        r"No space left on device\n",
+        result.output,
+    ), result.output
+    assert result.output.endswith(
+        "hint: free space on that filesystem, or pass another --cache-dir (or --no-cache)\n"
+    ), result.output
     assert "damaged" not in result.output and "Traceback" not in result.output
     assert leftovers(cache) == []
     sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
@@ -708,3 +887,86 @@ def test_a_wheel_shipping_the_entry_marker_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InstallError, match=re.escape("unsafe entry '.uvroot-unpacked'")):
         unpack(LocalFile(wheel, None, wheel.stat().st_size), WheelCache(tmp_path / "cache"))
     assert not (tmp_path / "cache" / "unpacked-v2").exists()
+
+
+def test_the_default_cache_dir_follows_the_environment_as_the_no_op_check_does(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """$UVROOT_CACHE_DIR, else $XDG_CACHE_HOME/uvroot, else ~/.cache/uvroot (an empty variable is unset),
+    and the no-op check (uvroot/noop.py) looks for its stamp in the same place."""
+    from uvroot.cache import default_cache_dir
+    from uvroot.noop import _cache_dir
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    cases = [
+        ({}, tmp_path / "home" / ".cache" / "uvroot"),
+        ({"XDG_CACHE_HOME": "", "UVROOT_CACHE_DIR": ""}, tmp_path / "home" / ".cache" / "uvroot"),
+        ({"XDG_CACHE_HOME": str(tmp_path / "xdg")}, tmp_path / "xdg" / "uvroot"),
+        ({"XDG_CACHE_HOME": str(tmp_path / "xdg"), "UVROOT_CACHE_DIR": str(tmp_path / "mine")}, tmp_path / "mine"),
+    ]
+    for env, expected in cases:
+        for name in ("XDG_CACHE_HOME", "UVROOT_CACHE_DIR"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        assert default_cache_dir() == expected, env
+        assert _cache_dir([]) == str(expected), env
+
+
+def test_hashing_a_big_file_reads_it_in_chunks(tmp_path: Path) -> None:
+    """Wheels and sdists can be hundreds of MiB: hashing one must not read it whole into memory."""
+    from uvroot.cache import file_sha256
+
+    size = 32 << 20
+    big = tmp_path / "big.whl"
+    with big.open("wb") as stream:
+        stream.truncate(size)  # sparse: no disk used, and quick to read
+    expected = hashlib.sha256()
+    for _ in range(size >> 20):
+        expected.update(bytes(1 << 20))
+    tracemalloc.start()
+    try:
+        digest = file_sha256(big)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert digest == expected.hexdigest()
+    assert peak < 4 << 20, peak
+
+
+def test_an_evicted_entry_is_never_handed_out_again(wheelhouse: Path, tmp_path: Path) -> None:
+    from uvroot.cache import WheelCache, file_sha256
+    from uvroot.fetch import LocalFile
+    from uvroot.unpack import unpack, unpacked
+
+    cache = WheelCache(tmp_path / "cache")
+    wheel = wheelhouse / ALPHA
+    sha = file_sha256(wheel)
+    entry = unpack(LocalFile(wheel, sha, wheel.stat().st_size), cache)
+    assert unpacked(cache, sha) == entry  # checked once, then trusted for the rest of the process...
+    cache.evict(entry)  # ...until it is found damaged and taken out
+    assert not entry.exists()
+    assert unpacked(cache, sha) is None
+    assert cache.damaged(sha) == ["unpacked-v2"]
+    cache.evict(entry)  # another sync took it out at the same time: nothing left to do, and no error
+    assert leftovers(cache.root) == []
+
+
+def test_dropping_a_downloaded_wheel_keeps_its_neighbours_and_may_happen_twice(tmp_path: Path) -> None:
+    from uvroot.cache import WheelCache
+    from uvroot.lock import LockedWheel
+
+    cache = WheelCache(tmp_path / "cache")
+    first, second = (
+        LockedWheel(ALPHA, f"http://127.0.0.1:1/{ALPHA}", "ab" + c * 62, None, frozenset(), ()) for c in "01"
+    )
+    for wheel in (first, second):
+        with cache.new_entry(wheel) as sink:
+            sink.write(b"unpacked already")
+    cache.drop_wheel(first)
+    assert cache.get(first) is None
+    assert cache.get(second) is not None  # in the same two-character bucket: kept
+    cache.drop_wheel(first)  # another sync that unpacked the same wheel dropped it first: fine
+    cache.drop_wheel(second)
+    assert not (cache.root / "wheels-v1" / "ab").exists()  # the bucket goes with its last entry
+    assert leftovers(cache.root) == []

@@ -21,6 +21,9 @@ The behaviour under test (uvroot/fetch.py):
 from __future__ import annotations
 
 import base64
+import hashlib
+import os
+import re
 import shutil
 import socket
 import sys
@@ -28,8 +31,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import requests
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,17 +47,20 @@ from tests.support.cli import check_record, tree, uvroot
 from tests.support.faulty import (
     Behaviour,
     FaultyServer,
+    gzipped,
     ok,
     redirect,
     require_auth,
     reset,
     slow,
     status,
+    trickle,
     truncate,
     wrong_bytes,
 )
 from tests.support.index import LocalIndex
 from tests.support.uvproject import uv_lock, write_project
+from tests.support.wheels import build_wheel
 
 ALPHA = "alpha-1.0-py3-none-any.whl"
 BETA = "beta-1.0-py3-none-any.whl" if sys.version_info < (3, 12) else "beta-2.0-py3-none-any.whl"
@@ -142,7 +152,7 @@ def locked_sha256(project: Path, filename: str) -> str:
     lock = tomllib.loads((project / "uv.lock").read_text())
     for package in lock["package"]:
         for wheel in package.get("wheels", []):
-            if wheel["url"].rsplit("/", 1)[1] == filename:
+            if wheel.get("filename", wheel.get("url", "").rsplit("/", 1)[-1]) == filename:
                 return str(wheel["hash"]).removeprefix("sha256:")
     raise AssertionError(f"{filename} is not in {project / 'uv.lock'}")
 
@@ -193,16 +203,18 @@ def assert_staged(root: Path, *dists: str) -> None:
         assert check_record(info) == []
 
 
-# Transient faults: (id, behaviour factory, a needle the final error must hold or None).
-TRANSIENT: list[tuple[str, Callable[[], Behaviour], str | None]] = [
+# Transient faults: (id, behaviour factory, a needle the final error must hold; {port} is the server's).
+# A broken connection is named by the failure and where it happened (mid-body: requests says
+# ChunkedEncodingError or ConnectionError, depending on when the reset lands).
+TRANSIENT: list[tuple[str, Callable[[], Behaviour], str]] = [
     ("500", lambda: status(500), "HTTP 500"),
     ("502", lambda: status(502), "HTTP 502"),
     ("503", lambda: status(503), "HTTP 503"),
     ("504", lambda: status(504), "HTTP 504"),
     ("429", lambda: status(429, {"Retry-After": "0"}), "HTTP 429"),
-    ("reset", lambda: reset(), None),
-    ("reset-mid-body", lambda: reset(mid_body=True), None),
-    ("truncate", lambda: truncate(100), None),
+    ("reset", lambda: reset(), "ConnectionError talking to 127.0.0.1:{port} (after 3 attempts)"),
+    ("reset-mid-body", lambda: reset(mid_body=True), "Error talking to 127.0.0.1:{port} (after 3 attempts)"),
+    ("truncate", lambda: truncate(100), "Error talking to 127.0.0.1:{port} (after 3 attempts)"),
 ]
 TRANSIENT_IDS = [t[0] for t in TRANSIENT]
 
@@ -214,7 +226,7 @@ TRANSIENT_IDS = [t[0] for t in TRANSIENT]
 def test_transient_fault_is_retried_then_succeeds(
     kind: str,
     fault: Callable[[], Behaviour],
-    needle: str | None,
+    needle: str,
     faulty: FaultyServer,
     faulty_project: Callable[..., Path],
     tmp_path: Path,
@@ -234,7 +246,7 @@ def test_transient_fault_is_retried_then_succeeds(
 def test_transient_fault_gives_up_after_retries(
     kind: str,
     fault: Callable[[], Behaviour],
-    needle: str | None,
+    needle: str,
     faulty: FaultyServer,
     faulty_project: Callable[..., Path],
     tmp_path: Path,
@@ -244,7 +256,8 @@ def test_transient_fault_gives_up_after_retries(
     faulty.plan(GADGETS, *(fault() for _ in range(5)))
     root, cache = tmp_path / "root", tmp_path / "cache"
     result = sync(project, root, cache, "--retries", "2", env=env)
-    assert_fails(result, faulty.url_for(GADGETS), *([needle] if needle else []))
+    assert_fails(result, faulty.url_for(GADGETS), needle.format(port=faulty.port))
+    assert "hint: the index may be overloaded or the network flaky; try again later" in result.output
     assert len(faulty.hits(GADGETS)) == 3  # the first attempt and exactly 2 retries
     assert faulty.pending(GADGETS) == 2
     assert snapshot(root) is None  # alpha was fine, but nothing is staged
@@ -351,8 +364,15 @@ def test_client_errors_fail_at_once(
     result = sync(project, root, cache, env=env)
     assert_fails(result, f"cannot download {faulty.url_for(GADGETS)}: HTTP {code}")
     assert len(faulty.hits(GADGETS)) == 1
-    credentials_hint = "UV_INDEX_" in result.output and ".netrc" in result.output
-    assert credentials_hint == (code in (401, 403)), result.output
+    if code in (401, 403):
+        assert result.output.endswith(
+            "hint: the index wants credentials: set UV_INDEX_<NAME>_USERNAME/PASSWORD, "
+            "use .netrc or userinfo in the index URL\n"
+        ), result.output
+    else:
+        assert result.output.endswith(
+            "hint: the file is gone from the index: re-lock with `uv lock`, or check the index URL\n"
+        ), result.output
     assert snapshot(root) is None
     assert_not_cached(cache, locked_sha256(project, GADGETS))
 
@@ -425,6 +445,142 @@ def test_a_slow_response_within_the_timeout_is_fine(
     assert len(faulty.hits(GADGETS)) == 1
 
 
+def test_the_throughput_guard_reads_its_clock_not_the_wall(faulty: FaultyServer, wheelhouse: Path) -> None:
+    from uvroot.fetch import MIN_RATE, RequestsDownloader, TransientError
+
+    ticks = iter(range(0, 10**6, 10))  # every reading of the clock is 10 s later
+
+    def clock() -> float:
+        return float(next(ticks))
+
+    faulty.plan(GADGETS, trickle(0.001, 500))
+    downloader = RequestsDownloader(retries=0, clock=clock)  # no credentials given: none sent
+    received = 0
+    with pytest.raises(TransientError, match="too slow"):
+        for chunk in downloader.chunks(faulty.url_for(GADGETS)):
+            received += len(chunk)
+    assert received < MIN_RATE  # stopped after the first 30 "seconds", not at the end of the body
+    # A body that comes fast is not failed: 1 "second" per chunk, far from the end of a window.
+    fast = RequestsDownloader(retries=0, clock=iter(range(10**6)).__next__)
+    assert b"".join(fast.chunks(faulty.url_for(GADGETS))) == (wheelhouse / GADGETS).read_bytes()
+
+
+def test_the_downloader_hands_its_timeout_and_credentials_to_the_session_it_is_given(
+    faulty: FaultyServer, wheelhouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import requests
+
+    from uvroot.fetch import RequestsDownloader
+
+    class Recording(requests.Session):
+        """A real session that notes what each request was asked with."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.asked: list[dict[str, object]] = []
+
+        def get(self, url: str | bytes, **kwargs: object) -> requests.Response:  # type: ignore[override]
+            self.asked.append(kwargs)
+            return super().get(url, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setenv("UVROOT_HTTP_TIMEOUT", "7.5")
+    faulty.default(GADGETS, require_auth(USER, SECRET))
+    session = Recording()
+    downloader = RequestsDownloader(session=session, credentials={f"127.0.0.1:{faulty.port}": (USER, SECRET)})
+    assert b"".join(downloader.chunks(faulty.url_for(GADGETS))) == (wheelhouse / GADGETS).read_bytes()
+    assert session.asked == [{"stream": True, "timeout": 7.5, "auth": (USER, SECRET)}]
+
+
+class _Scripted:
+    """A transport for a real ``requests.Session`` (mounted at ``http://scripted/``): answers 200 with the
+    body in exactly the chunks given, and notes the timeout each request was sent with."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = list(chunks)
+        self.timeouts: list[object] = []
+
+    def session(self) -> requests.Session:
+        import requests
+
+        transport = self
+
+        class Adapter(requests.adapters.BaseAdapter):
+            def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:  # type: ignore[override]
+                transport.timeouts.append(kwargs.get("timeout"))
+                response = requests.Response()
+                response.status_code, response.url, response.raw = 200, str(request.url), transport
+                return response
+
+            def close(self) -> None:
+                pass
+
+        session = requests.Session()
+        session.mount("http://scripted/", Adapter())
+        return session
+
+    def read1(self, amount: int, decode_content: bool = False) -> bytes:  # as urllib3's HTTPResponse
+        return self.chunks.pop(0) if self.chunks else b""
+
+    def close(self) -> None:
+        pass
+
+
+def _scripted_download(clock: list[float], *chunks: bytes) -> tuple[list[int], str | None, list[object]]:
+    """The chunk sizes a RequestsDownloader (timeout 30 s) hands out, the error that ended it, the timeouts sent."""
+    from uvroot.fetch import RequestsDownloader, TransientError
+
+    transport = _Scripted(*chunks)
+    readings = iter(clock)
+    downloader = RequestsDownloader(retries=0, session=transport.session(), clock=lambda: next(readings))
+    downloader.timeout = 30.0
+    sizes: list[int] = []
+    try:
+        for chunk in downloader.chunks("http://scripted/x.whl"):
+            sizes.append(len(chunk))
+    except TransientError as exc:
+        return sizes, exc.message, transport.timeouts
+    return sizes, None, transport.timeouts
+
+
+def test_the_throughput_guard_counts_every_byte_of_each_window_against_the_minimum_rate() -> None:
+    """MIN_RATE (1024 bytes/s) over each window of the timeout (30 s here): exactly that is enough, one byte less is not."""
+    too_slow = "cannot download http://scripted/x.whl: too slow, {} bytes in the last 30 s (less than 1024 bytes/s)"
+    # One chunk per window; the clock is read when the download starts, after each chunk, and when a window restarts.
+    assert _scripted_download([0, 30], bytes(30719)) == ([30719], too_slow.format(30719), [30.0])
+    assert _scripted_download([0, 30, 30, 60], bytes(30720), bytes(30719)) == (
+        [30720, 30719],
+        too_slow.format(30719),
+        [30.0],
+    )
+    # A window's bytes add up over its chunks; a new window starts from nothing.
+    assert _scripted_download([0, 10, 30, 30, 40], bytes(20000), bytes(10720), bytes(5)) == (
+        [20000, 10720, 5],
+        None,
+        [30.0],
+    )
+
+
+def test_a_retried_download_takes_back_the_progress_it_reported(
+    faulty: FaultyServer, wheelhouse: Path, tmp_path: Path
+) -> None:
+    """The progress bar is told each chunk, and minus the bytes of an attempt that failed: it ends at the size."""
+    from uvroot.cache import WheelCache
+    from uvroot.fetch import RequestsDownloader, fetch
+    from uvroot.lock import LockedWheel
+
+    data = (wheelhouse / GADGETS).read_bytes()
+    wheel = LockedWheel(GADGETS, faulty.url_for(GADGETS), hashlib.sha256(data).hexdigest(), None, frozenset(), ())
+    faulty.plan(GADGETS, truncate(100), ok())
+    told: list[int] = []
+    local = fetch(
+        wheel, WheelCache(tmp_path / "cache"), RequestsDownloader(retries=1), offline=False, progress=told.append
+    )
+    assert local.path.read_bytes() == data
+    taken_back = told.index(-100)  # the 100 bytes of the truncated attempt
+    assert sum(told[:taken_back]) == 100 and all(n > 0 for n in told[:taken_back])
+    assert sum(told[taken_back + 1 :]) == len(data) and all(n > 0 for n in told[taken_back + 1 :])
+
+
 # -- wrong bytes ------------------------------------------------------------------------
 
 
@@ -436,9 +592,91 @@ def test_wrong_bytes_are_not_retried_and_never_cached(
     root, cache = tmp_path / "root", tmp_path / "cache"
     result = sync(project, root, cache, env=env)
     assert_fails(result, GADGETS, "does not match uv.lock")
+    # The hint gives both hashes: the one uv.lock pins and the one that arrived.
+    assert f"hint: expected sha256 {locked_sha256(project, GADGETS)}, got " in result.output
     assert len(faulty.hits(GADGETS)) == 1
     assert snapshot(root) is None
     assert_not_cached(cache, locked_sha256(project, GADGETS))
+
+
+def test_a_body_sent_gzip_encoded_is_decoded_before_it_is_hashed(
+    faulty: FaultyServer, faulty_project: Callable[..., Path], wheelhouse: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """A proxy may compress what it relays (Content-Encoding: gzip): the wheel is what arrives once decoded."""
+    project = faulty_project("gadgets")
+    _pin_size(project, GADGETS, (wheelhouse / GADGETS).stat().st_size)  # the decoded size, as the index gave it
+    faulty.plan(GADGETS, gzipped())
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    assert_ok(sync(project, root, cache, env=env))
+    assert len(faulty.hits(GADGETS)) == 1
+    assert_staged(root, "gadgets-1.0")
+    assert_cached_verified(cache, locked_sha256(project, GADGETS), GADGETS)
+
+
+def _pin_size(project: Path, filename: str, size: int) -> None:
+    """Give ``filename``'s entry in uv.lock a ``size`` (uv writes one when the index tells it)."""
+    lock = project / "uv.lock"
+    text = lock.read_text()
+    entry = f'/{filename}", hash = "sha256:{locked_sha256(project, filename)}"'
+    assert text.count(entry) == 1, text
+    lock.write_text(text.replace(entry, f"{entry}, size = {size}"))
+
+
+@pytest.mark.parametrize("delta", [0, 1, -1], ids=["exact", "bigger", "smaller"])
+def test_a_locked_size_is_checked_with_the_hash(
+    delta: int,
+    faulty: FaultyServer,
+    faulty_project: Callable[..., Path],
+    wheelhouse: Path,
+    tmp_path: Path,
+    env: dict[str, str],
+) -> None:
+    project = faulty_project("gadgets")
+    real = (wheelhouse / GADGETS).stat().st_size
+    _pin_size(project, GADGETS, real + delta)
+    faulty.plan(GADGETS, slow(0.1, after_bytes=100))  # in two parts at least: the sizes add up across chunks
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    result = sync(project, root, cache, env=env)
+    if delta == 0:  # the right bytes of the right size
+        assert_ok(result)
+        assert_staged(root, "gadgets-1.0")
+    elif delta > 0:  # the hash matches, the size uv.lock gives does not: refused all the same
+        assert_fails(result, f"{GADGETS} from {faulty.url_for(GADGETS)} does not match uv.lock", f"({real} bytes)")
+    else:  # cut as soon as the body is longer than uv.lock says
+        assert_fails(
+            result, f"{GADGETS} from {faulty.url_for(GADGETS)} is longer than the {real - 1} bytes uv.lock gives"
+        )
+        assert result.output.endswith("hint: the index sent other bytes than uv locked; nothing was installed\n")
+    assert len(faulty.hits(GADGETS)) == 1  # a mismatch is never retried
+    if delta != 0:
+        assert snapshot(root) is None
+        assert_not_cached(cache, locked_sha256(project, GADGETS))
+
+
+def test_a_download_that_fills_the_disk_names_the_file_the_cache_and_the_reason(
+    faulty: FaultyServer,
+    faulty_project: Callable[..., Path],
+    tmp_path: Path,
+    env: dict[str, str],
+    small_disk: Callable[[int], Path],
+) -> None:
+    project = faulty_project("gadgets")
+    big = build_wheel(tmp_path / "big", "gadgets", "1.0", files={"gadgets/blob.bin": os.urandom(1 << 20)})
+    digest = hashlib.sha256(big.read_bytes()).hexdigest()
+    lock = project / "uv.lock"
+    lock.write_text(lock.read_text().replace(locked_sha256(project, GADGETS), digest))
+    cache = small_disk(256 << 10)  # room for a quarter of it
+    with FaultyServer(big.parent) as server:  # serves the big wheel under the same name
+        lock.write_text(lock.read_text().replace(faulty.url_for(GADGETS), server.url_for(GADGETS)))
+        result = sync(project, tmp_path / "root", cache, "--retries", "0", env=env)
+    assert_fails(result, "No space left on device")
+    where = re.escape(str(cache))
+    assert re.search(
+        rf"error: cannot write {where}/tmp/\S+\.part in the cache at {where}: No space left on device\n", result.output
+    )
+    assert result.output.endswith("hint: free space on that filesystem, or pass another --cache-dir (or --no-cache)\n")
+    assert snapshot(tmp_path / "root") is None
+    assert_not_cached(cache, digest)
 
 
 # -- redirects ----------------------------------------------------------------------------
@@ -508,6 +746,27 @@ def test_credentials_in_the_lock_url_are_sent_and_never_leak(
     _no_secret_anywhere(result.output, root)
     for path in cache.rglob("*"):  # the cache's file *names*; see the next test for contents
         assert SECRET not in str(path.relative_to(cache)), path
+
+
+def test_named_index_credentials_from_the_environment_are_sent_and_never_leak(
+    faulty: FaultyServer, faulty_project: Callable[..., Path], tmp_path: Path, env: dict[str, str]
+) -> None:
+    """uv's UV_INDEX_<NAME>_USERNAME/PASSWORD for a named index are sent to that index's host (uv.lock has none)."""
+    project = faulty_project("gadgets")
+    auth = require_auth(USER, SECRET)
+    faulty.default("*", auth)
+    named = {
+        **env,
+        "UV_INDEX": f"private-idx=http://127.0.0.1:{faulty.port}/simple",
+        "UV_INDEX_PRIVATE_IDX_USERNAME": USER,
+        "UV_INDEX_PRIVATE_IDX_PASSWORD": SECRET,
+    }
+    root = tmp_path / "root"
+    result = sync(project, root, tmp_path / "cache", "-v", env=named)
+    assert_ok(result)
+    assert auth.seen == [BASIC]
+    assert_staged(root, "gadgets-1.0")
+    _no_secret_anywhere(result.output, root)
 
 
 def test_credentials_are_not_written_into_the_cache(
@@ -683,3 +942,173 @@ def test_a_token_in_a_lock_urls_query_never_reaches_output(
     assert "SIGSECRET" not in result.output and "TOKSECRET" not in result.output
     verbose = sync(project, tmp_path / "root", tmp_path / "cache", "--retries", "0", "-v", env=env)
     assert "SIGSECRET" not in verbose.output and "TOKSECRET" not in verbose.output  # nor in -v's traceback
+
+
+def test_a_local_wheel_is_hashed_where_it_lies(
+    make_locked_project: Callable[..., Path], wheelhouse: Path, tmp_path: Path, env: dict[str, str]
+) -> None:
+    """A wheel the lock names by path (a ``path`` source) is read in place, and checked when uv.lock hashes it."""
+    wheel = tmp_path / "wheels" / "linttool-1.0-py3-none-any.whl"
+    wheel.parent.mkdir()
+    genuine = (wheelhouse / wheel.name).read_bytes()
+    wheel.write_bytes(genuine)
+    project = make_locked_project(
+        dependencies=["linttool"], sources={"linttool": {"path": f"../wheels/{wheel.name}"}}, requires_python=">=3.10"
+    )
+    locked = locked_sha256(project, wheel.name)
+    impostor = build_wheel(tmp_path / "impostor", "linttool", "1.0", files={"linttool/__init__.py": "IMPOSTOR = 1\n"})
+    wheel.write_bytes(impostor.read_bytes())  # a valid wheel, not the one uv locked
+    result = sync(project, tmp_path / "tampered", tmp_path / "cache", env=env)
+    got = f"got {hashlib.sha256(impostor.read_bytes()).hexdigest()} ({impostor.stat().st_size} bytes)"
+    assert_fails(result, f"{wheel.name} from {wheel} does not match uv.lock", f"expected sha256 {locked}, {got}")
+    assert snapshot(tmp_path / "tampered") is None
+
+    wheel.unlink()
+    result = sync(project, tmp_path / "moved", tmp_path / "cache", env=env)
+    assert_fails(result, f"error: cannot read {wheel}: No such file or directory\n")
+    assert result.output.endswith("hint: the lock points at a local file that moved\n"), result.output
+
+    wheel.write_bytes(genuine)  # back as it was locked: verified and installed
+    assert_ok(sync(project, tmp_path / "genuine", tmp_path / "cache", env=env))
+    assert_staged(tmp_path / "genuine", "linttool-1.0")
+
+    wheel.write_bytes(impostor.read_bytes())  # a lock without the hash checks nothing: it installs what lies there
+    lock = project / "uv.lock"
+    lock.write_text(lock.read_text().replace(f', hash = "sha256:{locked}"', ""))
+    assert_ok(sync(project, tmp_path / "unhashed", tmp_path / "cache", env=env))
+    assert (tmp_path / "unhashed" / SITE / "linttool" / "__init__.py").read_text() == "IMPOSTOR = 1\n"
+
+
+def test_a_url_with_a_bad_port_or_none_is_named_as_such(
+    copied: Path, index: LocalIndex, tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = _lock_at(copied, index, "http://127.0.0.1:99999/files/")
+    result = sync(project, tmp_path / "root", tmp_path / "cache", env=env)
+    assert_fails(result, "gadgets-1.0-py3-none-any.whl: the URL is not valid (check its host and port)\nhint: ")
+    assert result.output.endswith("hint: check the index URL in uv.lock\n"), result.output
+    assert snapshot(tmp_path / "root") is None
+
+    lock = project / "uv.lock"
+    lock.write_text(lock.read_text().replace("http://127.0.0.1:99999/files/", "http:///files/"))
+    result = sync(project, tmp_path / "root", tmp_path / "cache", env=env)
+    assert_fails(result, "http:///files/gadgets-1.0-py3-none-any.whl: InvalidURL talking to ?\n")  # no host to name
+
+    with socket.socket() as probe:  # the default port (443 for https) must be closed here, as it usually is
+        if probe.connect_ex(("127.0.0.1", 443)) == 0:
+            pytest.skip("something listens on 127.0.0.1:443")
+    lock.write_text(lock.read_text().replace("http:///files/", "https://127.0.0.1/files/"))
+    result = sync(project, tmp_path / "root", tmp_path / "cache", "--retries", "0", env=env)
+    assert_fails(result, "connection refused by 127.0.0.1 (after 1 attempts)")  # no port in the URL, none named
+
+
+def test_check_fetches_an_sdist_with_three_retries_by_default(
+    faulty: FaultyServer, faulty_project: Callable[..., Path], tmp_path: Path, env: dict[str, str]
+) -> None:
+    """`uvroot check` for another Python fetches the sdists it would build (no --retries there: the default)."""
+    sdist = "sdistonly-1.0.tar.gz"
+    project = faulty_project("sdistonly")
+    other = "3.13" if sys.version_info[:2] != (3, 13) else "3.12"
+    faulty.plan(sdist, truncate(100), *(status(503) for _ in range(2)), ok())  # no progress bar here to correct
+    result = uvroot("check", "--project", project, "--python-version", other, cache=tmp_path / "cache-a", env=env)
+    assert result.exit_code == 0, result.output
+    assert len(faulty.hits(sdist)) == 4
+
+    faulty.clear()
+    faulty.plan(sdist, *(status(503) for _ in range(4)), ok())
+    result = uvroot("check", "--project", project, "--python-version", other, cache=tmp_path / "cache-b", env=env)
+    assert_fails(result, f"cannot download {faulty.url_for(sdist)}: HTTP 503 (after 4 attempts)")
+    assert len(faulty.hits(sdist)) == 4
+
+
+@pytest.mark.parametrize("pinned_size", [False, True], ids=["hash", "hash-and-size"])
+def test_a_cached_download_is_used_only_while_it_is_what_the_lock_pins(
+    pinned_size: bool,
+    faulty: FaultyServer,
+    faulty_project: Callable[..., Path],
+    wheelhouse: Path,
+    tmp_path: Path,
+    env: dict[str, str],
+) -> None:
+    """A wheel already in wheels-v1 (a sync killed before unpacking it left it) is hashed again before use."""
+    project = faulty_project("gadgets")
+    genuine = (wheelhouse / GADGETS).read_bytes()
+    if pinned_size:
+        _pin_size(project, GADGETS, len(genuine))
+    sha = locked_sha256(project, GADGETS)
+    cache = tmp_path / "cache"
+    cached = cache / "wheels-v1" / sha[:2] / sha / GADGETS
+    cached.parent.mkdir(parents=True)
+
+    cached.write_bytes(genuine)  # intact: used as it is, nothing downloaded
+    assert_ok(sync(project, tmp_path / "intact", cache, env=env))
+    assert faulty.hits(GADGETS) == []
+    assert_staged(tmp_path / "intact", "gadgets-1.0")
+
+    shutil.rmtree(cache / "unpacked-v2")  # the next sync needs the download again
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(genuine[: len(genuine) // 2])  # truncated: evicted and downloaded again
+    assert_ok(sync(project, tmp_path / "damaged", cache, env=env))
+    assert len(faulty.hits(GADGETS)) == 1
+    assert tree(tmp_path / "damaged") == tree(tmp_path / "intact")
+    assert_cached_verified(cache, sha, GADGETS)
+
+
+def _refusal_behind(where: str) -> BaseException:
+    """An error with a refused connection somewhere in what it wraps, next to a cause that explains nothing."""
+    refused = ConnectionRefusedError(111, "Connection refused")
+    other, twice = RuntimeError("nothing to see"), RuntimeError("seen twice")
+    if where == "arg":
+        return RuntimeError(refused, other)
+    if where == "arg-behind-a-repeat":  # the repeated one is looked at first, and once is enough
+        return RuntimeError(refused, twice, twice)
+    outer = RuntimeError(other)
+    if where == "cause":
+        outer.__cause__ = refused
+    elif where == "context":
+        outer.__context__ = refused
+    else:  # urllib3's MaxRetryError keeps the error that ended the retries in .reason
+        outer.reason = refused  # type: ignore[attr-defined]
+    return outer
+
+
+@pytest.mark.parametrize("where", ["arg", "arg-behind-a-repeat", "cause", "context", "reason"])
+def test_a_refusal_is_named_wherever_it_is_wrapped(where: str) -> None:
+    from uvroot.fetch import _reason
+
+    assert _reason(_refusal_behind(where), "http://127.0.0.1:8/files/x.whl") == "connection refused by 127.0.0.1:8"
+
+
+def test_each_wrapped_error_is_looked_at_once_even_in_a_cycle() -> None:
+    from itertools import islice
+
+    from uvroot.fetch import _causes
+
+    inner, twice = RuntimeError("inner"), RuntimeError("twice")
+    outer = RuntimeError(inner, twice, twice)
+    inner.__context__ = outer  # a cycle: outer -> inner -> outer
+    found = list(islice(_causes(outer), 10))  # bounded: a walk that loops would go on forever
+    assert sorted(map(str, found)) == sorted(map(str, [outer, inner, twice]))
+
+
+def test_a_remote_file_needs_a_hash_and_offline_needs_the_cache(
+    faulty: FaultyServer, faulty_project: Callable[..., Path], tmp_path: Path, env: dict[str, str]
+) -> None:
+    project = faulty_project("gadgets")
+    cache = tmp_path / "cache"
+    result = sync(project, tmp_path / "root", cache, "--offline", env=env)
+    assert result.exit_code == 5, result.output
+    assert result.output == (
+        f"error: {GADGETS} is not in the cache at {cache} and --offline forbids downloading it\n"
+        "hint: run once without --offline (or with the same --cache-dir) to fill the cache\n"
+    )
+    assert faulty.file_requests() == [] and snapshot(tmp_path / "root") is None
+
+    lock = project / "uv.lock"
+    lock.write_text(lock.read_text().replace(f', hash = "sha256:{locked_sha256(project, GADGETS)}"', ""))
+    result = sync(project, tmp_path / "root", cache, env=env)
+    assert result.exit_code == 5, result.output
+    assert result.output == (
+        f"error: uv.lock has no hash for {GADGETS} from {faulty.url_for(GADGETS)}\n"
+        "hint: uvroot installs remote files only when uv.lock pins their sha256\n"
+    )
+    assert faulty.file_requests() == [] and snapshot(tmp_path / "root") is None

@@ -180,11 +180,17 @@ class WheelCache:
         final = self.root / "built-v1" / key
         digest = file_sha256(wheel)
         record = {"wheel": wheel.name, "sha256": digest, "size": wheel.stat().st_size}
-        with self.temporary(prefix="built-", directory=True) as (staging, _):
+        with self.temporary(
+            prefix="built-",  # pragma: no mutate: a name for people looking into tmp/; nothing reads it back
+            directory=True,
+        ) as (staging, _):
             try:
                 wheel.replace(staging / wheel.name)
                 (staging / _BUILT).write_text(json.dumps(record), encoding="utf-8")
-                final.parent.mkdir(parents=True, exist_ok=True)
+                final.parent.mkdir(
+                    parents=True,  # pragma: no mutate: its parent is the cache's top, made by prepare()
+                    exist_ok=True,
+                )
             except OSError as exc:
                 raise cache_write_error(self.root, staging, exc) from None
             try:
@@ -241,7 +247,13 @@ class WheelCache:
         """Take a damaged entry (file or directory) out of the cache; another sync may do the same at once."""
         self.checked.discard(entry)
         self.evicted.append(entry)
-        with self.temporary(prefix="evicted-", directory=True) as (trash, _), contextlib.suppress(FileNotFoundError):
+        with (
+            self.temporary(
+                prefix="evicted-",  # pragma: no mutate: a name for people looking into tmp/; nothing reads it back
+                directory=True,
+            ) as (trash, _),
+            contextlib.suppress(FileNotFoundError),
+        ):
             entry.rename(trash / "entry")  # one rename: no reader sees it half deleted
 
     def drop_wheel(self, wheel: LockedWheel | LockedSdist) -> None:
@@ -271,7 +283,7 @@ class WheelCache:
                 f"cannot write to the cache at {self.root}: {exc.strerror or exc}",
                 hint="pass a writable --cache-dir, or --no-cache",
             ) from None
-        self._ready = True
+        self._ready = True  # pragma: no mutate: None or False only make prepare() clean tmp/ again
         self.clean()
 
     def clean(self) -> int:
@@ -300,8 +312,8 @@ def _try_lock(item: os.DirEntry[str]) -> int | bool | None:
     """A descriptor holding ``item``'s lock, None for a symlink (nobody locks those), False if it is held."""
     if item.is_symlink():
         return None
-    try:
-        fd = os.open(item.path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:  # O_NONBLOCK: opening a FIFO (nothing of ours, but it can be there) would wait for a writer forever
+        fd = os.open(item.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return False
     try:

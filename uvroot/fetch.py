@@ -170,9 +170,7 @@ def _reason(exc: BaseException, url: str) -> str:
     import socket
 
     import requests
-    import urllib3.exceptions
 
-    dns = (socket.gaierror, getattr(urllib3.exceptions, "NameResolutionError", socket.gaierror))  # urllib3 < 2: none
     parts = urlsplit(url)
     host = parts.hostname or "?"
     try:
@@ -185,7 +183,8 @@ def _reason(exc: BaseException, url: str) -> str:
         return f"the proxy {redact(proxy)} failed (from the *_PROXY variables; NO_PROXY exempts hosts)"
     if any(isinstance(cause, requests.exceptions.SSLError) for cause in causes):
         return f"TLS with {where} failed (an untrusted certificate? SSL_CERT_FILE names the CA bundle)"
-    if any(isinstance(cause, dns) for cause in causes):
+    # urllib3 >= 2 wraps the resolver's error in its NameResolutionError, raised "from" it: among the causes.
+    if any(isinstance(cause, socket.gaierror) for cause in causes):
         return f"cannot resolve the host name {host} (DNS)"
     if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
         return f"connection refused by {where}"
@@ -261,7 +260,7 @@ def fetch(
             if attempt == downloader.retries:
                 raise FetchError(f"{exc.message} (after {attempt + 1} attempts)", hint=exc.hint) from None
             time.sleep(exc.retry_after or _backoff() * 2**attempt)
-    raise AssertionError("unreachable")
+    raise AssertionError("unreachable")  # pragma: no mutate: the last attempt returns or raises, never ends the loop
 
 
 def _download(

@@ -22,6 +22,7 @@ Behaviours (module-level constructors):
 * :func:`slow` ``(seconds, after_bytes=None)`` - sleep, then serve the file
   (with ``after_bytes``, the headers and that many bytes go out *before* the sleep);
 * :func:`wrong_bytes` - 200 with different bytes (a still valid archive) under the same name;
+* :func:`gzipped` - 200 with the file gzip-compressed and ``Content-Encoding: gzip`` (as a compressing proxy sends it);
 * :func:`endless` - 200 with no ``Content-Length`` and the file's bytes repeated until the
   client hangs up (at most :data:`MAX_ENDLESS` bytes; :attr:`FaultyServer.sent` counts them);
 * :func:`trickle` ``(interval, n_bytes)`` - the headers, then one byte every ``interval``
@@ -39,6 +40,7 @@ stopping never waits for a client's open connection.
 from __future__ import annotations
 
 import base64
+import gzip
 import socket
 import struct
 import threading
@@ -60,6 +62,7 @@ __all__ = [
     "FaultyServer",
     "Request",
     "endless",
+    "gzipped",
     "ok",
     "redirect",
     "require_auth",
@@ -128,6 +131,11 @@ def slow(seconds: float, after_bytes: int | None = None) -> Behaviour:
 def wrong_bytes() -> Behaviour:
     """200 with altered bytes (same members, another zip comment): only a hash check notices."""
     return Behaviour("wrong_bytes")
+
+
+def gzipped() -> Behaviour:
+    """200 with the file's bytes gzip-compressed, sent with ``Content-Encoding: gzip``."""
+    return Behaviour("gzipped")
 
 
 def endless() -> Behaviour:
@@ -321,6 +329,11 @@ def _make_handler(server: FaultyServer) -> type[BaseHTTPRequestHandler]:
                 self._simple(plan.code, {"Location": plan.url})
             elif kind == "wrong_bytes":
                 self._file(corrupt_bytes(data), send_body)
+            elif kind == "gzipped":
+                body = gzip.compress(data)
+                self._headers(len(body), extra={"Content-Encoding": "gzip"})
+                if send_body:
+                    self._write(body)
             elif kind == "slow":
                 # A sleep cut short by stop() ends in a reset: a stopped server serves nothing more.
                 if plan.n_bytes is None:
