@@ -4,8 +4,9 @@ A lock uv wrote against pypi.org (tests/data/realworld) carries what makes wheel
 by Python version, cpXY/abi3/musllinux/manylinux/macOS/Windows tag sets, compressed tags, markers.
 The network tests stage it from PyPI.  Offline, :func:`replica_wheelhouse` builds one small wheel
 per wheel file the lock lists, under the very same file name (so the same tags), each telling
-which file it is (``WHEEL`` in its top-level module, a console script printing it), and
-:func:`point_lock_at` rewrites the lock's URLs, hashes and sizes to those wheels on a local index,
+which file it is (``WHEEL`` in its top-level module, a console script printing it),
+:func:`replica_sdists` one small sdist per sdist (with a C source where the package has platform
+wheels, so a foreign target refuses it as it would the real one), and :func:`point_lock_at` rewrites the lock's URLs, hashes and sizes to those wheels on a local index,
 changing nothing else: uv's resolution, forks and markers stay as uv wrote them.  uvroot and the uv
 oracle then choose among the same file names as they would on PyPI, and a wrong choice shows as a
 different ``WHEEL`` line.  What the replicas do not carry is the real files' contents.
