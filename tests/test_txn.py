@@ -1074,34 +1074,45 @@ def test_a_tree_that_cannot_be_locked_or_begun_is_a_clear_error(tmp_path: Path) 
     assert refused.value.hint == "nothing of this sync was kept"
 
 
-def test_a_sync_waits_for_one_holding_a_tree_around_its_own(tmp_path: Path) -> None:
+def _sync_behind(
+    held: Path, top: Path, inside: Callable[[], bool], while_waiting: Callable[[], object] = lambda: None
+) -> tuple[list[bool], list[bool], list[str]]:
+    """Another sync holds ``held``'s lock; a sync of ``top`` starts in a thread.  Once it says it waits,
+    ``while_waiting`` runs and the lock is released.  What ``inside`` (run under the lock) gave by the
+    time it said so and at the end, and what it said."""
     import fcntl
     import threading
 
     from uvroot.txn import locked
 
-    top = tmp_path / "root" / "usr" / "local"
-    top.mkdir(parents=True)
-    held = os.open(tmp_path / "root", os.O_RDONLY)
-    fcntl.flock(held, fcntl.LOCK_EX)  # a sync of the whole root
+    fd = os.open(held, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
     messages: list[str] = []
     waited = threading.Event()
-    done: list[bool] = []
+    results: list[bool] = []
 
     def sync() -> None:
         with locked(top, lambda message: (messages.append(message), waited.set())):
-            done.append(True)
+            results.append(inside())
 
     thread = threading.Thread(target=sync)
     thread.start()
     try:
         assert waited.wait(60)
-        assert not done
+        before = list(results)
+        while_waiting()
     finally:
-        fcntl.flock(held, fcntl.LOCK_UN)
-        os.close(held)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
     thread.join()
-    assert done == [True]
+    return before, results, messages
+
+
+def test_a_sync_waits_for_one_holding_a_tree_around_its_own(tmp_path: Path) -> None:
+    top = tmp_path / "root" / "usr" / "local"
+    top.mkdir(parents=True)
+    before, after, messages = _sync_behind(tmp_path / "root", top, lambda: True)  # a sync of the whole root
+    assert before == [] and after == [True]
     assert messages == [f"waiting for another uvroot sync of {top} (or of a tree around it) to finish"]
 
 
@@ -1176,33 +1187,11 @@ def test_a_commit_stopped_while_its_journal_is_dropped_stays_committed(tmp_path:
 
 def test_a_sync_waiting_for_the_tree_locks_it_again_when_the_one_before_removed_it(tmp_path: Path) -> None:
     """The sync it waited for failed and removed the tree it had made: the waiting one makes and locks its own."""
-    import fcntl
-    import threading
-
-    from uvroot.txn import locked
-
     top = tmp_path / "root"
     top.mkdir()
-    held = os.open(top, os.O_RDONLY)
-    fcntl.flock(held, fcntl.LOCK_EX)  # the sync before
-    messages: list[str] = []
-    waited = threading.Event()
-    found: list[bool] = []
-
-    def sync() -> None:
-        with locked(top, lambda message: (messages.append(message), waited.set())):
-            found.append(top.is_dir())
-
-    thread = threading.Thread(target=sync)
-    thread.start()
-    try:
-        assert waited.wait(60)
-        top.rmdir()  # it failed: the tree it made goes
-    finally:
-        fcntl.flock(held, fcntl.LOCK_UN)
-        os.close(held)
-    thread.join()
-    assert found == [True]
+    # the sync before holds the top, fails and removes the tree it made
+    before, found, messages = _sync_behind(top, top, top.is_dir, top.rmdir)
+    assert before == [] and found == [True]
     assert messages == [f"waiting for another uvroot sync of {top} (or of a tree around it) to finish"]
 
 
