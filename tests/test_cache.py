@@ -211,6 +211,30 @@ def test_an_edited_unpacked_file_is_unpacked_again(
     assert f"warning: the cached copy of {ALPHA} had changed (unpacked-v2;" in result.output
 
 
+@pytest.mark.parametrize("workers", [False, True], ids=["here", "in-workers"])
+def test_entries_without_their_manifest_are_unpacked_again_with_a_warning(
+    workers: bool, make_locked_project: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries that lost their manifest are taken out and unpacked again, in this process or in the worker
+    processes of a large cold sync (which must tell this one what they took out, for the warning)."""
+    import uvroot.sync
+
+    project = make_locked_project(dependencies=["alpha", "gadgets"], requires_python=">=3.10")
+    cache = tmp_path / "cache"
+    assert_ok(sync(project, tmp_path / "first", cache))
+    entries = sorted(cache.glob("unpacked-v2/*/*"))
+    assert len(entries) == 3  # alpha, gadgets and its dependency
+    for entry in entries:
+        (entry / ".uvroot-unpacked").unlink()  # a half entry in the way of the new one
+    if workers:
+        monkeypatch.setattr(uvroot.sync, "_PROCESS_THRESHOLD", 0)
+    result = sync(project, tmp_path / "second", cache)
+    assert_ok(result)
+    assert f"warning: the cached copy of {ALPHA} had changed (unpacked-v2;" in result.output
+    assert tree(tmp_path / "second") == tree(tmp_path / "first")
+    assert all((entry / ".uvroot-unpacked").is_file() for entry in entries)
+
+
 def test_an_equal_size_flip_with_the_mtime_put_back_is_found_by_refresh_and_verify(
     project: Path, warm: Path, index: LocalIndex, tmp_path: Path
 ) -> None:

@@ -48,6 +48,7 @@ SCENARIOS = {
     "venv": Scenario(BEFORE, AFTER, 15, flags=("--venv", "/app/.venv", "--venv-python", "/usr/local/bin/python3.12")),
     "cold": Scenario(None, AFTER, 10, cold=True),
     "workers": Scenario(BEFORE, AFTER, 15, env={"UVROOT_WORKER_THRESHOLD": "0"}),
+    "cold-workers": Scenario(None, AFTER, 10, env={"UVROOT_WORKER_THRESHOLD": "0"}, cold=True),
 }
 
 

@@ -59,6 +59,27 @@ def _wheel(
     return path
 
 
+def _bad_crc(path: Path) -> Path:
+    """A stored member changed after zipping (its CRC-32 no longer matches) under a RECORD row in sha512,
+    which uvroot does not recompute: only the zip's CRC can tell (uvroot skips it where sha256 proves the bytes)."""
+    _wheel(path, GOOD)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    data = GOOD["alpha/__init__.py"]
+    sha512 = urlsafe_b64encode(hashlib.sha512(data).digest()).rstrip(b"=").decode()
+    row = f"alpha/__init__.py,sha512={sha512},{len(data)}"
+    members[f"{META}/RECORD"] = members[f"{META}/RECORD"].replace(
+        _row("alpha/__init__.py", data).encode(), row.encode()
+    )
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    raw = path.read_bytes()
+    assert raw.count(data) == 1
+    path.write_bytes(raw.replace(data, data.replace(b"alpha", b"omega")))
+    return path
+
+
 HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
     "dot-dot": (lambda p: _wheel(p, {**GOOD, "../evil.py": b"x"}), "unsafe entry '../evil.py'"),
     "absolute": (lambda p: _wheel(p, {**GOOD, "/tmp/evil.py": b"x"}), "unsafe entry '/tmp/evil.py'"),
@@ -71,6 +92,7 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
         lambda p: _wheel(p, {**GOOD, "alpha-1.0.data/purelib/../../../../evil.py": b"x"}),
         "unsafe entry",
     ),
+    "crc": (_bad_crc, "Bad CRC-32 for file 'alpha/__init__.py'"),
     "bomb": (lambda p: _wheel(p, {**GOOD, "alpha/zeros": bytes(80 << 20)}, deflate=True), "zip bomb"),
 }
 

@@ -324,6 +324,40 @@ def test_a_killed_worker_rolls_the_whole_sync_back(bulk_project: Callable[..., P
     assert snapshot(root) == was
 
 
+def test_a_killed_unpacking_worker_fails_the_sync_before_the_tree_is_touched(
+    bulk_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A cold sync unpacks in worker processes; one killed mid-way fails the sync cleanly, and the next one heals."""
+    before = bulk_project("bulka==1.0", "bulkb==1.0", "bulkc")
+    after = bulk_project("bulka==2.0", "bulkb==2.0")
+    root = tmp_path / "root"
+    assert run(before, root, tmp_path / "cache-before").returncode == 0
+    was = snapshot(root)
+    env = {**os.environ, "CI": "1", "UVROOT_WORKER_THRESHOLD": "0"}
+    for attempt in range(10):  # the workers live only while wheels are unpacked
+        cache = tmp_path / f"cache-{attempt}"  # empty: both wheels of `after` are unpacked
+        sync = subprocess.Popen(start_argv(after, root, cache), env=env, stderr=subprocess.PIPE, text=True)
+        workers: list[int] = []
+        while sync.poll() is None and not workers and not (root / ".uvroot-txn").exists():
+            workers = [child for child in _children(sync.pid) if _cmdline(child) == _cmdline(sync.pid)]
+        for worker in workers[:1]:
+            os.kill(worker, signal.SIGKILL)
+        error = sync.communicate()[1]
+        if workers and sync.returncode != 0:
+            break
+    else:
+        pytest.fail("no unpacking worker was ever caught")
+    assert sync.returncode == 6, error
+    assert "a worker process unpacking wheels died" in error and "Traceback" not in error, error
+    assert snapshot(root) == was
+    healed = run(after, root, cache, env={"UVROOT_WORKER_THRESHOLD": "0"})  # the same cache, its tmp/ left by the dead
+    assert healed.returncode == 0, healed.stderr
+    assert not list((cache / "tmp").iterdir())
+    dist_infos = sorted(path.name for path in (root / SITE).glob("*.dist-info"))
+    assert dist_infos == ["bulka-2.0.dist-info", "bulkb-2.0.dist-info"]
+    assert all(check_record(root / SITE / name) == [] for name in dist_infos)
+
+
 def _cmdline(pid: int) -> bytes:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,7 +44,11 @@ from .venv import check_venv_dir, venv_current, venv_files, write_venv
 if TYPE_CHECKING:
     from .interpreter import Interpreter
 
-_THREADS = 8
+_THREADS = 8  # downloads: mostly waiting on the network
+# Unpacking is CPU (inflate, hash) plus per-file Python: more unpacking threads than cores only
+# trade the GIL back and forth (millions of futex calls on a cold sync), so they queue for a core.
+_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+_UNPACKERS = threading.BoundedSemaphore(_CORES)
 # Bytes of wheels: below this a second process costs more than it saves (the tests lower it to test workers).
 _PROCESS_THRESHOLD = int(os.environ.get("UVROOT_WORKER_THRESHOLD", str(64 << 20)))
 Item = tuple[PlannedDist, LocalFile, Path, str]
@@ -308,40 +313,89 @@ def _prepare_all(
     """Every wheel verified (or built) and unpacked into the cache, in the order of ``wanted``."""
     from .unpack import unpack, unpacked  # installer is imported only when there is something to place
 
-    def download(planned: PlannedDist) -> tuple[LocalFile, Path]:
-        wheel = planned.wheel
-        assert wheel is not None
-        if (ready := unpacked(context.cache, wheel.sha256)) is not None:  # warm: not even the .whl is read
-            local = LocalFile(context.cache.path_for(wheel), wheel.sha256, wheel.size or 0)
-        else:
-            progress = partial(reporter.downloading, planned)
-            local = fetch(wheel, context.cache, context.downloader, offline=context.offline, progress=progress)
-            try:
-                ready = unpack(local, context.cache)
-            except UvrootError:  # another sync unpacked it and dropped the wheel under us: take its entry
-                if (ready := unpacked(context.cache, wheel.sha256)) is None:
-                    raise
-            if is_remote(wheel):
-                context.cache.drop_wheel(wheel)  # a downloaded copy: the unpacked entry is what the cache keeps
-            if damaged := context.cache.damaged(wheel.sha256):  # evicted here or by _missing()
-                reporter.warn(
-                    f"warning: the cached copy of {wheel.filename} had changed ({', '.join(damaged)}; "
-                    "was a hard-linked staged tree edited?): replaced it"
-                )
-        reporter.fetched(planned, local)
-        return local, ready
-
     downloads = [p for p in wanted if p.wheel is not None]
-    if not context.offline and (missing := tuple(p for p in downloads if _missing(p, context.cache))):
+    cold = [p for p in downloads if unpacked(context.cache, p.wheel.sha256 if p.wheel else None) is None]
+    if not context.offline and (missing := tuple(p for p in cold if _missing(p, context.cache))):
         reporter.downloads(missing)
-    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
-        ready = dict(zip((p.name for p in downloads), pool.map(download, downloads), strict=True))
+    with _unpacker(cold, context.cache) as unpack_here_or_there:
+
+        def download(planned: PlannedDist) -> tuple[LocalFile, Path]:
+            wheel = planned.wheel
+            assert wheel is not None
+            if (ready := unpacked(context.cache, wheel.sha256)) is not None:  # warm: not even the .whl is read
+                local = LocalFile(context.cache.path_for(wheel), wheel.sha256, wheel.size or 0)
+            else:
+                progress = partial(reporter.downloading, planned)
+                local = fetch(wheel, context.cache, context.downloader, offline=context.offline, progress=progress)
+                try:
+                    ready = unpack_here_or_there(local)
+                except UvrootError:  # another sync unpacked it and dropped the wheel under us: take its entry
+                    if (ready := unpacked(context.cache, wheel.sha256)) is None:
+                        raise
+                if is_remote(wheel):
+                    context.cache.drop_wheel(wheel)  # a downloaded copy: the unpacked entry is what the cache keeps
+                if damaged := context.cache.damaged(wheel.sha256):  # evicted here, in a worker or above
+                    reporter.warn(
+                        f"warning: the cached copy of {wheel.filename} had changed ({', '.join(damaged)}; "
+                        "was a hard-linked staged tree edited?): replaced it"
+                    )
+            reporter.fetched(planned, local)
+            return local, ready
+
+        with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+            ready = dict(zip((p.name for p in downloads), pool.map(download, downloads), strict=True))
     for planned in wanted:  # builds one at a time: each frontend is itself parallel
         if planned.wheel is None:
             local = build_dist(planned, target, keys[planned.name], context)
             ready[planned.name] = (local, unpack(local, context.cache))
             reporter.fetched(planned, local)
     return [ready[planned.name] for planned in wanted]
+
+
+@contextmanager
+def _unpacker(cold: list[PlannedDist], cache: WheelCache) -> Iterator[Callable[[LocalFile], Path]]:
+    """How the download threads unpack: in one worker process per core when there is much to unpack.
+
+    Unpacking is CPU (inflate, hash) and per-file Python; threads of one process
+    serialize on the GIL (a cold sync of 159 wheels took twice as long).  The
+    workers are forked here, before any download thread exists.
+    """
+    from .unpack import unpack
+
+    if len(cold) < 2 or sum(p.wheel.size or 0 for p in cold if p.wheel) < _PROCESS_THRESHOLD:
+
+        def here(local: LocalFile) -> Path:
+            with _UNPACKERS:
+                return unpack(local, cache)
+
+        yield here
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    def there(local: LocalFile) -> Path:
+        entry, evicted = pool.submit(_unpack_in_worker, local, cache.root).result()
+        cache.evicted.extend(evicted)  # so the warning about a damaged entry is still given
+        cache.checked.add(entry)
+        return entry
+
+    fork = multiprocessing.get_context("fork")
+    try:
+        workers = min(_CORES, len(cold), 8)  # (a fork costs a few ms: no more than can be busy)
+        with ProcessPoolExecutor(workers, mp_context=fork, initializer=_die_with_parent) as pool:
+            pool.submit(int).result()  # a fork context starts every worker at the first submit: now
+            yield there
+    except BrokenProcessPool:
+        raise _worker_died("unpacking wheels") from None
+
+
+def _unpack_in_worker(local: LocalFile, root: Path) -> tuple[Path, list[Path]]:
+    """:func:`uvroot.unpack.unpack` in a worker process: the entry, and what it evicted on the way."""
+    from .unpack import unpack
+
+    cache = WheelCache(root)
+    return unpack(local, cache), cache.evicted
 
 
 def _missing(planned: PlannedDist, cache: WheelCache) -> bool:
@@ -419,10 +473,7 @@ def _write(
             ) as pool:
                 results = list(pool.map(spread_batch, batches, [settings] * len(batches), [txn] * len(batches)))
         except BrokenProcessPool:
-            raise InstallError(
-                "a worker process placing files died (killed, perhaps by the out-of-memory killer)",
-                hint="nothing of this sync was kept; sync again, with more memory if the machine is short of it",
-            ) from None
+            raise _worker_died("placing files") from None
         for planned, *_ in items:  # worker processes cannot tell the reporter themselves
             reporter.installed(planned, next(r.files[planned.name] for r in results if planned.name in r.files))
     for notice in dict.fromkeys(notice for result in results for notice in result.notices):
@@ -436,6 +487,13 @@ def _write(
 
 
 _PR_SET_PDEATHSIG = 1
+
+
+def _worker_died(doing: str) -> InstallError:
+    return InstallError(
+        f"a worker process {doing} died (killed, perhaps by the out-of-memory killer)",
+        hint="nothing of this sync was kept; sync again, with more memory if the machine is short of it",
+    )
 
 
 def _die_with_parent() -> None:
@@ -453,7 +511,7 @@ def _die_with_parent() -> None:
 def _batches(items: list[Item], prepared: list[tuple[LocalFile, Path]]) -> list[list[Item]]:
     """Split the wheels into one batch per core, balanced by size; one batch for a small sync."""
     total = sum(local.size for local, _ in prepared)
-    workers = min(os.cpu_count() or 1, 4) if total >= _PROCESS_THRESHOLD and len(items) > 1 else 1
+    workers = min(_CORES, 4) if total >= _PROCESS_THRESHOLD and len(items) > 1 else 1
     batches: list[list[Item]] = [[] for _ in range(workers)]
     loads = [(0, 0)] * workers  # (bytes, wheels): sizes may be unknown (0) for local wheels
     for item in sorted(items, key=lambda item: item[1].size, reverse=True):

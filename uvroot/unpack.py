@@ -49,6 +49,7 @@ _MAX_UNPACKED = 16 << 30  # no real wheel unpacks to more (the largest CUDA whee
 _BOMB_FLOOR = 64 << 20  # small files may compress very well; big ones that do are suspicious
 _MAX_RATIO = 200
 _DONE = ".uvroot-unpacked"  # written last: the manifest; an entry without it is not one of ours
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 _READ_ERRORS = (OSError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
 Manifest = dict[str, tuple[int, int, str]]
 """Path in the entry -> (size, mode, sha256 hex) of every file unpacked there."""
@@ -325,15 +326,21 @@ def _extract_one(
         if parent not in made:
             os.makedirs(parent, exist_ok=True)
             made.add(parent)
-        with _open_member(name, archive, info) as source, open(target, "xb") as sink:
-            while chunk := _read(name, source):
-                digest.update(chunk)
-                size += len(chunk)
-                sink.write(chunk)
-            sink.flush()
-            fd = sink.fileno()
-            os.fchmod(fd, mode)  # by descriptor: no second path lookup per file
-            os.utime(fd, (CACHE_EPOCH, CACHE_EPOCH))  # hard links into the cache carry it into the tree
+        with _open_member(name, archive, info) as source:
+            if _sha256_in(record, info.filename):
+                # The sha256 checked below proves every byte; zipfile's CRC-32 would only read them again.
+                # (Private: ZipExtFile reads it in 3.10-3.14; were it renamed, the CRC would be checked again.)
+                source._expected_crc = None  # type: ignore[attr-defined]
+            fd = os.open(target, _CREATE, mode)  # raw: no buffer, no isatty probe, no flush per file
+            try:
+                while chunk := _read(name, source):
+                    digest.update(chunk)
+                    size += len(chunk)
+                    _write_all(fd, chunk)
+                os.fchmod(fd, mode)  # by descriptor: the umask may have narrowed the mode given to open
+                os.utime(fd, (CACHE_EPOCH, CACHE_EPOCH))  # hard links into the cache carry it into the tree
+            finally:
+                os.close(fd)
     except (FileExistsError, NotADirectoryError, IsADirectoryError):
         raise InstallError(
             f"{name} has the entry {info.filename!r} twice (or as a file and a directory)",
@@ -344,6 +351,16 @@ def _extract_one(
     if not _is_record(info.filename, ("RECORD", "RECORD.jws", "RECORD.p7s")):  # RECORD cannot list itself
         _check(name, info, record, digest)
     return relative, (size, mode, digest.hexdigest())
+
+
+def _sha256_in(record: dict[str, tuple[str, str]], filename: str) -> bool:
+    return record.get(filename, ("", ""))[0].startswith("sha256=")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _open_member(name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
