@@ -315,9 +315,9 @@ def _prepare_all(
 
     downloads = [p for p in wanted if p.wheel is not None]
     cold = [p for p in downloads if unpacked(context.cache, p.wheel.sha256 if p.wheel else None) is None]
-    if not context.offline and (missing := tuple(p for p in cold if _missing(p, context.cache))):
-        reporter.downloads(missing)
-    with _unpacker(cold, context.cache) as unpack_here_or_there:
+    with _unpacker(cold, context.cache) as unpack_here_or_there:  # (first: it may fork; bars start threads)
+        if not context.offline and (missing := tuple(p for p in cold if _missing(p, context.cache))):
+            reporter.downloads(missing)
 
         def download(planned: PlannedDist) -> tuple[LocalFile, Path]:
             wheel = planned.wheel
