@@ -358,6 +358,52 @@ def test_a_killed_unpacking_worker_fails_the_sync_before_the_tree_is_touched(
     assert all(check_record(root / SITE / name) == [] for name in dist_infos)
 
 
+@pytest.mark.parametrize("phase", ["unpacking", "placing"])
+def test_ctrl_c_reaches_the_workers_too_and_no_one_prints_a_traceback(
+    phase: str, bulk_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Ctrl-C in a terminal signals the whole process group: the sync and its worker processes."""
+    before = bulk_project("bulka==1.0", "bulkb==1.0", "bulkc")
+    after = bulk_project("bulka==2.0", "bulkb==2.0")
+    root, warm = tmp_path / "root", tmp_path / "warm"
+    assert run(before, root, warm).returncode == 0
+    assert run(after, tmp_path / "elsewhere", warm).returncode == 0
+    was = snapshot(root)
+    env = {**os.environ, "CI": "1", "UVROOT_WORKER_THRESHOLD": "0"}
+    caught: list[tuple[int, str]] = []  # three interrupts: whether a worker is caught mid-fork is luck
+    workers: list[int] = []
+    for attempt in range(20):
+        cache = tmp_path / f"cold-{attempt}" if phase == "unpacking" else warm
+        argv = start_argv(after, root, cache)
+        sync = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        seen: list[int] = []
+        while sync.poll() is None and not seen:
+            if (root / ".uvroot-txn").exists() == (phase == "placing"):
+                seen = [child for child in _children(sync.pid) if _cmdline(child) == _cmdline(sync.pid)]
+        if seen:
+            os.killpg(sync.pid, signal.SIGINT)
+        try:
+            error = sync.communicate(timeout=60)[1]
+        except subprocess.TimeoutExpired:  # (workers killed mid-fork by Ctrl-C once hung their sync)
+            os.killpg(sync.pid, signal.SIGKILL)
+            pytest.fail(f"the sync hung after Ctrl-C: {sync.communicate()[1]}")
+        if seen and sync.returncode != 0:
+            caught.append((sync.returncode, error))
+            workers += seen
+            assert snapshot(root) == was
+        if len(caught) == 3:
+            break
+    else:
+        pytest.fail(f"{phase} workers were caught only {len(caught)} times")
+    for code, error in caught:
+        assert code == 130, error  # 128 + SIGINT, as a shell reports Ctrl-C
+        assert "Traceback" not in error and "KeyboardInterrupt" not in error, error
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "a worker outlived the sync"
+
+
 def _cmdline(pid: int) -> bytes:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()

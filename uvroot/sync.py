@@ -42,6 +42,8 @@ from .txn import TXN_DIR, Transaction, locked, recover, stamp_top, write_error
 from .venv import check_venv_dir, venv_current, venv_files, write_venv
 
 if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
     from .interpreter import Interpreter
 
 _THREADS = 8  # downloads: mostly waiting on the network
@@ -370,24 +372,41 @@ def _unpacker(cold: list[PlannedDist], cache: WheelCache) -> Iterator[Callable[[
 
         yield here
         return
+    with _workers(min(_CORES, len(cold), 8), "unpacking wheels") as pool:  # (a fork costs a few ms)
+
+        def there(local: LocalFile) -> Path:
+            entry, evicted = pool.submit(_unpack_in_worker, local, cache.root).result()
+            cache.evicted.extend(evicted)  # so the warning about a damaged entry is still given
+            cache.checked.add(entry)
+            return entry
+
+        yield there
+
+
+@contextmanager
+def _workers(count: int, doing: str) -> Iterator[ProcessPoolExecutor]:
+    """``count`` forked worker processes, all started here; one that dies fails the sync (an InstallError).
+
+    Ctrl-C signals the whole process group: the workers are forked with it held back and then
+    ignore it (see :func:`_init_worker`), so the sync alone handles it and they finish what they
+    hold, instead of printing tracebacks (one caught between its fork and its setup did).
+    """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    def there(local: LocalFile) -> Path:
-        entry, evicted = pool.submit(_unpack_in_worker, local, cache.root).result()
-        cache.evicted.extend(evicted)  # so the warning about a damaged entry is still given
-        cache.checked.add(entry)
-        return entry
-
-    fork = multiprocessing.get_context("fork")
     try:
-        workers = min(_CORES, len(cold), 8)  # (a fork costs a few ms: no more than can be busy)
-        with ProcessPoolExecutor(workers, mp_context=fork, initializer=_die_with_parent) as pool:
-            pool.submit(int).result()  # a fork context starts every worker at the first submit: now
-            yield there
+        with ProcessPoolExecutor(
+            count, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker
+        ) as pool:
+            held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                pool.submit(int).result()  # a fork context starts every worker at the first submit: now
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            yield pool
     except BrokenProcessPool:
-        raise _worker_died("unpacking wheels") from None
+        raise _worker_died(doing) from None
 
 
 def _unpack_in_worker(local: LocalFile, root: Path) -> tuple[Path, list[Path]]:
@@ -463,17 +482,8 @@ def _write(
         results = [spread_batch(batch, settings, txn, reporter.installed) for batch in batches]
     else:
         # Placing is Python-bound per file: on a large sync, one process per core beats threads.
-        import multiprocessing  # (here: plan, check and a small sync never start a process)
-        from concurrent.futures import ProcessPoolExecutor
-        from concurrent.futures.process import BrokenProcessPool
-
-        try:
-            with ProcessPoolExecutor(
-                len(batches), mp_context=multiprocessing.get_context("fork"), initializer=_die_with_parent
-            ) as pool:
-                results = list(pool.map(spread_batch, batches, [settings] * len(batches), [txn] * len(batches)))
-        except BrokenProcessPool:
-            raise _worker_died("placing files") from None
+        with _workers(len(batches), "placing files") as pool:
+            results = list(pool.map(spread_batch, batches, [settings] * len(batches), [txn] * len(batches)))
         for planned, *_ in items:  # worker processes cannot tell the reporter themselves
             reporter.installed(planned, next(r.files[planned.name] for r in results if planned.name in r.files))
     for notice in dict.fromkeys(notice for result in results for notice in result.notices):
@@ -496,10 +506,15 @@ def _worker_died(doing: str) -> InstallError:
     )
 
 
-def _die_with_parent() -> None:
-    """A worker dies with the sync that forked it (SIGKILL of the parent must not leave it writing)."""
+def _init_worker() -> None:
+    """A worker ignores Ctrl-C and dies with the sync that forked it.
+
+    The sync handles Ctrl-C; SIGKILL of the sync must not leave its workers writing.
+    """
     import ctypes
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # held back by _workers() while it forked
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: the pool's own pipes end an orphaned worker
