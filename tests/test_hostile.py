@@ -59,24 +59,22 @@ def _wheel(
     return path
 
 
-def _bad_crc(path: Path) -> Path:
-    """A stored member changed after zipping (its CRC-32 no longer matches) under a RECORD row in sha512,
-    which uvroot does not recompute: only the zip's CRC can tell (uvroot skips it where sha256 proves the bytes)."""
-    _wheel(path, GOOD)
+def _bad_crc(path: Path, member: str = "alpha/__init__.py", algorithm: str = "sha512") -> Path:
+    """A stored member changed after zipping (its CRC-32 no longer matches) under a RECORD row uvroot does
+    not recompute (sha512; RECORD.jws's): only the zip's CRC can tell (skipped where sha256 proves the bytes)."""
+    data = GOOD.get(member, b"signature of the RECORD\n")
+    _wheel(path, {**GOOD, member: data})
     with zipfile.ZipFile(path) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
-    data = GOOD["alpha/__init__.py"]
-    sha512 = urlsafe_b64encode(hashlib.sha512(data).digest()).rstrip(b"=").decode()
-    row = f"alpha/__init__.py,sha512={sha512},{len(data)}"
-    members[f"{META}/RECORD"] = members[f"{META}/RECORD"].replace(
-        _row("alpha/__init__.py", data).encode(), row.encode()
-    )
+    digest = urlsafe_b64encode(hashlib.new(algorithm, data).digest()).rstrip(b"=").decode()
+    row = f"{member},{algorithm}={digest},{len(data)}"
+    members[f"{META}/RECORD"] = members[f"{META}/RECORD"].replace(_row(member, data).encode(), row.encode())
     with zipfile.ZipFile(path, "w") as archive:
         for name, content in members.items():
             archive.writestr(name, content)
     raw = path.read_bytes()
     assert raw.count(data) == 1
-    path.write_bytes(raw.replace(data, data.replace(b"alpha", b"omega")))
+    path.write_bytes(raw.replace(data, data.replace(b"a", b"o")))
     return path
 
 
@@ -93,6 +91,10 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
         "unsafe entry",
     ),
     "crc": (_bad_crc, "Bad CRC-32 for file 'alpha/__init__.py'"),
+    "crc-signature": (
+        lambda p: _bad_crc(p, f"{META}/RECORD.jws", "sha256"),  # listed with a sha256 that is never checked
+        f"Bad CRC-32 for file '{META}/RECORD.jws'",
+    ),
     "bomb": (lambda p: _wheel(p, {**GOOD, "alpha/zeros": bytes(80 << 20)}, deflate=True), "zip bomb"),
 }
 

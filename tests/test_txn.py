@@ -404,6 +404,43 @@ def test_ctrl_c_reaches_the_workers_too_and_no_one_prints_a_traceback(
     assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "a worker outlived the sync"
 
 
+_NO_DEATH_SIGNAL = """
+import ctypes, sys, time
+def no_prctl(*args, **kwargs):
+    raise OSError("not Linux")
+ctypes.CDLL = no_prctl  # as on macOS: no PR_SET_PDEATHSIG
+from uvroot.sync import _workers
+with _workers(2, "waiting"):
+    print("forked", flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("death_signal", [True, False], ids=["linux", "no-death-signal"])
+def test_workers_die_with_a_killed_sync_even_without_a_death_signal(death_signal: bool) -> None:
+    """A worker left running would hold the tree's locks: every later sync of the tree would wait."""
+    script = _NO_DEATH_SIGNAL if not death_signal else _NO_DEATH_SIGNAL.replace("ctypes.CDLL = no_prctl", "")
+    sync = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert sync.stdout is not None and sync.stdout.readline() == "forked\n"
+        workers = _children(sync.pid)
+        assert len(workers) == 2
+    finally:
+        sync.kill()
+        sync.wait()
+    deadline = time.monotonic() + 10
+    while [pid for pid in workers if _running(pid)] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if _running(pid)], "a worker outlived the sync that forked it"
+
+
+def _running(pid: int) -> bool:
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()  # a zombie has ended
+    except OSError:
+        return False
+
+
 def _cmdline(pid: int) -> bytes:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -391,14 +392,14 @@ def _workers(count: int, doing: str) -> Iterator[ProcessPoolExecutor]:
     ignore it (see :func:`_init_worker`), so the sync alone handles it and they finish what they
     hold, instead of printing tracebacks (one caught between its fork and its setup did).
     """
+    import ctypes  # noqa: F401 - for _init_worker: a child importing what another thread was importing deadlocks
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
+    fork = multiprocessing.get_context("fork")
     try:
-        with ProcessPoolExecutor(
-            count, mp_context=multiprocessing.get_context("fork"), initializer=_init_worker
-        ) as pool:
+        with ProcessPoolExecutor(count, mp_context=fork, initializer=_init_worker, initargs=(os.getpid(),)) as pool:
             held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             try:
                 pool.submit(int).result()  # a fork context starts every worker at the first submit: now
@@ -409,12 +410,17 @@ def _workers(count: int, doing: str) -> Iterator[ProcessPoolExecutor]:
         raise _worker_died(doing) from None
 
 
+_WORKER_CACHES: dict[Path, WheelCache] = {}
+"""A worker's caches: prepared (and their tmp/ cleaned) once per worker, not once per wheel."""
+
+
 def _unpack_in_worker(local: LocalFile, root: Path) -> tuple[Path, list[Path]]:
     """:func:`uvroot.unpack.unpack` in a worker process: the entry, and what it evicted on the way."""
     from .unpack import unpack
 
-    cache = WheelCache(root)
-    return unpack(local, cache), cache.evicted
+    cache = _WORKER_CACHES.setdefault(root, WheelCache(root))
+    before = len(cache.evicted)
+    return unpack(local, cache), cache.evicted[before:]
 
 
 def _missing(planned: PlannedDist, cache: WheelCache) -> bool:
@@ -506,21 +512,30 @@ def _worker_died(doing: str) -> InstallError:
     )
 
 
-def _init_worker() -> None:
-    """A worker ignores Ctrl-C and dies with the sync that forked it.
+def _init_worker(parent: int) -> None:
+    """A worker ignores Ctrl-C, writes nothing to the terminal, and dies with the sync that forked it.
 
-    The sync handles Ctrl-C; SIGKILL of the sync must not leave its workers writing.
+    The sync handles Ctrl-C; SIGKILL of the sync must not leave its workers running (they would hold
+    its locks).  The standard streams may have been mid-write in another thread at the fork (rich's
+    refresh): flushing their copies at exit could wait on a lock no one will release.
     """
     import ctypes
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # held back by _workers() while it forked
+    sys.stdout = sys.stderr = Path(os.devnull).open("w")  # noqa: SIM115 - for the life of the process
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the pool's own pipes end an orphaned worker
-        return
-    if os.getppid() == 1:  # the parent died before prctl took effect
+    except (OSError, AttributeError):  # not Linux: no death signal; watch the parent instead
+        threading.Thread(target=_watch, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # the parent died before prctl took effect (adopted by init or a subreaper)
         os._exit(1)
+
+
+def _watch(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def _batches(items: list[Item], prepared: list[tuple[LocalFile, Path]]) -> list[list[Item]]:

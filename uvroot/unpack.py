@@ -319,6 +319,7 @@ def _extract_one(
     relative = "/".join(path.parts)
     target = f"{into}/{relative}"
     digest, size = hashlib.sha256(), 0
+    checked = not _is_record(info.filename, ("RECORD", "RECORD.jws", "RECORD.p7s"))  # RECORD cannot list itself
     executable = (info.external_attr >> 16) & 0o111 or (path.parts[0].endswith(".data") and "scripts" in path.parts)
     mode = 0o755 if executable else 0o644
     try:
@@ -327,7 +328,7 @@ def _extract_one(
             os.makedirs(parent, exist_ok=True)
             made.add(parent)
         with _open_member(name, archive, info) as source:
-            if _sha256_in(record, info.filename):
+            if checked and _sha256_in(record, info.filename):
                 # The sha256 checked below proves every byte; zipfile's CRC-32 would only read them again.
                 # (Private: ZipExtFile reads it in 3.10-3.14; were it renamed, the CRC would be checked again.)
                 source._expected_crc = None  # type: ignore[attr-defined]
@@ -348,7 +349,7 @@ def _extract_one(
         ) from None
     except OSError as exc:  # reading errors are InstallErrors by now: this is the cache's disk
         raise cache_write_error(cache.root, target, exc) from None
-    if not _is_record(info.filename, ("RECORD", "RECORD.jws", "RECORD.p7s")):  # RECORD cannot list itself
+    if checked:
         _check(name, info, record, digest)
     return relative, (size, mode, digest.hexdigest())
 
