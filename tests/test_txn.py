@@ -298,6 +298,22 @@ def test_namespace_wheels_sharing_directories_sync_whole_and_fail_whole(tmp_path
             assert snapshot(root) == was
 
 
+def _start_and_catch(
+    argv: list[str], root: Path, *, placing: bool, session: bool = False
+) -> tuple[subprocess.Popen[str], list[int]]:
+    """Start a sync with worker processes; return it and its workers, caught while they place files (the
+    transaction open) or unpack wheels (before it opens); none if the sync got past that first."""
+    env = {**os.environ, "CI": "1", "UVROOT_WORKER_THRESHOLD": "0"}
+    sync = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True, start_new_session=session)
+    workers: list[int] = []
+    while sync.poll() is None and not workers:
+        if (root / ".uvroot-txn").is_dir() == placing:
+            workers = [child for child in _children(sync.pid) if _cmdline(child) == _cmdline(sync.pid)]
+        elif not placing:
+            break  # the transaction is open: the unpacking workers are gone
+    return sync, workers
+
+
 def test_a_killed_worker_rolls_the_whole_sync_back(bulk_project: Callable[..., Path], tmp_path: Path) -> None:
     before = bulk_project("bulka==1.0", "bulkb==1.0", "bulkc")
     after = bulk_project("bulka==2.0", "bulkb==2.0")
@@ -305,13 +321,8 @@ def test_a_killed_worker_rolls_the_whole_sync_back(bulk_project: Callable[..., P
     assert run(before, root, cache).returncode == 0
     assert run(after, tmp_path / "warm", cache).returncode == 0
     was = snapshot(root)
-    env = {**os.environ, "CI": "1", "UVROOT_WORKER_THRESHOLD": "0"}
     for _ in range(5):  # a worker must be caught while the transaction is open
-        sync = subprocess.Popen(start_argv(after, root, cache), env=env, stderr=subprocess.PIPE, text=True)
-        workers: list[int] = []
-        while sync.poll() is None and not workers:
-            if (root / ".uvroot-txn").is_dir():
-                workers = [child for child in _children(sync.pid) if _cmdline(child) == _cmdline(sync.pid)]
+        sync, workers = _start_and_catch(start_argv(after, root, cache), root, placing=True)
         for worker in workers[:1]:
             os.kill(worker, signal.SIGKILL)  # what the OOM killer does
         error = sync.communicate()[1]
@@ -333,13 +344,9 @@ def test_a_killed_unpacking_worker_fails_the_sync_before_the_tree_is_touched(
     root = tmp_path / "root"
     assert run(before, root, tmp_path / "cache-before").returncode == 0
     was = snapshot(root)
-    env = {**os.environ, "CI": "1", "UVROOT_WORKER_THRESHOLD": "0"}
     for attempt in range(10):  # the workers live only while wheels are unpacked
         cache = tmp_path / f"cache-{attempt}"  # empty: both wheels of `after` are unpacked
-        sync = subprocess.Popen(start_argv(after, root, cache), env=env, stderr=subprocess.PIPE, text=True)
-        workers: list[int] = []
-        while sync.poll() is None and not workers and not (root / ".uvroot-txn").exists():
-            workers = [child for child in _children(sync.pid) if _cmdline(child) == _cmdline(sync.pid)]
+        sync, workers = _start_and_catch(start_argv(after, root, cache), root, placing=False)
         for worker in workers[:1]:
             os.kill(worker, signal.SIGKILL)
         error = sync.communicate()[1]
@@ -369,17 +376,12 @@ def test_ctrl_c_reaches_the_workers_too_and_no_one_prints_a_traceback(
     assert run(before, root, warm).returncode == 0
     assert run(after, tmp_path / "elsewhere", warm).returncode == 0
     was = snapshot(root)
-    env = {**os.environ, "CI": "1", "UVROOT_WORKER_THRESHOLD": "0"}
     caught: list[tuple[int, str]] = []  # three interrupts: whether a worker is caught mid-fork is luck
     workers: list[int] = []
     for attempt in range(20):
         cache = tmp_path / f"cold-{attempt}" if phase == "unpacking" else warm
         argv = start_argv(after, root, cache)
-        sync = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
-        seen: list[int] = []
-        while sync.poll() is None and not seen:
-            if (root / ".uvroot-txn").exists() == (phase == "placing"):
-                seen = [child for child in _children(sync.pid) if _cmdline(child) == _cmdline(sync.pid)]
+        sync, seen = _start_and_catch(argv, root, placing=phase == "placing", session=True)
         if seen:
             os.killpg(sync.pid, signal.SIGINT)
         try:
