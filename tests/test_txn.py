@@ -314,12 +314,18 @@ def _start_and_catch(
     return sync, workers
 
 
-def test_a_killed_worker_rolls_the_whole_sync_back(bulk_project: Callable[..., Path], tmp_path: Path) -> None:
+def _synced_and_warm(bulk_project: Callable[..., Path], tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A tree synced to the old lock, the new lock, and a cache that holds the new lock's wheels too."""
     before = bulk_project("bulka==1.0", "bulkb==1.0", "bulkc")
     after = bulk_project("bulka==2.0", "bulkb==2.0")
-    root, cache = tmp_path / "root", tmp_path / "cache"
-    assert run(before, root, cache).returncode == 0
-    assert run(after, tmp_path / "warm", cache).returncode == 0
+    root, warm = tmp_path / "root", tmp_path / "warm"
+    assert run(before, root, warm).returncode == 0
+    assert run(after, tmp_path / "elsewhere", warm).returncode == 0
+    return after, root, warm
+
+
+def test_a_killed_worker_rolls_the_whole_sync_back(bulk_project: Callable[..., Path], tmp_path: Path) -> None:
+    after, root, cache = _synced_and_warm(bulk_project, tmp_path)
     was = snapshot(root)
     for _ in range(5):  # a worker must be caught while the transaction is open
         sync, workers = _start_and_catch(start_argv(after, root, cache), root, placing=True)
@@ -370,11 +376,7 @@ def test_ctrl_c_reaches_the_workers_too_and_no_one_prints_a_traceback(
     phase: str, bulk_project: Callable[..., Path], tmp_path: Path
 ) -> None:
     """Ctrl-C in a terminal signals the whole process group: the sync and its worker processes."""
-    before = bulk_project("bulka==1.0", "bulkb==1.0", "bulkc")
-    after = bulk_project("bulka==2.0", "bulkb==2.0")
-    root, warm = tmp_path / "root", tmp_path / "warm"
-    assert run(before, root, warm).returncode == 0
-    assert run(after, tmp_path / "elsewhere", warm).returncode == 0
+    after, root, warm = _synced_and_warm(bulk_project, tmp_path)
     was = snapshot(root)
     caught: list[tuple[int, str]] = []  # three interrupts: whether a worker is caught mid-fork is luck
     workers: list[int] = []
