@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.bulk import SITE, python312, snapshot, start_argv
+from tests.support.bulk import SITE, Snapshot, python312, snapshot, start_argv
 from tests.support.cli import check_record, uvroot_argv
 
 Proc = subprocess.CompletedProcess[str]
@@ -31,6 +31,11 @@ Proc = subprocess.CompletedProcess[str]
 def run(project: Path, root: Path, cache: Path, *extra: str | Path, env: dict[str, str] | None = None) -> Proc:
     return subprocess.run(start_argv(project, root, cache, *extra), capture_output=True, text=True,
                           env={**os.environ, "CI": "1", **(env or {})}, check=False)  # fmt: skip
+
+
+def _state(top: Path) -> tuple[Snapshot, int]:
+    """Everything under ``top`` and ``top``'s own mtime: what an undone transaction must give back."""
+    return snapshot(top), top.stat().st_mtime_ns
 
 
 def assert_refused(result: Proc, *needles: str, code: int = 6) -> None:
@@ -203,14 +208,14 @@ def test_recovery_undoes_removals_and_keeps_the_old_mtimes(tmp_path: Path) -> No
     (top / "one.py").write_text("one\n")
     for path in (top / "pkg" / "sub", top / "pkg", top):
         os.utime(path, (1000, 1000))
-    was = snapshot(top), top.stat().st_mtime_ns
+    was = _state(top)
     txn = Transaction.begin(top, 315532800)
     txn.set_aside(str(top / "pkg"))
     txn.set_aside(str(top / "one.py"))
     txn.create(str(top / "new" / "deep" / "file"), lambda path: Path(path).write_text("new\n"))
     txn.close()  # killed before commit
     recover(top, 315532800)
-    assert (snapshot(top), top.stat().st_mtime_ns) == was
+    assert _state(top) == was
 
 
 def test_two_syncs_of_one_tree_take_turns(bulk_project: Callable[..., Path], tmp_path: Path) -> None:
@@ -539,9 +544,9 @@ def test_a_forged_journal_cannot_reach_outside_the_tree(tmp_path: Path) -> None:
     (top / "usr" / "lib").symlink_to(outside)  # a link inside the tree that leads out
     _forge(top, "N\t../outside/x", f"N\t{outside}/x", "N\tusr/lib/x", "D\t../outside", "A\t../outside/x\t../../x",
            "M\tusr/lib/x\tusr/moved", "T\t../outside\t0")  # fmt: skip
-    was = snapshot(outside), outside.stat().st_mtime_ns
+    was = _state(outside)
     recover(top, EPOCH)
-    assert (snapshot(outside), outside.stat().st_mtime_ns) == was
+    assert _state(outside) == was
     assert not (top / ".uvroot-txn").exists()
 
 
@@ -593,7 +598,7 @@ def test_rollback_unpublishes_and_deletes_what_was_staged(tmp_path: Path) -> Non
     top.mkdir()
     (top / "ns").mkdir()
     (top / "ns" / "theirs.py").write_text("theirs\n")
-    was = snapshot(top), top.stat().st_mtime_ns
+    was = _state(top)
     txn = Transaction.begin(top, EPOCH)
     stage = top / ".x.uvroot-stage"
     txn.stage_dir(str(stage))
@@ -604,7 +609,7 @@ def test_rollback_unpublishes_and_deletes_what_was_staged(tmp_path: Path) -> Non
     assert txn.publish(str(stage / "ns" / "mine.py"), str(top / "ns" / "mine.py"))
     assert not txn.publish(str(stage / "ns" / "theirs.py"), str(top / "ns" / "theirs.py"))  # a foreign file
     txn.rollback()
-    assert (snapshot(top), top.stat().st_mtime_ns) == was
+    assert _state(top) == was
 
 
 def test_a_publish_that_lost_a_race_cancels_only_its_own_move(tmp_path: Path) -> None:
@@ -649,10 +654,10 @@ def test_a_link_an_undo_restores_is_never_followed_out_of_the_tree(tmp_path: Pat
     (top / ".uvroot-txn" / "aside" / "1-1").symlink_to(outside)  # what 'was set aside': a link leading out
     for directory in (outside, outside / "victim", outside / "empty"):
         os.utime(directory, (1000, 1000))
-    was = snapshot(outside), outside.stat().st_mtime_ns
+    was = _state(outside)
     with contextlib.suppress(Exception):  # refusing is fine; reaching outside is not
         recover(top, EPOCH)
-    assert (snapshot(outside), outside.stat().st_mtime_ns) == was
+    assert _state(outside) == was
 
 
 @pytest.mark.parametrize("name", ["tab\there.py", "line\nbreak.py", "back\\slash.py", "F\tx.py"])
@@ -664,7 +669,7 @@ def test_names_with_the_journals_separators_are_undone_exactly(tmp_path: Path, n
     (top / "pkg").mkdir(parents=True)
     (top / "pkg" / "tab").write_text("theirs\n")  # what a mis-split name would point at
     (top / "pkg" / "line").write_text("theirs\n")
-    was = snapshot(top), top.stat().st_mtime_ns
+    was = _state(top)
     txn = Transaction.begin(top, EPOCH)
     stage = top / ".x.uvroot-stage"
     txn.stage_dir(str(stage))
@@ -672,7 +677,7 @@ def test_names_with_the_journals_separators_are_undone_exactly(tmp_path: Path, n
     assert txn.publish(str(stage / "new"), str(top / "new"))
     txn.create(str(top / "pkg" / name), lambda path: Path(path).write_text("mine\n"))
     txn.rollback()
-    assert (snapshot(top), top.stat().st_mtime_ns) == was
+    assert _state(top) == was
 
 
 # -- found by an attacker's pass over the transaction ---------------------------------
@@ -808,13 +813,13 @@ def test_a_file_created_then_replaced_by_the_same_sync_is_undone_whole(tmp_path:
 
     top = tmp_path / "top"
     top.mkdir()
-    was = snapshot(top), top.stat().st_mtime_ns
+    was = _state(top)
     txn = Transaction.begin(top, EPOCH)
     txn.create(str(top / "twice.py"), _write("one\n"))
     txn.create(str(top / "twice.py"), _write("two\n"), replace=True)
     assert (top / "twice.py").read_text() == "two\n"
     assert txn.rollback() == 2
-    assert (snapshot(top), top.stat().st_mtime_ns) == was
+    assert _state(top) == was
 
 
 def test_allow_existing_rolled_back_gives_the_file_in_the_way_back(tmp_path: Path) -> None:
@@ -824,7 +829,7 @@ def test_allow_existing_rolled_back_gives_the_file_in_the_way_back(tmp_path: Pat
     top = tmp_path / "top"
     (top / "pkg").mkdir(parents=True)
     (top / "pkg" / "theirs.py").write_text("theirs\n")
-    was = snapshot(top), top.stat().st_mtime_ns
+    was = _state(top)
     txn = Transaction.begin(top, EPOCH)
     stage = top / ".x.uvroot-stage"
     txn.stage_dir(str(stage))
@@ -834,7 +839,7 @@ def test_allow_existing_rolled_back_gives_the_file_in_the_way_back(tmp_path: Pat
     assert txn.publish(str(stage / "theirs.py"), str(top / "pkg" / "theirs.py"))
     assert (top / "pkg" / "theirs.py").read_text() == "mine\n"
     assert txn.rollback() == 1
-    assert (snapshot(top), top.stat().st_mtime_ns) == was
+    assert _state(top) == was
 
 
 def test_a_recovery_killed_midway_is_finished_by_the_next(tmp_path: Path) -> None:
@@ -953,7 +958,7 @@ def test_a_worker_process_journals_apart_and_rolls_back_with_the_sync(tmp_path: 
     top = tmp_path / "top"
     (top / "lib").mkdir(parents=True)
     os.utime(top / "lib", (1000, 1000))
-    was = snapshot(top), top.stat().st_mtime_ns
+    was = _state(top)
     txn = Transaction.begin(top, EPOCH)
     assert not txn.attach()  # the process that began it has its journal
     txn.create(str(top / "main.py"), _write("main\n"))
@@ -975,7 +980,7 @@ def test_a_worker_process_journals_apart_and_rolls_back_with_the_sync(tmp_path: 
     assert len([p for p in (top / TXN_DIR).iterdir() if p.name.startswith("journal-")]) == 2
     assert (top / "pkg" / "worker.py").read_text() == "worker\n"
     assert txn.rollback() == 4
-    assert (snapshot(top), top.stat().st_mtime_ns) == was
+    assert _state(top) == was
 
 
 def test_a_directory_leading_out_of_the_tree_is_refused_naming_the_link(tmp_path: Path) -> None:
@@ -1120,7 +1125,7 @@ def test_a_file_name_that_is_not_utf8_is_journalled_and_undone(tmp_path: Path) -
     top = tmp_path / "top"
     top.mkdir()
     name = os.fsdecode(b"caf\xe9.py")  # latin-1 bytes, as an old wheel's RECORD may name them
-    was = snapshot(top), top.stat().st_mtime_ns
+    was = _state(top)
     txn = Transaction.begin(top, EPOCH)
     txn.create(str(top / name), _write("mine\n"))
     stage = top / ".x.uvroot-stage"
@@ -1128,7 +1133,7 @@ def test_a_file_name_that_is_not_utf8_is_journalled_and_undone(tmp_path: Path) -
     txn.create_staged(str(stage / name / name), _write("mine\n"))
     assert txn.publish(str(stage / name), str(top / "pkg"))
     assert txn.rollback() == 2
-    assert (snapshot(top), top.stat().st_mtime_ns) == was
+    assert _state(top) == was
 
 
 def test_what_commit_cannot_delete_is_reported_and_the_next_sync_finishes_the_job(tmp_path: Path) -> None:
@@ -1322,12 +1327,12 @@ def test_replacing_never_sets_a_directory_aside(tmp_path: Path) -> None:
     top = tmp_path / "top"
     (top / "pkg").mkdir(parents=True)
     (top / "pkg" / "theirs.py").write_text("theirs\n")
-    was = snapshot(top), top.stat().st_mtime_ns
+    was = _state(top)
     txn = Transaction.begin(top, EPOCH)
     with pytest.raises(FileExistsError):
         txn.create(str(top / "pkg"), _write("a file where a directory is\n"), replace=True)
     txn.rollback()
-    assert (snapshot(top), top.stat().st_mtime_ns) == was
+    assert _state(top) == was
 
 
 @pytest.mark.parametrize("end", ["rollback", "commit"])
