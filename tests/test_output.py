@@ -277,6 +277,25 @@ def test_a_warm_sync_draws_no_byte_bar(project: Path, tmp_path: Path) -> None:
     assert last_line(output).startswith("staged 3 packages"), output
 
 
+def test_wheels_cached_but_not_unpacked_draw_no_byte_bar(project: Path, wheelhouse: Path, tmp_path: Path) -> None:
+    """Wheel files in the cache (a killed sync's, an older uvroot's) are unpacked from there: nothing to download."""
+    cache, env = tmp_path / "cache", environment(tmp_path)
+    assert in_pipe(sync_argv(project, tmp_path / "first", cache), env).returncode == 0
+    shutil.rmtree(cache / "unpacked-v2")
+    for package in tomllib.loads((project / "uv.lock").read_text())["package"]:
+        for wheel in package.get("wheels", []):
+            name, sha = wheel["url"].rpartition("/")[2], wheel["hash"].removeprefix("sha256:")
+            if (wheelhouse / name).is_file():
+                (cache / "wheels-v1" / sha[:2] / sha).mkdir(parents=True)
+                shutil.copyfile(wheelhouse / name, cache / "wheels-v1" / sha[:2] / sha / name)
+    assert len(list(cache.glob("wheels-v1/*/*/*.whl"))) >= 3  # (the lock also has wheels for other targets)
+    code, output = on_tty(sync_argv(project, tmp_path / "second", cache), env)
+    assert code == 0, output
+    bars = output.rsplit("staged 3 packages", 1)[0]
+    assert BAR in bars and "install" in bars, output
+    assert "download" not in bars and not re.search(r"\b(bytes|KiB|kB/s)\b", bars), output
+
+
 def test_a_dry_run_on_a_terminal_draws_no_bar(project: Path, tmp_path: Path) -> None:
     argv = sync_argv(project, tmp_path / "root", tmp_path / "cache", "--dry-run")
     code, output = on_tty(argv, environment(tmp_path))

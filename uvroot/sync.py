@@ -319,7 +319,11 @@ def _prepare_all(
     downloads = [p for p in wanted if p.wheel is not None]
     cold = [p for p in downloads if unpacked(context.cache, p.wheel.sha256 if p.wheel else None) is None]
     with _unpacker(cold, context.cache) as unpack_here_or_there:  # (first: it may fork; bars start threads)
-        if not context.offline and (missing := tuple(p for p in cold if _missing(p, context.cache))):
+        # What download() below fetches: neither unpacked nor cached (a warm sync announces nothing).
+        missing = (
+            () if context.offline else tuple(p for p in cold if p.wheel and needs_download(p.wheel, context.cache))
+        )
+        if missing:
             reporter.downloads(missing)
 
         def download(planned: PlannedDist) -> tuple[LocalFile, Path]:
@@ -421,14 +425,6 @@ def _unpack_in_worker(local: LocalFile, root: Path) -> tuple[Path, list[Path]]:
     cache = _WORKER_CACHES.setdefault(root, WheelCache(root))
     before = len(cache.evicted)
     return unpack(local, cache), cache.evicted[before:]
-
-
-def _missing(planned: PlannedDist, cache: WheelCache) -> bool:
-    # What download() above will fetch: neither unpacked nor cached (a warm sync announces nothing).
-    from .unpack import unpacked
-
-    assert planned.wheel is not None
-    return unpacked(cache, planned.wheel.sha256) is None and needs_download(planned.wheel, cache)
 
 
 def _apply(
