@@ -7,6 +7,7 @@ instead of staging the damage or failing for good.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import io
@@ -264,6 +265,80 @@ def test_an_equal_size_flip_with_the_mtime_put_back_is_found_by_refresh_and_veri
     assert again.exit_code == 0 and "0 damaged and evicted" in again.output, again.output
     assert_ok(sync(project, tmp_path / "after-verify", warm))
     assert staged_alpha(tmp_path / "after-verify") == _genuine(index)
+
+
+def _sha512_row(wheel: Path, member: str) -> None:
+    """Rewrite ``wheel`` so that RECORD lists ``member`` by sha512 (allowed; uvroot then hashes it itself)."""
+    with zipfile.ZipFile(wheel) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    (record,) = [name for name in members if name.endswith(".dist-info/RECORD")]
+    rows = [row for row in members[record].decode().splitlines() if not row.startswith(f"{member},")]
+    digest = base64.urlsafe_b64encode(hashlib.sha512(members[member]).digest()).rstrip(b"=").decode()
+    members[record] = "\n".join([*rows, f"{member},sha512={digest},{len(members[member])}", ""]).encode()
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+
+
+def _same_size_edit(path: Path, old: bytes, new: bytes) -> None:
+    """Change ``path`` without changing its size or mtime: only a full check can tell."""
+    data = path.read_bytes()
+    assert len(old) == len(new) and data.count(old) == 1
+    path.write_bytes(data.replace(old, new))
+    os.utime(path, (CACHE_EPOCH, CACHE_EPOCH))
+
+
+def test_a_manifest_keeps_only_the_digests_record_does_not_give_and_a_full_check_uses_both(tmp_path: Path) -> None:
+    """Files RECORD hashes with sha256 (checked at unpacking) keep no digest of their own in the manifest:
+    RECORD gives it, and RECORD keeps its own. Both kinds are checked by a full check."""
+    from uvroot.cache import WheelCache
+    from uvroot.fetch import LocalFile
+    from uvroot.unpack import _marker, unpack, verify_cache
+
+    wheel = build_wheel(tmp_path, "alpha", "1.0", files={"alpha/__init__.py": GENUINE, "alpha/odd.py": "odd = 1\n"})
+    _sha512_row(wheel, "alpha/odd.py")
+    cache = WheelCache(tmp_path / "cache")
+    entry = unpack(LocalFile(wheel, None, wheel.stat().st_size), cache)
+    digests = {path: digest for path, (_, _, digest) in _marker(entry)["files"].items()}
+    record = "alpha-1.0.dist-info/RECORD"
+    kept = {path for path, digest in digests.items() if digest}
+    assert kept == {record, "alpha/odd.py"}, digests
+    assert digests[record] == hashlib.sha256((entry / record).read_bytes()).hexdigest()
+    assert verify_cache(cache).evicted == ()
+
+    _same_size_edit(entry / "alpha" / "odd.py", b"odd = 1", b"odd = 2")  # checked by the manifest's digest
+    assert len(verify_cache(cache).evicted) == 1 and not entry.exists()
+
+    entry = unpack(LocalFile(wheel, None, wheel.stat().st_size), cache)
+    _same_size_edit(entry / "alpha" / "__init__.py", b'"alpha"', b'"omega"')  # checked by RECORD's
+    assert len(verify_cache(cache).evicted) == 1 and not entry.exists()
+
+    entry = unpack(LocalFile(wheel, None, wheel.stat().st_size), cache)
+    marker = _marker(entry)
+    marker["files"]["alpha/odd.py"][2] = ""  # a forged manifest: RECORD has no sha256 of this file to give
+    (entry / ".uvroot-unpacked").write_bytes(zlib.compress(json.dumps(marker).encode()))
+    os.utime(entry / ".uvroot-unpacked", (CACHE_EPOCH, CACHE_EPOCH))
+    assert len(verify_cache(cache).evicted) == 1 and not entry.exists()
+
+
+def test_a_file_and_its_record_row_changed_together_are_found_by_a_full_check(
+    project: Path, warm: Path, index: LocalIndex, tmp_path: Path
+) -> None:
+    """RECORD vouches for most files' digests only while it hashes to the manifest's digest of it."""
+    entry = unpacked_entry(warm, project)
+    cached = entry / "alpha" / "__init__.py"
+    before = cached.read_bytes()
+    _same_size_edit(cached, before[:8], bytes([before[0] ^ 1]) + before[1:8])
+    record = entry / "alpha-1.0.dist-info" / "RECORD"
+
+    def b64(data: bytes) -> bytes:
+        return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+
+    _same_size_edit(record, b64(before), b64(cached.read_bytes()))  # RECORD now lists the edited file
+    result = sync(project, tmp_path / "refreshed", warm, "--refresh")
+    assert_ok(result)
+    assert "1 damaged and evicted" in result.output
+    assert staged_alpha(tmp_path / "refreshed") == _genuine(index)
 
 
 def test_cache_verify_evicts_a_damaged_wheel_and_counts(project: Path, warm: Path, tmp_path: Path) -> None:

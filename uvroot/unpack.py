@@ -8,7 +8,7 @@ built in a temporary directory of the cache and published with one rename, so
 two syncs sharing a cache never see half of one.
 
 The entry's marker, written last, is its manifest: every file's path, size,
-mode and sha256.  Staged trees hard-link these files, so a ``chmod``, ``chown``,
+mode and sha256 (left out where the entry's RECORD gives it: RECORD's own is kept).  Staged trees hard-link these files, so a ``chmod``, ``chown``,
 ``touch`` or an edit in a staged tree changes the cache's copy too: before an
 entry is used, :func:`unpacked` checks every file's type, size, mode, mtime and
 owner against the manifest (no file is read), and a full check
@@ -52,7 +52,8 @@ _DONE = ".uvroot-unpacked"  # written last: the manifest; an entry without it is
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
 _READ_ERRORS = (OSError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError)
 Manifest = dict[str, tuple[int, int, str]]
-"""Path in the entry -> (size, mode, sha256 hex) of every file unpacked there."""
+"""Path in the entry -> (size, mode, sha256 hex) of every file unpacked there; the sha256 is "" where it is
+the one the entry's RECORD gives (most files: the manifest is then a third of the size)."""
 
 
 def unpacked(cache: WheelCache, sha256: str | None) -> Path | None:
@@ -137,7 +138,7 @@ def _intact(entry: Path, *, deep: bool) -> bool:
         return False  # no manifest (an older uvroot's entry) or a damaged one
     uid, gid, mtime = marker.st_uid, marker.st_gid, CACHE_EPOCH * 1_000_000_000
     root = f"{entry}/"  # plain strings: this runs once per cached file of every warm sync
-    for relative, (size, mode, digest) in manifest.items():
+    for relative, (size, mode, _) in manifest.items():
         try:
             found = os.lstat(root + relative)
         except OSError:
@@ -148,10 +149,32 @@ def _intact(entry: Path, *, deep: bool) -> bool:
             or found.st_mtime_ns != mtime
             or found.st_uid != uid
             or found.st_gid != gid
-            or (deep and file_sha256(Path(root + relative)) != digest)
         ):
             return False
-    return True
+    return not deep or _hashes_intact(root, manifest)
+
+
+def _hashes_intact(root: str, manifest: Manifest) -> bool:
+    """Whether every file hashes to its sha256: the manifest's, or (where that is "") the entry's RECORD's.
+
+    RECORD itself is hashed with the rest, against the manifest's digest of it.
+    """
+    digests = {relative: digest for relative, (_, _, digest) in manifest.items()}
+    record = next((relative for relative in digests if _is_record(relative)), None)
+    if record is not None and not all(digests.values()):
+        try:
+            rows = _rows(Path(root + record).read_text(encoding="utf-8"))
+            recorded = {path: _hex(hashed) for path, (hashed, _) in rows.items() if hashed.startswith("sha256=")}
+        except (OSError, UnicodeDecodeError, csv.Error, ValueError):
+            return False
+        digests = {relative: digest or recorded.get(relative, "") for relative, digest in digests.items()}
+    return all(digest and file_sha256(Path(root + relative)) == digest for relative, digest in digests.items())
+
+
+def _hex(hashed: str) -> str:
+    """RECORD's ``sha256=<urlsafe base64, unpadded>`` as hex."""
+    value = hashed.partition("=")[2]
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).hex()
 
 
 @dataclass(frozen=True)
@@ -299,9 +322,14 @@ def _record(name: str, archive: zipfile.ZipFile, members: list[zipfile.ZipInfo])
     except (*_READ_ERRORS, UnicodeDecodeError) as exc:
         raise _damaged(name, exc) from None
     try:
-        return {row[0]: (row[1], row[2]) for row in csv.reader(io.StringIO(text, newline="")) if len(row) >= 3}
+        return _rows(text)
     except csv.Error as exc:
         raise InstallError(f"{name}: its RECORD is not valid CSV ({exc})", hint="the wheel is malformed") from None
+
+
+def _rows(text: str) -> dict[str, tuple[str, str]]:
+    """RECORD's rows: path -> (hash, size); the last row wins where a path is listed twice."""
+    return {row[0]: (row[1], row[2]) for row in csv.reader(io.StringIO(text, newline="")) if len(row) >= 3}
 
 
 def _extract_one(
@@ -349,9 +377,12 @@ def _extract_one(
         ) from None
     except OSError as exc:  # reading errors are InstallErrors by now: this is the cache's disk
         raise cache_write_error(cache.root, target, exc) from None
-    if checked:
-        _check(name, info, record, digest)
-    return relative, (size, mode, digest.hexdigest())
+    if not checked:
+        return relative, (size, mode, digest.hexdigest())
+    _check(name, info, record, digest)
+    # A digest RECORD gives (checked just now) is not kept twice: RECORD is in the entry, under its own digest.
+    proven = relative == info.filename and _sha256_in(record, relative)  # (RECORD rows name the zip's members)
+    return relative, (size, mode, "" if proven else digest.hexdigest())
 
 
 def _sha256_in(record: dict[str, tuple[str, str]], filename: str) -> bool:
