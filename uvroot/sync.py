@@ -27,6 +27,7 @@ from packaging.utils import canonicalize_name
 from .build import BuildContext, Frontend, build_dist, source_key
 from .cache import WheelCache, default_cache_dir
 from .check import REFUSAL_HINT, host_target, refusal, sdist_inspector
+from .cpus import available
 from .errors import InstallError, PlanError, UvrootError
 from .fetch import Downloader, LocalFile, fetch, is_remote, needs_download
 from .freshness import check_fresh
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 _THREADS = 8  # downloads: mostly waiting on the network
 # Unpacking is CPU (inflate, hash) plus per-file Python: more unpacking threads than cores only
 # trade the GIL back and forth (millions of futex calls on a cold sync), so they queue for a core.
-_CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+_CORES = available()  # (a container limited to 2 CPUs of 64 gets 2 workers, not 8)
 _UNPACKERS = threading.BoundedSemaphore(_CORES)
 # Bytes of wheels: below this a second process costs more than it saves (the tests lower it to test workers).
 _PROCESS_THRESHOLD = int(os.environ.get("UVROOT_WORKER_THRESHOLD", str(64 << 20)))
@@ -369,7 +370,7 @@ def _unpacker(cold: list[PlannedDist], cache: WheelCache) -> Iterator[Callable[[
     """
     from .unpack import unpack
 
-    if len(cold) < 2 or sum(p.wheel.size or 0 for p in cold if p.wheel) < _PROCESS_THRESHOLD:
+    if _CORES < 2 or len(cold) < 2 or sum(p.wheel.size or 0 for p in cold if p.wheel) < _PROCESS_THRESHOLD:
 
         def here(local: LocalFile) -> Path:
             with _UNPACKERS:

@@ -1,0 +1,146 @@
+"""Worker counts follow the CPUs a sync may use: its affinity and its cgroup's quota (uvroot/cpus.py).
+
+The quota is read from a real cgroup where this machine lets the tests make one (root, a
+writable cgroup mount), and from /proc and /sys trees written here in the layouts of cgroup v1,
+v2 and a container's namespaced view.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from uvroot.cpus import available
+
+HOST = len(os.sched_getaffinity(0))
+
+
+def _fake(tmp_path: Path, cgroup: str, mounts: list[str], files: dict[str, str]) -> str:
+    """A root holding proc/self/{cgroup,mountinfo} and the cgroup files given (path -> text)."""
+    (tmp_path / "proc/self").mkdir(parents=True)
+    (tmp_path / "proc/self/cgroup").write_text(cgroup)
+    (tmp_path / "proc/self/mountinfo").write_text("".join(f"{i} 1 0:{i} {m}\n" for i, m in enumerate(mounts, 30)))
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    return str(tmp_path)
+
+
+V2_MOUNT = "/ /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw"
+V1_CPU = "/ /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct"
+V1_MEMORY = "/ /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory"
+
+
+@pytest.mark.parametrize(
+    ("cgroup", "mounts", "files", "expected"),
+    [
+        pytest.param("0::/\n", [V2_MOUNT], {}, HOST, id="v2-no-limit-file"),
+        pytest.param("0::/\n", [V2_MOUNT], {"sys/fs/cgroup/cpu.max": "max 100000\n"}, HOST, id="v2-max"),
+        pytest.param("0::/\n", [V2_MOUNT], {"sys/fs/cgroup/cpu.max": "50000 100000\n"}, 1, id="v2-half-a-cpu"),
+        pytest.param(
+            "0::/build/step\n",
+            [V2_MOUNT],
+            {"sys/fs/cgroup/build/step/cpu.max": "max 100000\n", "sys/fs/cgroup/build/cpu.max": "100000 100000\n"},
+            1,
+            id="v2-limit-on-a-parent",
+        ),
+        pytest.param(
+            "0::/docker/abc\n",
+            ["/docker/abc /sys/fs/cgroup rw - cgroup2 cgroup2 rw"],
+            {"sys/fs/cgroup/cpu.max": "100000 100000\n"},
+            1,
+            id="v2-container-view",
+        ),
+        pytest.param(
+            "4:memory:/x\n3:cpu,cpuacct:/x\n0::/\n",
+            [V1_MEMORY, V1_CPU],
+            {
+                "sys/fs/cgroup/cpu,cpuacct/x/cpu.cfs_quota_us": "100000\n",
+                "sys/fs/cgroup/cpu,cpuacct/x/cpu.cfs_period_us": "100000\n",
+            },
+            1,
+            id="v1-quota",
+        ),
+        pytest.param(
+            "3:cpu,cpuacct:/x\n",
+            [V1_CPU],
+            {
+                "sys/fs/cgroup/cpu,cpuacct/x/cpu.cfs_quota_us": "-1\n",
+                "sys/fs/cgroup/cpu,cpuacct/x/cpu.cfs_period_us": "100000\n",
+            },
+            HOST,
+            id="v1-no-quota",
+        ),
+        pytest.param(
+            "4:memory:/x\n",
+            [V1_MEMORY],
+            {
+                "sys/fs/cgroup/memory/x/cpu.cfs_quota_us": "100000\n",
+                "sys/fs/cgroup/memory/x/cpu.cfs_period_us": "100000\n",
+            },
+            HOST,
+            id="v1-not-the-cpu-controller",
+        ),
+        pytest.param("0::/\n", [V2_MOUNT], {"sys/fs/cgroup/cpu.max": "100000 0\n"}, HOST, id="damaged-period"),
+        pytest.param("0::/\n", [V2_MOUNT], {"sys/fs/cgroup/cpu.max": "lots 100000\n"}, HOST, id="damaged-quota"),
+    ],
+)
+def test_the_quota_is_read_as_containers_show_it(
+    tmp_path: Path, cgroup: str, mounts: list[str], files: dict[str, str], expected: int
+) -> None:
+    assert available(_fake(tmp_path, cgroup, mounts, files)) == min(expected, HOST)
+
+
+def test_no_proc_means_the_affinity_alone(tmp_path: Path) -> None:
+    assert available(str(tmp_path)) == HOST
+
+
+@contextlib.contextmanager
+def _one_cpu_cgroup() -> Iterator[Path]:
+    """A real cgroup limited to one CPU (v2 where the cpu controller is there, else v1), or a skip."""
+    name = f"uvroot-test-{uuid.uuid4().hex[:8]}"
+    candidates = [
+        (Path("/sys/fs/cgroup") / name, "cpu.max", "100000 100000"),
+        (Path("/sys/fs/cgroup/unified") / name, "cpu.max", "100000 100000"),
+        (Path("/sys/fs/cgroup/cpu") / name, "cpu.cfs_quota_us", "100000"),
+        (Path("/sys/fs/cgroup/cpu,cpuacct") / name, "cpu.cfs_quota_us", "100000"),
+    ]
+    for group, limit, value in candidates:
+        try:
+            group.mkdir()
+        except OSError:
+            continue
+        if not (group / "cgroup.procs").is_file():  # a plain directory (a tmpfs holds the v1 mounts)
+            group.rmdir()
+            continue
+        try:
+            (group / limit).write_text(value)
+        except OSError:  # the controller is not enabled there
+            group.rmdir()
+            continue
+        try:
+            yield group
+        finally:
+            group.rmdir()
+        return
+    pytest.skip("no cgroup with a CPU quota can be made here (not root, or no writable cgroup mount)")
+
+
+def test_a_sync_in_a_cgroup_of_one_cpu_counts_one(tmp_path: Path) -> None:
+    """What `docker run --cpus 1` does to a sync on a bigger host: one worker's worth of CPUs, not the host's."""
+    with _one_cpu_cgroup() as group:
+        inside = subprocess.run(
+            [sys.executable, "-c", "from uvroot.sync import _CORES; print(_CORES)"],
+            preexec_fn=lambda: (group / "cgroup.procs").write_text(str(os.getpid())),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    assert inside.stdout.strip() == "1", inside.stderr
