@@ -321,6 +321,37 @@ def test_a_manifest_keeps_only_the_digests_record_does_not_give_and_a_full_check
     assert len(verify_cache(cache).evicted) == 1 and not entry.exists()
 
 
+def test_the_fast_inflater_is_used_and_unpacks_what_zlib_does(
+    wheelhouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """python-isal (uvroot[fast]) inflates every deflated member, and the entries equal zlib's, byte for byte."""
+    import uvroot.unpack
+    from uvroot.cache import WheelCache
+    from uvroot.fetch import LocalFile
+
+    fast = uvroot.unpack._INFLATER
+    assert fast is not None, "the tests install uvroot[fast]: isal must be importable"
+    used: list[int] = []
+
+    def counted(wbits: int) -> object:
+        used.append(wbits)
+        return fast(wbits)
+
+    def entries(cache: Path) -> list[dict[str, bytes]]:
+        wheels = sorted(wheelhouse.glob("*.whl"))
+        return [tree(uvroot.unpack.unpack(LocalFile(w, None, w.stat().st_size), WheelCache(cache))) for w in wheels]
+
+    monkeypatch.setattr(uvroot.unpack, "_INFLATER", counted)
+    with_isal = entries(tmp_path / "isal")
+    deflated = 0
+    for wheel in wheelhouse.glob("*.whl"):
+        with zipfile.ZipFile(wheel) as archive:
+            deflated += sum(i.compress_type == zipfile.ZIP_DEFLATED and not i.is_dir() for i in archive.infolist())
+    assert deflated > 50 and len(used) == deflated and set(used) == {-15}
+    monkeypatch.setattr(uvroot.unpack, "_INFLATER", None)
+    assert entries(tmp_path / "zlib") == with_isal
+
+
 def test_a_file_and_its_record_row_changed_together_are_found_by_a_full_check(
     project: Path, warm: Path, index: LocalIndex, tmp_path: Path
 ) -> None:

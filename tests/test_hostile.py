@@ -78,6 +78,19 @@ def _bad_crc(path: Path, member: str = "alpha/__init__.py", algorithm: str = "sh
     return path
 
 
+def _bad_deflate(path: Path) -> Path:
+    """A deflated member whose stream starts with a reserved block type: no inflater can read it."""
+    data = b"import this\n" * 1000
+    _wheel(path, {**GOOD, "alpha/big.py": data}, deflate=True)
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("alpha/big.py")
+    raw = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)  # the local header's end
+    raw[start] = 0xFF  # BFINAL=1, BTYPE=11: reserved
+    path.write_bytes(bytes(raw))
+    return path
+
+
 HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
     "dot-dot": (lambda p: _wheel(p, {**GOOD, "../evil.py": b"x"}), "unsafe entry '../evil.py'"),
     "absolute": (lambda p: _wheel(p, {**GOOD, "/tmp/evil.py": b"x"}), "unsafe entry '/tmp/evil.py'"),
@@ -96,6 +109,7 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
         f"Bad CRC-32 for file '{META}/RECORD.jws'",
     ),
     "bomb": (lambda p: _wheel(p, {**GOOD, "alpha/zeros": bytes(80 << 20)}, deflate=True), "zip bomb"),
+    "deflate": (_bad_deflate, "cannot unpack alpha-1.0-py3-none-any.whl"),
 }
 
 
@@ -106,9 +120,26 @@ def evil_index(tmp_path: Path) -> Iterator[LocalIndex]:
         yield server
 
 
+@pytest.fixture(params=["isal", "zlib"])
+def inflater(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Deflated members inflated by python-isal (uvroot[fast], which the tests install) or by zlib alone."""
+    import uvroot.unpack
+
+    if request.param == "isal":
+        assert uvroot.unpack._INFLATER is not None, "the tests install uvroot[fast]: isal must be importable"
+    else:
+        monkeypatch.setattr(uvroot.unpack, "_INFLATER", None)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("case", sorted(HOSTILE))
 def test_hostile_wheel_is_refused_before_anything_is_written(
-    case: str, make_locked_project: Callable[..., Path], index: LocalIndex, evil_index: LocalIndex, tmp_path: Path
+    case: str,
+    make_locked_project: Callable[..., Path],
+    index: LocalIndex,
+    evil_index: LocalIndex,
+    tmp_path: Path,
+    inflater: str,
 ) -> None:
     project = make_locked_project(dependencies=["alpha", "gadgets"], requires_python=">=3.10")
     make, needle = HOSTILE[case]
