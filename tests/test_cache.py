@@ -320,6 +320,11 @@ def test_a_manifest_keeps_only_the_digests_record_does_not_give_and_a_full_check
     os.utime(entry / ".uvroot-unpacked", (CACHE_EPOCH, CACHE_EPOCH))
     assert len(verify_cache(cache).evicted) == 1 and not entry.exists()
 
+    entry = unpack(LocalFile(wheel, None, wheel.stat().st_size), cache)
+    genuine = base64.urlsafe_b64encode(hashlib.sha256(GENUINE.encode()).digest()).rstrip(b"=")
+    _same_size_edit(entry / record, genuine, b"!" + genuine[1:])  # a row no longer base64: damaged, not a crash
+    assert len(verify_cache(cache).evicted) == 1 and not entry.exists()
+
 
 def test_the_fast_inflater_is_used_and_unpacks_what_zlib_does(
     wheelhouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -350,6 +355,29 @@ def test_the_fast_inflater_is_used_and_unpacks_what_zlib_does(
     assert deflated > 50 and len(used) == deflated and set(used) == {-15}
     monkeypatch.setattr(uvroot.unpack, "_INFLATER", None)
     assert entries(tmp_path / "zlib") == with_isal
+
+
+def test_a_healthy_entry_survives_full_checks_whatever_its_record_holds(tmp_path: Path) -> None:
+    """Odd but valid RECORDs: a quoted name with a carriage return (read as unpack read it, no newline
+    translation), a directory row and a row with a hash that is not base64 (neither a file of the wheel)."""
+    from uvroot.cache import WheelCache
+    from uvroot.fetch import LocalFile
+    from uvroot.unpack import unpack, verify_cache
+
+    wheel = build_wheel(tmp_path, "alpha", "1.0", files={"alpha/__init__.py": GENUINE, "alpha/a\rb.py": "x = 1\n"})
+    with zipfile.ZipFile(wheel) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    record = "alpha-1.0.dist-info/RECORD"
+    members[record] = members[record].replace(b"\nalpha/a\rb.py,", b'\n"alpha/a\rb.py",')  # quoted, as csv writes it
+    assert b'"alpha/a\rb.py"' in members[record]
+    members[record] += "alpha/,sha256=abcde,\nalpha/zz.py,sha256=\u00e9,1\n".encode()
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    cache = WheelCache(tmp_path / "cache")
+    entry = unpack(LocalFile(wheel, None, wheel.stat().st_size), cache)
+    assert verify_cache(cache).evicted == () and verify_cache(cache).evicted == ()
+    assert (entry / "alpha" / "a\rb.py").read_bytes() == b"x = 1\n"
 
 
 def test_a_file_and_its_record_row_changed_together_are_found_by_a_full_check(

@@ -44,6 +44,15 @@ V1_MEMORY = "/ /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory"
         pytest.param("0::/\n", [V2_MOUNT], {}, HOST, id="v2-no-limit-file"),
         pytest.param("0::/\n", [V2_MOUNT], {"sys/fs/cgroup/cpu.max": "max 100000\n"}, HOST, id="v2-max"),
         pytest.param("0::/\n", [V2_MOUNT], {"sys/fs/cgroup/cpu.max": "50000 100000\n"}, 1, id="v2-half-a-cpu"),
+        pytest.param("0::/\n", [V2_MOUNT], {"sys/fs/cgroup/cpu.max": "150000 100000\n"}, 1, id="v2-rounded-down"),
+        pytest.param(
+            "0::/\n",
+            ["/ /sys/fs/my\\040cgroups rw - cgroup2 cgroup2 rw"],
+            {"sys/fs/my cgroups/cpu.max": "100000 100000\n"},
+            1,
+            id="v2-escaped-mount-point",
+        ),
+        pytest.param("0::/\n", [V2_MOUNT], {"sys/fs/cgroup/cpu.max": "9" * 400 + " 1\n"}, HOST, id="v2-huge-quota"),
         pytest.param(
             "0::/build/step\n",
             [V2_MOUNT],

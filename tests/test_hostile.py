@@ -110,6 +110,10 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
     ),
     "bomb": (lambda p: _wheel(p, {**GOOD, "alpha/zeros": bytes(80 << 20)}, deflate=True), "zip bomb"),
     "deflate": (_bad_deflate, "cannot unpack alpha-1.0-py3-none-any.whl"),
+    "second-dist-info": (  # "./" hid it from the check of names, not from unpacking
+        lambda p: _wheel(p, {**GOOD, "./beta-2.0.dist-info/METADATA": b"Name: beta\n"}),
+        "does not contain the dist-info its name promises (found: alpha-1.0.dist-info, beta-2.0.dist-info)",
+    ),
 }
 
 

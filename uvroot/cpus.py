@@ -7,9 +7,11 @@ host would fork 8 workers that the quota then throttles in turn.  uv (Rust's
 
 from __future__ import annotations
 
-import math
 import os
+import re
 from pathlib import Path
+
+_OCTAL = re.compile(r"\\([0-7]{3})")  # mountinfo escapes space, tab, newline and backslash
 
 
 def available(root: str = "/") -> int:
@@ -20,13 +22,16 @@ def available(root: str = "/") -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     try:
         quota = _quota(Path(root))
-    except (OSError, ValueError, ZeroDivisionError):  # no cgroups (not Linux), or files we cannot read
+    except (OSError, ValueError, ArithmeticError):  # no cgroups (not Linux), or files we cannot read
         quota = None
     return max(1, min(cores, quota if quota is not None else cores))
 
 
 def _quota(root: Path) -> int | None:
-    """The tightest CPU quota, rounded up, on the way from this process's cgroup to its hierarchy's root."""
+    """The tightest CPU quota from this process's cgroup up to its hierarchy's root, in whole CPUs.
+
+    Rounded down, as uv does (1.5 CPUs: one worker); :func:`available` counts 0 as 1.
+    """
     groups = [
         line.split(":", 2) for line in (root / "proc/self/cgroup").read_text().splitlines() if line.count(":") >= 2
     ]
@@ -52,7 +57,7 @@ def _mounts(root: Path) -> list[tuple[str, str, int]]:
         fields, tail = before.split(), after.split()
         if len(fields) < 5 or len(tail) < 3:
             continue
-        mount_root, mount_point = (field.replace("\\040", " ") for field in fields[3:5])
+        mount_root, mount_point = (_OCTAL.sub(lambda m: chr(int(m[1], 8)), field) for field in fields[3:5])
         if tail[0] == "cgroup2":
             found.append((mount_root, mount_point, 2))
         elif tail[0] == "cgroup" and "cpu" in tail[2].split(","):
@@ -68,11 +73,11 @@ def _limits(mount: Path, relative: str, version: int) -> list[int]:
         if version == 2 and (cpu_max := directory / "cpu.max").is_file():
             quota, _, period = cpu_max.read_text().strip().partition(" ")
             if quota != "max" and period:
-                limits.append(math.ceil(int(quota) / int(period)))
+                limits.append(int(quota) // int(period))
         elif version == 1 and (cfs := directory / "cpu.cfs_quota_us").is_file():
             quota_us = int(cfs.read_text())
             if quota_us > 0:  # -1: no quota
-                limits.append(math.ceil(quota_us / int((directory / "cpu.cfs_period_us").read_text())))
+                limits.append(quota_us // int((directory / "cpu.cfs_period_us").read_text()))
         if directory == mount or directory.parent == directory:
             return limits
         directory = directory.parent

@@ -176,21 +176,23 @@ def _hashes_intact(root: str, manifest: Manifest) -> bool:
     RECORD itself is hashed with the rest, against the manifest's digest of it.
     """
     digests = {relative: digest for relative, (_, _, digest) in manifest.items()}
-    record = next((relative for relative in digests if _is_record(relative)), None)
-    if record is not None and not all(digests.values()):
-        try:
-            rows = _rows(Path(root + record).read_text(encoding="utf-8"))
-            recorded = {path: _hex(hashed) for path, (hashed, _) in rows.items() if hashed.startswith("sha256=")}
-        except (OSError, UnicodeDecodeError, csv.Error, ValueError):
+    records = [relative for relative in digests if _is_record(relative)]  # one: unpack refuses a second dist-info
+    if len(records) == 1 and not all(digests.values()):
+        try:  # read as unpack read it: bytes, then UTF-8 (no newline translation inside quoted names)
+            rows = _rows((Path(root) / records[0]).read_bytes().decode("utf-8"))
+        except (OSError, UnicodeDecodeError, csv.Error):
             return False
-        digests = {relative: digest or recorded.get(relative, "") for relative, digest in digests.items()}
+        digests = {relative: digest or _hex(rows.get(relative, ("", ""))[0]) for relative, digest in digests.items()}
     return all(digest and file_sha256(Path(root + relative)) == digest for relative, digest in digests.items())
 
 
 def _hex(hashed: str) -> str:
-    """RECORD's ``sha256=<urlsafe base64, unpadded>`` as hex."""
-    value = hashed.partition("=")[2]
-    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).hex()
+    """RECORD's ``sha256=<urlsafe base64, unpadded>`` as hex; "" (no match) for anything else."""
+    algorithm, _, value = hashed.partition("=")
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).hex() if algorithm == "sha256" else ""
+    except ValueError:  # unpack checked the rows it left out of the manifest: this one is damaged
+        return ""
 
 
 @dataclass(frozen=True)
@@ -314,7 +316,8 @@ def _refuse_hostile(name: str, members: list[zipfile.ZipInfo]) -> None:
 def _check_name(name: str, members: list[zipfile.ZipInfo]) -> None:
     # The dist-info must be the one the filename promises (installer trusts the filename).
     wheel_name, wheel_version = name.split("-")[:2]
-    infos = {info.filename.split("/")[0] for info in members if info.filename.split("/")[0].endswith(".dist-info")}
+    tops = (PurePosixPath(info.filename).parts[:1] for info in members)  # ("./x.dist-info/..." is x.dist-info)
+    infos = {top[0] for top in tops if top and top[0].endswith(".dist-info")}
     expected = f"{canonicalize_name(wheel_name)}-{canonicalize_version(wheel_version)}"
     found = sorted(infos)
     stems = [info.removesuffix(".dist-info").rsplit("-", 1) for info in found]
