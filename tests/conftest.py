@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -44,7 +45,14 @@ from tests.support.wheelhouse import build_standard_wheelhouse
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register ``network`` and ``images`` unless pyproject.toml already does (--strict-markers)."""
+    """Register ``network`` and ``images`` unless pyproject.toml already does (--strict-markers).
+
+    Also: Ctrl-C is not ignored.  A shell started in the background without job control runs its
+    commands with SIGINT ignored, and every sync the tests start would inherit that (an ignored
+    signal survives exec; uvroot rightly leaves it ignored): the Ctrl-C tests would test nothing.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # children exec with SIGINT at its default
     if not any(line.startswith("network") for line in config.getini("markers")):
         config.addinivalue_line("markers", "network: needs the public PyPI (UVROOT_NETWORK=1 or -m network)")
     if not any(line.startswith("images") for line in config.getini("markers")):
