@@ -281,17 +281,21 @@ def _extract(wheel: Path, into: Path, cache: WheelCache) -> Manifest:
         raise _damaged(wheel.name, exc) from None
     with archive:
         members = [info for info in archive.infolist() if not info.is_dir()]
-        _refuse_hostile(wheel.name, members)
+        paths = [PurePosixPath(info.filename) for info in members]  # parsed once: checked, then written
+        _refuse_hostile(wheel.name, members, paths)
         record = _record(wheel.name, archive, members)
         made: set[str] = set()  # directories created: one mkdir each, not one per file
-        return dict(_extract_one(wheel.name, archive, info, into, record, cache, made) for info in members)
+        return dict(
+            _extract_one(wheel.name, archive, info, path, into, record, cache, made)
+            for info, path in zip(members, paths, strict=True)
+        )
 
 
 def _damaged(name: str, exc: BaseException) -> InstallError:
     return InstallError(f"cannot unpack {name}: {exc}", hint="the wheel file is damaged")
 
 
-def _refuse_hostile(name: str, members: list[zipfile.ZipInfo]) -> None:
+def _refuse_hostile(name: str, members: list[zipfile.ZipInfo], paths: list[PurePosixPath]) -> None:
     """Refuse, before writing a byte, wheels that are bombs, carry links or do not match their name."""
     declared = sum(info.file_size for info in members)
     if declared > _MAX_UNPACKED:
@@ -311,13 +315,13 @@ def _refuse_hostile(name: str, members: list[zipfile.ZipInfo]) -> None:
             raise InstallError(
                 f"{name} has an unsafe entry {info.filename!r}", hint="the wheel is malformed or hostile"
             )
-    _check_name(name, members)
+    _check_name(name, paths)
 
 
-def _check_name(name: str, members: list[zipfile.ZipInfo]) -> None:
+def _check_name(name: str, paths: list[PurePosixPath]) -> None:
     # The dist-info must be the one the filename promises (installer trusts the filename).
     wheel_name, wheel_version = name.split("-")[:2]
-    tops = (PurePosixPath(info.filename).parts[:1] for info in members)  # ("./x.dist-info/..." is x.dist-info)
+    tops = (path.parts[:1] for path in paths)  # normalised: "./x.dist-info/..." is x.dist-info
     infos = {top[0] for top in tops if top and top[0].endswith(".dist-info")}
     expected = f"{canonicalize_name(wheel_name)}-{canonicalize_version(wheel_version)}"
     found = sorted(infos)
@@ -356,12 +360,12 @@ def _extract_one(
     name: str,
     archive: zipfile.ZipFile,
     info: zipfile.ZipInfo,
+    path: PurePosixPath,
     into: Path,
     record: dict[str, tuple[str, str]],
     cache: WheelCache,
     made: set[str],
 ) -> tuple[str, tuple[int, int, str]]:
-    path = PurePosixPath(info.filename)
     if not path.parts or path.is_absolute() or ".." in path.parts or "\\" in info.filename or path.parts == (_DONE,):
         raise InstallError(f"{name} has an unsafe entry {info.filename!r}", hint="the wheel is malformed or hostile")
     relative = "/".join(path.parts)
