@@ -372,6 +372,7 @@ def _extract_one(
     target = f"{into}/{relative}"
     digest, size = hashlib.sha256(), 0
     checked = not _is_record(info.filename, ("RECORD", "RECORD.jws", "RECORD.p7s"))  # RECORD cannot list itself
+    hashed = checked and _sha256_in(record, info.filename)  # a sha256 of this member is checked below
     executable = (info.external_attr >> 16) & 0o111 or (path.parts[0].endswith(".data") and "scripts" in path.parts)
     mode = 0o755 if executable else 0o644
     try:
@@ -380,7 +381,7 @@ def _extract_one(
             os.makedirs(parent, exist_ok=True)
             made.add(parent)
         with _open_member(name, archive, info) as source:
-            if checked and _sha256_in(record, info.filename):
+            if hashed:
                 # The sha256 checked below proves every byte; zipfile's CRC-32 would only read them again.
                 # (Private: ZipExtFile reads it in 3.10-3.14; were it renamed, the CRC would be checked again.)
                 source._expected_crc = None  # type: ignore[attr-defined]
@@ -408,7 +409,7 @@ def _extract_one(
         return relative, (size, mode, digest.hexdigest())
     _check(name, info, record, digest)
     # A digest RECORD gives (checked just now) is not kept twice: RECORD is in the entry, under its own digest.
-    proven = relative == info.filename and _sha256_in(record, relative)  # (RECORD rows name the zip's members)
+    proven = hashed and relative == info.filename  # (RECORD rows name the zip's members, not normalised paths)
     return relative, (size, mode, "" if proven else digest.hexdigest())
 
 
