@@ -68,7 +68,7 @@ V1_MEMORY = "/ /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory"
             id="v2-container-view",
         ),
         pytest.param(
-            "4:memory:/x\n3:cpu,cpuacct:/x\n0::/\n",
+            "4:memory:/m\n3:cpu,cpuacct:/x\n0::/\n",
             [V1_MEMORY, V1_CPU],
             {
                 "sys/fs/cgroup/cpu,cpuacct/x/cpu.cfs_quota_us": "100000\n",
@@ -97,6 +97,62 @@ V1_MEMORY = "/ /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory"
             HOST,
             id="v1-not-the-cpu-controller",
         ),
+        pytest.param(
+            "3:cpu,cpuacct:/x\n",
+            [V1_CPU],
+            {
+                "sys/fs/cgroup/cpu,cpuacct/x/cpu.cfs_quota_us": "150000\n",
+                "sys/fs/cgroup/cpu,cpuacct/x/cpu.cfs_period_us": "100000\n",
+            },
+            1,
+            id="v1-rounded-down",
+        ),
+        pytest.param(
+            "3:cpu,cpuacct:/x\n",
+            ["/ /sys/fs/cgroup/cpu rw - cgroup none rw,cpu,cpuacct"],
+            {"sys/fs/cgroup/cpu/x/cpu.cfs_quota_us": "100000\n", "sys/fs/cgroup/cpu/x/cpu.cfs_period_us": "100000\n"},
+            1,
+            id="v1-mount-source-none",
+        ),
+        pytest.param(
+            "0::/y\n",
+            ["/ /sys/fs/cgroup/unified rw - cgroup2 none rw"],
+            {"sys/fs/cgroup/unified/y/cpu.max": "100000 100000\n"},
+            1,
+            id="v2-mount-source-none",
+        ),
+        pytest.param(
+            "12:cpu,cpuacct:/x\n0::/y\n",
+            ["/ /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw"],
+            {"sys/fs/cgroup/unified/y/cpu.max": "100000 100000\n"},
+            1,
+            id="hybrid-v1-lines-before-the-v2-one",
+        ),
+        pytest.param(
+            "0::/build:42\n", [V2_MOUNT], {"sys/fs/cgroup/build:42/cpu.max": "100000 100000\n"}, 1, id="colon-in-path"
+        ),
+        pytest.param(
+            "0::/y\n",
+            ["/a/b /sys/fs/other rw - cgroup2 cgroup2 rw", V2_MOUNT],
+            {"sys/fs/cgroup/y/cpu.max": "100000 100000\n"},
+            1,
+            id="v2-another-namespace-mount-first",
+        ),
+        pytest.param(
+            "0::/y\n",
+            ["/a/b /sys/fs/cgroup rw - cgroup2 cgroup2 rw"],
+            # where ../../y leads from the mount point: outside the hierarchy
+            {"sys/fs/cgroup/cgroup.controllers": "cpu\n", "sys/y/cpu.max": "100000 100000\n"},
+            HOST,
+            id="v2-cgroup-outside-the-mount-read-nowhere",
+        ),
+        pytest.param(
+            "0::/\n",
+            ["/ /broken rw shared:1", V2_MOUNT],  # no " - " separator
+            {"sys/fs/cgroup/cpu.max": "100000 100000\n"},
+            1,
+            id="damaged-mountinfo-line",
+        ),
         pytest.param("0::/\n", [V2_MOUNT], {"sys/fs/cgroup/cpu.max": "100000 0\n"}, HOST, id="damaged-period"),
         pytest.param("0::/\n", [V2_MOUNT], {"sys/fs/cgroup/cpu.max": "lots 100000\n"}, HOST, id="damaged-quota"),
     ],
@@ -109,6 +165,28 @@ def test_the_quota_is_read_as_containers_show_it(
 
 def test_no_proc_means_the_affinity_alone(tmp_path: Path) -> None:
     assert available(str(tmp_path)) == HOST
+
+
+def test_a_sync_pinned_to_one_cpu_counts_one(tmp_path: Path) -> None:
+    """`taskset -c 0 uvroot sync`: the affinity, not the machine's count."""
+    before = os.sched_getaffinity(0)
+    if len(before) < 2:
+        pytest.skip("one CPU here: pinning changes nothing")
+    os.sched_setaffinity(0, {min(before)})
+    try:
+        assert available(str(tmp_path)) == 1
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+@pytest.mark.parametrize(("count", "expected"), [(3, 3), (None, 1)])
+def test_without_affinity_the_cpu_count_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count: int | None, expected: int
+) -> None:
+    """Platforms without sched_getaffinity (macOS): os.cpu_count(), or 1 when it cannot tell."""
+    monkeypatch.delattr(os, "sched_getaffinity")
+    monkeypatch.setattr(os, "cpu_count", lambda: count)
+    assert available(str(tmp_path)) == expected
 
 
 @contextlib.contextmanager

@@ -36,6 +36,8 @@ MODULES: dict[str, list[str]] = {
     "uvroot/tree.py": ["tests/test_resync.py", "tests/test_record.py"],
     "uvroot/cache.py": ["tests/test_cache.py"],
     "uvroot/fetch.py": ["tests/test_faults.py"],
+    "uvroot/cpus.py": ["tests/test_cpus.py"],
+    "uvroot/unpack.py": ["tests/test_cache.py", "tests/test_hostile.py"],
 }
 
 # mutmut's exit-code classes (mutmut/__main__.py: status_by_exit_code).
