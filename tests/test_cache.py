@@ -28,6 +28,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -36,6 +37,9 @@ from tests.support.faulty import FaultyServer, endless, require_auth, slow, tric
 from tests.support.index import LocalIndex
 from tests.support.wheels import build_wheel
 from uvroot.tree import CACHE_EPOCH
+
+if TYPE_CHECKING:
+    from uvroot.cache import WheelCache
 
 ALPHA = "alpha-1.0-py3-none-any.whl"
 SITE = f"usr/local/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"
@@ -398,6 +402,71 @@ def test_a_file_and_its_record_row_changed_together_are_found_by_a_full_check(
     assert_ok(result)
     assert "1 damaged and evicted" in result.output
     assert staged_alpha(tmp_path / "refreshed") == _genuine(index)
+
+
+def _unpacked_alpha(tmp_path: Path) -> tuple[WheelCache, Path, str]:
+    """A cache holding alpha 1.0 unpacked: (the cache, the entry, the wheel's sha256)."""
+    from uvroot.cache import WheelCache
+    from uvroot.fetch import LocalFile
+    from uvroot.unpack import unpack
+
+    wheel = build_wheel(tmp_path, "alpha", "1.0", files={"alpha/__init__.py": GENUINE, "alpha/odd.py": "odd = 1\n"})
+    cache = WheelCache(tmp_path / "cache")
+    sha256 = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    return cache, unpack(LocalFile(wheel, sha256, wheel.stat().st_size), cache), sha256
+
+
+def _put_back(path: Path) -> None:
+    os.utime(path, (CACHE_EPOCH, CACHE_EPOCH), follow_symlinks=False)
+
+
+_CHEAP_DAMAGE: dict[str, Callable[[Path], object]] = {
+    "deleted": lambda f: f.unlink(),
+    "truncated": lambda f: (f.write_bytes(f.read_bytes()[:-1]), _put_back(f)),
+    "mode": lambda f: f.chmod(0o755),
+    "edited": lambda f: f.write_bytes(f.read_bytes().replace(b"1", b"2")),  # same size, new mtime
+    "symlink": lambda f: (f.unlink(), f.symlink_to("__init__.py"), _put_back(f)),
+    "directory": lambda f: (f.unlink(), f.mkdir(), _put_back(f)),
+    "other-uid": lambda f: os.chown(f, f.stat().st_uid + 1, f.stat().st_gid),
+    "other-gid": lambda f: os.chown(f, f.stat().st_uid, f.stat().st_gid + 1),
+}
+
+
+@pytest.mark.parametrize("damage", list(_CHEAP_DAMAGE))
+def test_the_cheap_check_of_a_warm_sync_sees_each_kind_of_damage(damage: str, tmp_path: Path) -> None:
+    """Each way a cached file can differ from what was unpacked (no file read): the entry is evicted."""
+    from uvroot.unpack import unpacked
+
+    if damage.startswith("other-") and os.geteuid() != 0:
+        pytest.skip("changing a file's owner needs root")
+    cache, entry, sha256 = _unpacked_alpha(tmp_path)
+    assert unpacked(cache, sha256) == entry
+    cache.checked.clear()  # (a new sync: every entry is checked again)
+    _CHEAP_DAMAGE[damage](entry / "alpha" / "odd.py")
+    assert unpacked(cache, sha256) is None
+    assert not entry.exists()
+
+
+def test_a_full_check_evicts_what_a_damaged_record_or_manifest_cannot_vouch_for(tmp_path: Path) -> None:
+    """RECORD no longer UTF-8, a row renamed (a file RECORD does not list), a manifest without RECORD:
+    each is damage (evicted), never a pass, never a crash."""
+    from uvroot.unpack import _marker, verify_cache
+
+    cache, entry, _ = _unpacked_alpha(tmp_path / "utf8")
+    record = entry / "alpha-1.0.dist-info" / "RECORD"
+    _same_size_edit(record, b"alpha/odd.py,", b"alpha/odd.p\xff,")
+    assert len(verify_cache(cache).evicted) == 1 and not entry.exists()
+
+    cache, entry, _ = _unpacked_alpha(tmp_path / "renamed")
+    _same_size_edit(entry / "alpha-1.0.dist-info" / "RECORD", b"alpha/odd.py,", b"alpha/odd.pz,")
+    assert len(verify_cache(cache).evicted) == 1 and not entry.exists()
+
+    cache, entry, _ = _unpacked_alpha(tmp_path / "manifest")
+    marker = _marker(entry)
+    del marker["files"]["alpha-1.0.dist-info/RECORD"]  # a forged manifest: no RECORD to take digests from
+    (entry / ".uvroot-unpacked").write_bytes(zlib.compress(json.dumps(marker).encode()))
+    _put_back(entry / ".uvroot-unpacked")
+    assert len(verify_cache(cache).evicted) == 1 and not entry.exists()
 
 
 def test_cache_verify_evicts_a_damaged_wheel_and_counts(project: Path, warm: Path, tmp_path: Path) -> None:
