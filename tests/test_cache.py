@@ -447,6 +447,17 @@ def test_the_cheap_check_of_a_warm_sync_sees_each_kind_of_damage(damage: str, tm
     assert not entry.exists()
 
 
+def test_an_entry_whose_manifest_an_older_uvroot_stored_uncompressed_is_kept(tmp_path: Path) -> None:
+    from uvroot.unpack import _marker, unpacked, verify_cache
+
+    cache, entry, sha256 = _unpacked_alpha(tmp_path)
+    (entry / ".uvroot-unpacked").write_text(json.dumps(_marker(entry)))  # plain JSON, as before compression
+    _put_back(entry / ".uvroot-unpacked")
+    cache.checked.clear()
+    assert unpacked(cache, sha256) == entry
+    assert verify_cache(cache).evicted == () and entry.is_dir()
+
+
 def test_a_full_check_evicts_what_a_damaged_record_or_manifest_cannot_vouch_for(tmp_path: Path) -> None:
     """RECORD no longer UTF-8, a row renamed (a file RECORD does not list), a manifest without RECORD:
     each is damage (evicted), never a pass, never a crash."""

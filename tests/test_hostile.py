@@ -8,6 +8,7 @@ when uv locked: the sha256 check passes, so uvroot's own checks must catch it.
 from __future__ import annotations
 
 import hashlib
+import struct
 import zipfile
 from base64 import urlsafe_b64encode
 from collections.abc import Callable, Iterator
@@ -78,6 +79,40 @@ def _bad_crc(path: Path, member: str = "alpha/__init__.py", algorithm: str = "sh
     return path
 
 
+def _record_row_changed(path: Path, change: Callable[[bytes], bytes]) -> Path:
+    """GOOD, with RECORD's row of alpha/__init__.py rewritten by ``change`` (the member itself untouched)."""
+    _wheel(path, GOOD)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    row = _row("alpha/__init__.py", GOOD["alpha/__init__.py"]).encode()
+    members[f"{META}/RECORD"] = members[f"{META}/RECORD"].replace(row, change(row))
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return path
+
+
+def _same_size_other_bytes(row: bytes) -> bytes:
+    data = GOOD["alpha/__init__.py"]
+    return _row("alpha/__init__.py", data.replace(b"alpha", b"omega")).encode()
+
+
+def _declared_huge(path: Path) -> Path:
+    """Five one-byte members whose central directory declares 4 GiB each: 20 GiB, past what uvroot unpacks."""
+    _wheel(path, {**GOOD, **{f"alpha/f{i}.py": b"x" for i in range(5)}})
+    raw = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        offset = archive.start_dir  # the central directory: 46-byte headers, each then its name, extra, comment
+        for _ in archive.infolist():
+            assert raw[offset : offset + 4] == b"PK\x01\x02"
+            name_length, extra_length, comment_length = struct.unpack_from("<HHH", raw, offset + 28)
+            if raw[offset + 46 : offset + 46 + name_length].startswith(b"alpha/f"):
+                struct.pack_into("<I", raw, offset + 24, 0xFFFFFFFE)  # uncompressed size
+            offset += 46 + name_length + extra_length + comment_length
+    path.write_bytes(bytes(raw))
+    return path
+
+
 def _bad_deflate(path: Path) -> Path:
     """A deflated member whose stream starts with a reserved block type: no inflater can read it."""
     data = b"import this\n" * 1000
@@ -97,6 +132,14 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
     "drive": (lambda p: _wheel(p, {**GOOD, "C:/evil.py": b"x"}), "unsafe entry 'C:/evil.py'"),
     "symlink": (lambda p: _wheel(p, GOOD, links=("alpha/passwd",)), "symbolic link 'alpha/passwd'"),
     "record": (lambda p: _wheel(p, GOOD, record={"alpha/__init__.py": b"other"}), "does not match its RECORD"),
+    "record-same-size": (  # the CRC is not checked where RECORD's sha256 is: the hash alone must catch it
+        lambda p: _record_row_changed(p, _same_size_other_bytes),
+        "alpha/__init__.py does not match its RECORD",
+    ),
+    "record-size": (  # the right digest, a wrong size
+        lambda p: _record_row_changed(p, lambda row: row.rpartition(b",")[0] + b",999"),
+        "alpha/__init__.py does not match its RECORD",
+    ),
     "unlisted": (lambda p: _wheel(p, GOOD, record={}), "is not listed in RECORD"),
     "name": (lambda p: _wheel(p, GOOD, dist_info="beta-2.0.dist-info"), "does not contain the dist-info"),
     "data-escape": (
@@ -109,6 +152,7 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
         f"Bad CRC-32 for file '{META}/RECORD.jws'",
     ),
     "bomb": (lambda p: _wheel(p, {**GOOD, "alpha/zeros": bytes(80 << 20)}, deflate=True), "zip bomb"),
+    "declared-huge": (_declared_huge, "would unpack to 20480 MiB, more than uvroot allows"),
     "deflate": (_bad_deflate, "cannot unpack alpha-1.0-py3-none-any.whl"),
     "second-dist-info": (  # "./" hid it from the check of names, not from unpacking
         lambda p: _wheel(p, {**GOOD, "./beta-2.0.dist-info/METADATA": b"Name: beta\n"}),
@@ -157,6 +201,7 @@ def test_hostile_wheel_is_refused_before_anything_is_written(
     result = uvroot("sync", "--project", project, "--root", root, cache=cache)
     assert result.exit_code == 6, result.output
     assert needle in result.output and "Traceback" not in result.output
+    assert "\nhint: " in result.output  # what the user should make of it
     assert tree(root) == {}  # gadgets was fine, but nothing is spread when one wheel is hostile
     assert not outside.exists() and not Path("/tmp/evil.py").exists()
     assert not list(cache.glob("unpacked-v2/*/*/alpha"))
