@@ -92,6 +92,20 @@ def _record_row_changed(path: Path, change: Callable[[bytes], bytes]) -> Path:
     return path
 
 
+def _record_replaced(path: Path, record: bytes | None) -> Path:
+    """GOOD with RECORD replaced by ``record`` (None: no RECORD at all)."""
+    _wheel(path, GOOD)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members.pop(f"{META}/RECORD")
+    if record is not None:
+        members[f"{META}/RECORD"] = record
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return path
+
+
 def _same_size_other_bytes(row: bytes) -> bytes:
     data = GOOD["alpha/__init__.py"]
     return _row("alpha/__init__.py", data.replace(b"alpha", b"omega")).encode()
@@ -141,6 +155,15 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
         "alpha/__init__.py does not match its RECORD",
     ),
     "unlisted": (lambda p: _wheel(p, GOOD, record={}), "is not listed in RECORD"),
+    "no-record": (lambda p: _record_replaced(p, None), "has 0 RECORD files instead of one"),
+    "record-not-utf8": (
+        lambda p: _record_replaced(p, b"alpha/__init__.py,sha256=\xff,1\n"),
+        "cannot unpack alpha-1.0-py3-none-any.whl",
+    ),
+    "record-field-too-large": (  # past csv's field size limit
+        lambda p: _record_replaced(p, b"a" * 200_000 + b",sha256=x,1\n"),
+        "its RECORD is not valid CSV",
+    ),
     "name": (lambda p: _wheel(p, GOOD, dist_info="beta-2.0.dist-info"), "does not contain the dist-info"),
     "data-escape": (
         lambda p: _wheel(p, {**GOOD, "alpha-1.0.data/purelib/../../../../evil.py": b"x"}),
