@@ -8,6 +8,7 @@ when uv locked: the sha256 check passes, so uvroot's own checks must catch it.
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 import zipfile
 from base64 import urlsafe_b64encode
@@ -144,6 +145,7 @@ HOSTILE: dict[str, tuple[Callable[[Path], Path], str]] = {
     "dot-dot": (lambda p: _wheel(p, {**GOOD, "../evil.py": b"x"}), "unsafe entry '../evil.py'"),
     "absolute": (lambda p: _wheel(p, {**GOOD, "/tmp/evil.py": b"x"}), "unsafe entry '/tmp/evil.py'"),
     "drive": (lambda p: _wheel(p, {**GOOD, "C:/evil.py": b"x"}), "unsafe entry 'C:/evil.py'"),
+    "drive-lowercase": (lambda p: _wheel(p, {**GOOD, "c:/evil.py": b"x"}), "unsafe entry 'c:/evil.py'"),
     "symlink": (lambda p: _wheel(p, GOOD, links=("alpha/passwd",)), "symbolic link 'alpha/passwd'"),
     "record": (lambda p: _wheel(p, GOOD, record={"alpha/__init__.py": b"other"}), "does not match its RECORD"),
     "record-same-size": (  # the CRC is not checked where RECORD's sha256 is: the hash alone must catch it
@@ -228,6 +230,17 @@ def test_hostile_wheel_is_refused_before_anything_is_written(
     assert tree(root) == {}  # gadgets was fine, but nothing is spread when one wheel is hostile
     assert not outside.exists() and not Path("/tmp/evil.py").exists()
     assert not list(cache.glob("unpacked-v2/*/*/alpha"))
+
+
+def test_a_big_member_that_is_no_bomb_is_unpacked(tmp_path: Path) -> None:
+    """Past the size where the ratio is checked (64 MiB), a member that barely compresses is a file like any other."""
+    from uvroot.cache import WheelCache
+    from uvroot.fetch import LocalFile
+    from uvroot.unpack import unpack
+
+    wheel = _wheel(tmp_path / "alpha-1.0-py3-none-any.whl", {**GOOD, "alpha/blob.bin": os.urandom(65 << 20)})
+    entry = unpack(LocalFile(wheel, None, wheel.stat().st_size), WheelCache(tmp_path / "cache"))
+    assert (entry / "alpha" / "blob.bin").stat().st_size == 65 << 20
 
 
 def test_a_symlink_out_of_the_root_is_never_followed(
