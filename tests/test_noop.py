@@ -23,10 +23,11 @@ HEAVY = ("typer", "packaging", "uvroot.cli", "uvroot.sync", "uvroot.lock", "requ
 
 
 def _sync(
-    project: Path, root: Path, cache: Path, *extra: str, env: dict[str, str] | None = None
+    project: Path, root: Path, cache: Path, *extra: str, env: dict[str, str] | None = None, python: str = ""
 ) -> tuple[str, set[str]]:
-    """Run a sync; its stderr and the modules it imported."""
+    """Run a sync (by ``python``, default this interpreter); its stderr and the modules it imported."""
     argv = start_argv(project, root, cache, *extra)
+    argv[0] = python or argv[0]
     argv.insert(1, "-Ximporttime")
     result = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "CI": "1", **(env or {})},
                             check=False)  # fmt: skip
@@ -57,16 +58,54 @@ def test_a_repeated_no_op_imports_nothing_heavy_and_says_the_same(synced: tuple[
     assert quiet == "" and "typer" not in imported
 
 
-@pytest.mark.parametrize("change", ["lock", "pyproject", "dist-info", "state", "variable", "journal", "scripts"])
+def _another_name_of_this_interpreter() -> str:
+    """The same venv's interpreter by another of its names (python, python3, python3.X): another sys.executable."""
+    here = Path(sys.executable)
+    names = ["python", "python3", f"python3.{sys.version_info.minor}"]
+    others = [here.with_name(name) for name in names if name != here.name and here.with_name(name).exists()]
+    if not others:
+        pytest.skip(f"no other name of {here} in its directory")
+    return str(others[0])
+
+
+CHANGES = [
+    "lock",
+    "lock-mtime-put-back",
+    "pyproject",
+    "dist-info",
+    "state",
+    "variable",
+    "source-date-epoch",
+    "journal",
+    "scripts",
+    "uvroot-code",
+    "interpreter",
+]
+
+
+@pytest.mark.parametrize("change", CHANGES)
 def test_any_change_a_sync_acts_on_runs_the_full_sync(synced: tuple[Path, Path, Path], change: str) -> None:
     project, root, cache = synced
     _sync(project, root, cache)
     _, imported = _sync(project, root, cache)
     assert "typer" not in imported  # the stamp answers
-    env = {}
+    env, python = {}, ""
     info = root / SITE / "bulkc-1.0.dist-info"
     if change == "lock":
         (project / "uv.lock").write_text((project / "uv.lock").read_text())  # same bytes, new ctime
+    elif change == "lock-mtime-put-back":  # only the ctime tells (it cannot be set back)
+        before = (project / "uv.lock").stat()
+        (project / "uv.lock").write_text((project / "uv.lock").read_text())
+        os.utime(project / "uv.lock", ns=(before.st_atime_ns, before.st_mtime_ns))
+    elif change == "source-date-epoch":  # every staged file's mtime
+        env = {"SOURCE_DATE_EPOCH": "1700000000"}
+    elif change == "uvroot-code":  # another uvroot (here: the same bytes, touched) never trusts this one's stamps
+        import uvroot.noop
+
+        code = Path(uvroot.noop.__file__).stat()
+        os.utime(uvroot.noop.__file__, ns=(code.st_atime_ns, code.st_mtime_ns))  # the ctime alone changes
+    elif change == "interpreter":  # the default target is the running interpreter's
+        python = _another_name_of_this_interpreter()
     elif change == "pyproject":
         (project / "pyproject.toml").write_text((project / "pyproject.toml").read_text() + "\n")
     elif change == "dist-info":  # the distribution removed by hand, file by file, as pip would
@@ -81,11 +120,34 @@ def test_any_change_a_sync_acts_on_runs_the_full_sync(synced: tuple[Path, Path, 
         (root / ".uvroot-txn").mkdir()  # what a killed sync leaves
     elif change == "scripts":
         (root / SITE / "bulkc.py").unlink()  # site-packages changed: checked again (uv's no-op does not look)
-    output, imported = _sync(project, root, cache, env=env)
+    output, imported = _sync(project, root, cache, env=env, python=python)
     assert "typer" in imported, output  # the full sync ran
     if change in ("dist-info", "state"):
         assert "staged 1 package" in output and (info / "RECORD").is_file()
     assert not (root / ".uvroot-txn").exists()
+
+
+def test_a_reinstall_is_never_answered_by_a_stamp(synced: tuple[Path, Path, Path]) -> None:
+    project, root, cache = synced
+    for _ in range(3):
+        output, imported = _sync(project, root, cache, "--reinstall")
+        assert "typer" in imported and "staged 2 packages" in output, output
+
+
+def test_the_same_relative_command_in_another_project_is_not_answered_by_the_first_ones_stamp(
+    bulk_project: Callable[..., Path], tmp_path: Path
+) -> None:
+    """`uvroot sync --project . --root out` in two checkouts: the working directory is in the stamp's key."""
+    from tests.support.bulk import TARGET
+    from tests.support.cli import uvroot_argv
+
+    argv = uvroot_argv("sync", "--project", ".", "--root", "out", *TARGET, "--cache-dir", tmp_path / "cache")
+    for name in ("first", "second"):
+        shutil.copytree(bulk_project("bulka==1.0", "bulkc"), tmp_path / name)
+        for _ in range(3):  # synced, stamped, answered
+            done = subprocess.run(argv, cwd=tmp_path / name, capture_output=True, text=True, check=False)
+            assert done.returncode == 0, done.stderr
+        assert (tmp_path / name / "out" / SITE / "bulkc-1.0.dist-info" / "RECORD").is_file()
 
 
 def test_targetplatform_and_the_target_files_contents_are_in_the_stamps_key(
