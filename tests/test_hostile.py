@@ -61,19 +61,29 @@ def _wheel(
     return path
 
 
+_RECORD = f"{META}/RECORD"
+
+
+def _rewritten(wheel: Path, member: str, change: Callable[[bytes], bytes | None]) -> Path:
+    """``wheel`` zipped again with ``member``'s bytes changed by ``change`` (None: the member left out)."""
+    with zipfile.ZipFile(wheel) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    changed = change(members.pop(member))
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, content in {**members, **({member: changed} if changed is not None else {})}.items():
+            archive.writestr(name, content)
+    return wheel
+
+
 def _bad_crc(path: Path, member: str = "alpha/__init__.py", algorithm: str = "sha512") -> Path:
     """A stored member changed after zipping (its CRC-32 no longer matches) under a RECORD row uvroot does
     not recompute (sha512; RECORD.jws's): only the zip's CRC can tell (skipped where sha256 proves the bytes)."""
     data = GOOD.get(member, b"signature of the RECORD\n")
-    _wheel(path, {**GOOD, member: data})
-    with zipfile.ZipFile(path) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
     digest = urlsafe_b64encode(hashlib.new(algorithm, data).digest()).rstrip(b"=").decode()
-    row = f"{member},{algorithm}={digest},{len(data)}"
-    members[f"{META}/RECORD"] = members[f"{META}/RECORD"].replace(_row(member, data).encode(), row.encode())
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, content in members.items():
-            archive.writestr(name, content)
+    row = f"{member},{algorithm}={digest},{len(data)}".encode()
+    _rewritten(
+        _wheel(path, {**GOOD, member: data}), _RECORD, lambda record: record.replace(_row(member, data).encode(), row)
+    )
     raw = path.read_bytes()
     assert raw.count(data) == 1
     path.write_bytes(raw.replace(data, data.replace(b"a", b"o")))
@@ -82,29 +92,13 @@ def _bad_crc(path: Path, member: str = "alpha/__init__.py", algorithm: str = "sh
 
 def _record_row_changed(path: Path, change: Callable[[bytes], bytes]) -> Path:
     """GOOD, with RECORD's row of alpha/__init__.py rewritten by ``change`` (the member itself untouched)."""
-    _wheel(path, GOOD)
-    with zipfile.ZipFile(path) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
     row = _row("alpha/__init__.py", GOOD["alpha/__init__.py"]).encode()
-    members[f"{META}/RECORD"] = members[f"{META}/RECORD"].replace(row, change(row))
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, content in members.items():
-            archive.writestr(name, content)
-    return path
+    return _rewritten(_wheel(path, GOOD), _RECORD, lambda record: record.replace(row, change(row)))
 
 
 def _record_replaced(path: Path, record: bytes | None) -> Path:
     """GOOD with RECORD replaced by ``record`` (None: no RECORD at all)."""
-    _wheel(path, GOOD)
-    with zipfile.ZipFile(path) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
-    members.pop(f"{META}/RECORD")
-    if record is not None:
-        members[f"{META}/RECORD"] = record
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, content in members.items():
-            archive.writestr(name, content)
-    return path
+    return _rewritten(_wheel(path, GOOD), _RECORD, lambda _: record)
 
 
 def _same_size_other_bytes(row: bytes) -> bytes:
