@@ -127,13 +127,6 @@ def test_any_change_a_sync_acts_on_runs_the_full_sync(synced: tuple[Path, Path, 
     assert not (root / ".uvroot-txn").exists()
 
 
-def test_a_reinstall_is_never_answered_by_a_stamp(synced: tuple[Path, Path, Path]) -> None:
-    project, root, cache = synced
-    for _ in range(3):
-        output, imported = _sync(project, root, cache, "--reinstall")
-        assert "typer" in imported and "staged 2 packages" in output, output
-
-
 def test_the_same_relative_command_in_another_project_is_not_answered_by_the_first_ones_stamp(
     bulk_project: Callable[..., Path], tmp_path: Path
 ) -> None:
