@@ -458,6 +458,49 @@ def test_an_entry_whose_manifest_an_older_uvroot_stored_uncompressed_is_kept(tmp
     assert verify_cache(cache).evicted == () and entry.is_dir()
 
 
+def test_members_with_unnormalised_names_survive_full_checks(tmp_path: Path) -> None:
+    """`./alpha/x.py` and `alpha//y.py` are unpacked as alpha/x.py and alpha/y.py; RECORD names them as the zip
+    does, so the manifest keeps their own digests (a full check looking RECORD up by the normalised name
+    would find nothing and evict a healthy entry every time)."""
+    from uvroot.cache import WheelCache
+    from uvroot.fetch import LocalFile
+    from uvroot.unpack import unpack, verify_cache
+
+    wheel = build_wheel(tmp_path, "alpha", "1.0", files={"alpha/__init__.py": GENUINE, "./alpha/x.py": "x = 1\n"})
+    with zipfile.ZipFile(wheel) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["alpha//y.py"] = b"y = 2\n"
+    record = "alpha-1.0.dist-info/RECORD"
+    digest = base64.urlsafe_b64encode(hashlib.sha256(b"y = 2\n").digest()).rstrip(b"=").decode()
+    members[record] += f"alpha//y.py,sha256={digest},6\n".encode()
+    assert b"./alpha/x.py,sha256=" in members[record]
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    cache = WheelCache(tmp_path / "cache")
+    entry = unpack(LocalFile(wheel, None, wheel.stat().st_size), cache)
+    assert (entry / "alpha" / "x.py").read_bytes() == b"x = 1\n" and (entry / "alpha" / "y.py").is_file()
+    assert verify_cache(cache).evicted == () and verify_cache(cache).evicted == ()
+
+
+def test_the_cache_gets_its_modes_whatever_the_umask(tmp_path: Path) -> None:
+    """Hard links carry the cache's modes into every tree: 0644 and 0755 under umask 077 too."""
+    from uvroot.cache import WheelCache
+    from uvroot.fetch import LocalFile
+    from uvroot.unpack import unpack
+
+    wheel = build_wheel(
+        tmp_path, "alpha", "1.0", files={"alpha/__init__.py": GENUINE}, data_scripts={"run": "#!python\n"}
+    )
+    before = os.umask(0o077)
+    try:
+        entry = unpack(LocalFile(wheel, None, wheel.stat().st_size), WheelCache(tmp_path / "cache"))
+    finally:
+        os.umask(before)
+    modes = {p.relative_to(entry).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in entry.rglob("*") if p.is_file()}
+    assert modes["alpha/__init__.py"] == 0o644 and modes["alpha-1.0.data/scripts/run"] == 0o755, modes
+
+
 def test_a_full_check_evicts_what_a_damaged_record_or_manifest_cannot_vouch_for(tmp_path: Path) -> None:
     """RECORD no longer UTF-8, a row renamed (a file RECORD does not list), a manifest without RECORD:
     each is damage (evicted), never a pass, never a crash."""
