@@ -35,7 +35,7 @@ import pytest
 from tests.support.cli import tree, uvroot, uvroot_argv
 from tests.support.faulty import FaultyServer, endless, require_auth, slow, trickle
 from tests.support.index import LocalIndex
-from tests.support.wheels import build_wheel
+from tests.support.wheels import build_wheel, record_hash, rezipped
 from uvroot.tree import CACHE_EPOCH
 
 if TYPE_CHECKING:
@@ -273,15 +273,11 @@ def test_an_equal_size_flip_with_the_mtime_put_back_is_found_by_refresh_and_veri
 
 def _sha512_row(wheel: Path, member: str) -> None:
     """Rewrite ``wheel`` so that RECORD lists ``member`` by sha512 (allowed; uvroot then hashes it itself)."""
-    with zipfile.ZipFile(wheel) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
-    (record,) = [name for name in members if name.endswith(".dist-info/RECORD")]
-    rows = [row for row in members[record].decode().splitlines() if not row.startswith(f"{member},")]
-    digest = base64.urlsafe_b64encode(hashlib.sha512(members[member]).digest()).rstrip(b"=").decode()
-    members[record] = "\n".join([*rows, f"{member},sha512={digest},{len(members[member])}", ""]).encode()
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for name, content in members.items():
-            archive.writestr(name, content)
+    with rezipped(wheel) as members:
+        (record,) = [name for name in members if name.endswith(".dist-info/RECORD")]
+        rows = [row for row in members[record].decode().splitlines() if not row.startswith(f"{member},")]
+        digest = base64.urlsafe_b64encode(hashlib.sha512(members[member]).digest()).rstrip(b"=").decode()
+        members[record] = "\n".join([*rows, f"{member},sha512={digest},{len(members[member])}", ""]).encode()
 
 
 def _same_size_edit(path: Path, old: bytes, new: bytes) -> None:
@@ -369,15 +365,11 @@ def test_a_healthy_entry_survives_full_checks_whatever_its_record_holds(tmp_path
     from uvroot.unpack import unpack, verify_cache
 
     wheel = build_wheel(tmp_path, "alpha", "1.0", files={"alpha/__init__.py": GENUINE, "alpha/a\rb.py": "x = 1\n"})
-    with zipfile.ZipFile(wheel) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
     record = "alpha-1.0.dist-info/RECORD"
-    members[record] = members[record].replace(b"\nalpha/a\rb.py,", b'\n"alpha/a\rb.py",')  # quoted, as csv writes it
-    assert b'"alpha/a\rb.py"' in members[record]
-    members[record] += "alpha/,sha256=abcde,\nalpha/zz.py,sha256=\u00e9,1\n".encode()
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for name, content in members.items():
-            archive.writestr(name, content)
+    with rezipped(wheel) as members:
+        members[record] = members[record].replace(b"\nalpha/a\rb.py,", b'\n"alpha/a\rb.py",')  # quoted, as csv does
+        assert b'"alpha/a\rb.py"' in members[record]
+        members[record] += "alpha/,sha256=abcde,\nalpha/zz.py,sha256=\u00e9,1\n".encode()
     cache = WheelCache(tmp_path / "cache")
     entry = unpack(LocalFile(wheel, None, wheel.stat().st_size), cache)
     assert verify_cache(cache).evicted == () and verify_cache(cache).evicted == ()
@@ -467,16 +459,11 @@ def test_members_with_unnormalised_names_survive_full_checks(tmp_path: Path) -> 
     from uvroot.unpack import unpack, verify_cache
 
     wheel = build_wheel(tmp_path, "alpha", "1.0", files={"alpha/__init__.py": GENUINE, "./alpha/x.py": "x = 1\n"})
-    with zipfile.ZipFile(wheel) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
-    members["alpha//y.py"] = b"y = 2\n"
     record = "alpha-1.0.dist-info/RECORD"
-    digest = base64.urlsafe_b64encode(hashlib.sha256(b"y = 2\n").digest()).rstrip(b"=").decode()
-    members[record] += f"alpha//y.py,sha256={digest},6\n".encode()
-    assert b"./alpha/x.py,sha256=" in members[record]
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for name, content in members.items():
-            archive.writestr(name, content)
+    with rezipped(wheel) as members:
+        members["alpha//y.py"] = y = b"y = 2\n"
+        members[record] += f"alpha//y.py,{record_hash(y)},{len(y)}\n".encode()
+        assert b"./alpha/x.py,sha256=" in members[record]
     cache = WheelCache(tmp_path / "cache")
     entry = unpack(LocalFile(wheel, None, wheel.stat().st_size), cache)
     assert (entry / "alpha" / "x.py").read_bytes() == b"x = 1\n" and (entry / "alpha" / "y.py").is_file()

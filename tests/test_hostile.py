@@ -22,6 +22,7 @@ from typer.testing import Result
 
 from tests.support.cli import tree, uvroot
 from tests.support.index import LocalIndex
+from tests.support.wheels import rezipped
 
 GOOD = {"alpha/__init__.py": b"def main():\n    print('alpha')\n"}
 META = "alpha-1.0.dist-info"
@@ -66,12 +67,10 @@ _RECORD = f"{META}/RECORD"
 
 def _rewritten(wheel: Path, member: str, change: Callable[[bytes], bytes | None]) -> Path:
     """``wheel`` zipped again with ``member``'s bytes changed by ``change`` (None: the member left out)."""
-    with zipfile.ZipFile(wheel) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
-    changed = change(members.pop(member))
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for name, content in {**members, **({member: changed} if changed is not None else {})}.items():
-            archive.writestr(name, content)
+    with rezipped(wheel) as members:
+        changed = change(members.pop(member))
+        if changed is not None:
+            members[member] = changed
     return wheel
 
 

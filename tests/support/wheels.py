@@ -14,7 +14,8 @@ import hashlib
 import itertools
 import re
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from packaging.version import Version
@@ -134,6 +135,20 @@ def _entry_points(groups: Mapping[str, Mapping[str, str] | None]) -> str | None:
 
 def _prefixed(prefix: str, files: Mapping[str, Content] | None) -> dict[str, Content]:
     return {f"{prefix}/{path}": data for path, data in (files or {}).items()}
+
+
+@contextmanager
+def rezipped(wheel: Path) -> Iterator[dict[str, bytes]]:
+    """``wheel``'s members (name -> bytes) to change in place; zipped again, in their order, on leaving.
+
+    Written as ``ZipFile.writestr`` writes (stored, default modes): a test's edit is all that changes.
+    """
+    with zipfile.ZipFile(wheel) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    yield members
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
 
 
 def _write_zip(path: Path, entries: Iterable[tuple[str, bytes]]) -> None:
